@@ -1,0 +1,69 @@
+# proxygw: the two commands a newcomer needs are `make run` and `make test`.
+# Everything else is here for developers and packagers. See README.md.
+
+BUILD      ?= build
+ASAN_BUILD ?= $(BUILD)/asan
+FUZZ_BUILD ?= $(BUILD)/fuzz
+JOBS       ?= 2
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+FUZZ_SECONDS ?= 20
+
+# Debian 12 packages, grouped by what needs them. `make deps` installs exactly
+# these, and does nothing when all are present.
+DEPS_BUILD = cmake make g++ pkg-config \
+	libyaml-cpp-dev libcli11-dev
+DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
+	python3 python3-jsonschema python3-yaml
+DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
+
+.PHONY: all deps build test unit fuzz run bench install clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: missing:$$missing; run 'sudo make deps'" >&2; exit 1; fi; \
+	echo "deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROXYGW_TESTS=OFF
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The whole suite: the release build must compile without warnings, then the
+# sanitizer build (ASan+UBSan) runs every test, then each fuzz target runs for
+# FUZZ_SECONDS.
+test: deps build unit fuzz
+
+unit:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPROXYGW_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure
+
+fuzz:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROXYGW_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++ -DPROXYGW_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure
+
+run: deps build
+	@echo "make run: the proxygw supervisor is not built yet (issue 5); for now," >&2
+	@echo "  $(BUILD)/proxygw-engine --check-config configs/example.yaml" >&2
+	@echo "validates the example config." >&2
+	@exit 1
+
+bench:
+	@echo "make bench: the benchmarks are not written yet (issue 6)." >&2
+	@exit 1
+
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,143 @@
+// The typed proxygw configuration (format v1), as the loader produces it from
+// YAML: every field checked, references resolved, defaults filled in. Shared by
+// proxygw-engine, the proxygw supervisor and proxygwctl; netd never sees it.
+// configs/README.md documents each field; configs/proxygw.schema.yaml holds the
+// same structure as a JSON Schema.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/net_address.h"
+
+namespace config {
+
+enum class Protocol : std::uint8_t { kTcp = 6, kUdp = 17 };  // IANA numbers, as the original
+std::string_view ProtocolName(Protocol p);                    // "tcp" / "udp"
+
+enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
+std::string_view LogLevelName(LogLevel l);  // "DEBUG" ...
+// "DEBUG", "info", "WARN", "ERROR", with the original's optional offset
+// ("INFO+2" is WARN: Go's slog levels are DEBUG=-4, INFO=0, WARN=4, ERROR=8,
+// and a threshold between two levels lets the higher one through).
+common::Result<LogLevel> ParseLogLevel(std::string_view text);
+
+// "namespace:name": a plugin kind ("static:cmd").
+struct KindRef {
+  std::string ns;
+  std::string name;
+  std::string ToString() const { return ns + ":" + name; }
+};
+
+// Where a node came from, for messages about it after loading.
+struct Location {
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+};
+
+// A plugin's or an object's free-form options, with their location so that the
+// plugin can report errors at the right spot. `node` is null when absent.
+struct Options {
+  YAML::Node node;
+  std::string path;  // "targets[0].options", "plugins.ctl"
+  Location location;
+};
+
+struct Endpoint {
+  std::string name;
+  Protocol protocol = Protocol::kTcp;
+  // One or two addresses, at most one per family, in the order written.
+  std::vector<common::AddrPort> addresses;
+  std::string path;  // "targets[0].endpoints[1]", for messages about it
+  Location location;
+
+  // The address of family `f`, or null.
+  const common::AddrPort* AddressFor(common::Family f) const;
+};
+
+struct Target {
+  std::string name;
+  KindRef kind;
+  std::uint32_t idle_timeout_s = 0;
+  std::uint32_t ready_timeout_s = 0;
+  std::vector<Endpoint> endpoints;
+  Options options;
+  std::string path;  // "targets[1]"
+  Location location;
+
+  const Endpoint* FindEndpoint(std::string_view name) const;
+};
+
+// One DNAT rule a frontend needs: clients of `listen`'s family reaching
+// `listen` go to `destination`. A frontend on [::] has two, one per family.
+struct Mapping {
+  Protocol protocol;
+  common::AddrPort listen;       // a wildcard (0.0.0.0 / ::) or specific address
+  common::AddrPort destination;  // same family as listen
+  std::uint32_t flow_timeout_s;
+};
+
+struct Frontend {
+  std::string name;
+  KindRef kind;
+  Protocol protocol = Protocol::kTcp;  // taken from the endpoint when not written
+  bool protocol_explicit = false;      // whether the file wrote it
+  common::AddrPort listen;
+  std::uint32_t flow_timeout_s = 0;
+  std::string target;    // target name
+  std::string endpoint;  // endpoint name within the target
+  Options options;
+  std::string path;  // "frontends[2]"
+  Location location;
+
+  // True when listen is [::]: IPv4 and IPv6 clients are served.
+  bool DualStack() const { return listen.address.is_v6() && listen.address.IsUnspecified(); }
+};
+
+struct LogConfig {
+  std::string output;  // "stdout", "stderr" or an absolute file path
+  LogLevel level = LogLevel::kInfo;
+};
+
+struct NetdConfig {
+  std::string socket = "/run/proxygw-netd/netd.sock";
+  std::string user = "proxygw-netd";
+};
+
+struct EngineConfig {
+  std::string user = "proxygw";
+  std::string state_dir = "/run/proxygw";
+};
+
+struct Config {
+  std::string file;  // the path it was loaded from, for messages
+  std::string version;
+  LogConfig log;
+  NetdConfig netd;
+  EngineConfig engine;
+  // Keyed by plugin namespace; order as written.
+  std::vector<std::pair<std::string, Options>> plugins;
+  std::vector<Target> targets;
+  std::vector<Frontend> frontends;
+
+  const Target* FindTarget(std::string_view name) const;
+  const Options* PluginOptions(std::string_view ns) const;  // null when absent
+  // The endpoint a frontend forwards to; the loader guarantees it exists.
+  const Endpoint& EndpointOf(const Frontend& f) const;
+  // The DNAT mappings of one frontend (one, or two for a dual-stack listen).
+  std::vector<Mapping> MappingsOf(const Frontend& f) const;
+};
+
+inline constexpr std::uint32_t kDefaultReadyTimeoutS = 60;
+// Kernel conntrack keeps timeouts in jiffies (32 bits); 30 days stays clear of
+// the wrap at HZ=1000 and is longer than any flow a gateway should keep idle.
+inline constexpr std::uint32_t kMaxFlowTimeoutS = 30 * 24 * 3600;
+inline constexpr std::uint32_t kMaxIdleTimeoutS = 365 * 24 * 3600;
+inline constexpr std::uint32_t kMaxReadyTimeoutS = 24 * 3600;
+
+}  // namespace config
