@@ -12,9 +12,10 @@ FUZZ_SECONDS ?= 20
 # Debian 12 packages, grouped by what needs them. `make deps` installs exactly
 # these, and does nothing when all are present.
 DEPS_BUILD = cmake make g++ pkg-config \
-	libyaml-cpp-dev libcli11-dev
-DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
-	python3 python3-jsonschema python3-yaml
+	libyaml-cpp-dev libcli11-dev libmsgpack-cxx-dev \
+	libnftnl-dev libmnl-dev libnetfilter-conntrack-dev libcap-ng-dev libseccomp-dev
+DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev nlohmann-json3-dev \
+	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps
 DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
 
 .PHONY: all deps build test unit fuzz run bench install clean

@@ -8,7 +8,9 @@ Status Status::FromErrno(std::string_view what, int err) {
   std::string msg(what);
   msg += ": ";
   msg += std::strerror(err);
-  return Status(Code::kIoError, std::move(msg));
+  Status st(Code::kIoError, std::move(msg));
+  st.errno_ = err;
+  return st;
 }
 
 Status Status::WithContext(std::string_view context) const {
@@ -16,7 +18,9 @@ Status Status::WithContext(std::string_view context) const {
   std::string msg(context);
   msg += ": ";
   msg += message_;
-  return Status(code_, std::move(msg));
+  Status st(code_, std::move(msg));
+  st.errno_ = errno_;
+  return st;
 }
 
 }  // namespace common

@@ -48,6 +48,8 @@ class Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The errno behind a FromErrno status (kept through WithContext); else 0.
+  int sys_errno() const { return errno_; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
@@ -64,6 +66,7 @@ class Status {
   }
   Code code_ = Code::kOk;
   std::string message_;
+  int errno_ = 0;
 };
 
 template <class T>

@@ -1,0 +1,96 @@
+#include "proxygw-netd/flow_counter.h"
+
+namespace netd {
+
+using ipc::netd::DestinationCount;
+using ipc::netd::Proto;
+
+FlowCounter::Dest FlowCounter::DestOf(const TrackedFlow& f) {
+  return {f.l4proto == 17 ? Proto::kUdp : Proto::kTcp, f.destination};
+}
+
+void FlowCounter::SetDeadline(Entry& e, std::uint32_t id, std::uint32_t timeout_s,
+                              Clock::time_point now) {
+  deadlines_.erase({e.deadline, id});
+  auto wait = timeout_s > 0 ? std::chrono::seconds(timeout_s) + kProbeSlack : kDefaultRecheck;
+  e.deadline = now + wait;
+  deadlines_.insert({e.deadline, id});
+}
+
+void FlowCounter::Upsert(const TrackedFlow& f, Clock::time_point now) {
+  auto [it, fresh] = flows_.try_emplace(f.id, Entry{f, DestOf(f), {}});
+  if (fresh) {
+    ++counts_[it->second.dest];
+    changed_.insert(it->second.dest);
+  } else {
+    it->second.flow = f;
+  }
+  SetDeadline(it->second, f.id, f.timeout_s, now);
+}
+
+void FlowCounter::Remove(std::uint32_t id) {
+  auto it = flows_.find(id);
+  if (it == flows_.end()) return;
+  Dest d = it->second.dest;
+  deadlines_.erase({it->second.deadline, id});
+  flows_.erase(it);
+  if (--counts_[d] == 0) counts_.erase(d);
+  changed_.insert(d);
+}
+
+void FlowCounter::OnEvent(const FlowEvent& e, Clock::time_point now) {
+  if (e.type == FlowEventType::kDestroy) {
+    Remove(e.flow.id);
+  } else {
+    // An UPDATE of a flow we never saw as NEW (missed, or older than netd)
+    // counts it from now on.
+    Upsert(e.flow, now);
+  }
+}
+
+void FlowCounter::Reset(const std::vector<TrackedFlow>& flows, Clock::time_point now) {
+  for (const auto& [d, n] : counts_) changed_.insert(d);
+  flows_.clear();
+  deadlines_.clear();
+  counts_.clear();
+  for (const auto& f : flows) Upsert(f, now);
+}
+
+std::optional<FlowCounter::Clock::time_point> FlowCounter::NextDeadline() const {
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.begin()->first;
+}
+
+std::vector<TrackedFlow> FlowCounter::Due(Clock::time_point now, std::size_t max) const {
+  std::vector<TrackedFlow> out;
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now && out.size() < max;
+       ++it) {
+    out.push_back(flows_.at(it->second).flow);
+  }
+  return out;
+}
+
+void FlowCounter::Reschedule(std::uint32_t id, std::uint32_t timeout_s, Clock::time_point now) {
+  auto it = flows_.find(id);
+  if (it != flows_.end()) SetDeadline(it->second, id, timeout_s, now);
+}
+
+std::vector<DestinationCount> FlowCounter::TakeChanges() {
+  std::vector<DestinationCount> out;
+  out.reserve(changed_.size());
+  for (const Dest& d : changed_) {
+    auto it = counts_.find(d);
+    out.push_back({d.first, d.second, it == counts_.end() ? 0 : it->second});
+  }
+  changed_.clear();
+  return out;
+}
+
+std::vector<DestinationCount> FlowCounter::All() const {
+  std::vector<DestinationCount> out;
+  out.reserve(counts_.size());
+  for (const auto& [d, n] : counts_) out.push_back({d.first, d.second, n});
+  return out;
+}
+
+}  // namespace netd

@@ -1,0 +1,73 @@
+// FlowCounter: active DNATed flows per destination, from the flow events and
+// snapshots FlowTracker delivers. A set of conntrack ids, not a counter, so
+// that a flow seen twice (in a snapshot and as a NEW event) counts once and a
+// DESTROY of an unknown flow is ignored.
+//
+// It also schedules when each flow should be looked at again: just after its
+// conntrack timeout would run out, as of the last event or probe. The kernel
+// reaps expired entries lazily, so netd probes a flow when its deadline
+// passes (FlowTracker::Probe) instead of waiting for the garbage collector.
+// Pure logic, given the time; runs in proxygw-netd.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "common/ipc/netd_protocol.h"
+#include "proxygw-netd/flow_tracker.h"
+
+namespace netd {
+
+class FlowCounter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // A probe comes this long after the timeout the kernel reported.
+  static constexpr std::chrono::seconds kProbeSlack{1};
+  // When an event or probe gives no timeout.
+  static constexpr std::chrono::seconds kDefaultRecheck{30};
+
+  void OnEvent(const FlowEvent& e, Clock::time_point now);
+  // Replaces everything with a fresh snapshot; every destination becomes
+  // "changed".
+  void Reset(const std::vector<TrackedFlow>& flows, Clock::time_point now);
+
+  // The earliest probe deadline, if any flow is tracked.
+  std::optional<Clock::time_point> NextDeadline() const;
+  // Flows whose deadline has passed, at most `max`, earliest first. Each must
+  // then be Rescheduled or Removed.
+  std::vector<TrackedFlow> Due(Clock::time_point now, std::size_t max) const;
+  void Reschedule(std::uint32_t id, std::uint32_t timeout_s, Clock::time_point now);
+  void Remove(std::uint32_t id);
+
+  // Destinations whose count changed since the last call (0 included), and
+  // forgets them as changed.
+  std::vector<ipc::netd::DestinationCount> TakeChanges();
+  // Every destination with a non-zero count.
+  std::vector<ipc::netd::DestinationCount> All() const;
+  bool has_changes() const { return !changed_.empty(); }
+  std::size_t flows() const { return flows_.size(); }
+
+ private:
+  using Dest = std::pair<ipc::netd::Proto, common::AddrPort>;
+  struct Entry {
+    TrackedFlow flow;
+    Dest dest;
+    Clock::time_point deadline;
+  };
+  static Dest DestOf(const TrackedFlow& f);
+  void Upsert(const TrackedFlow& f, Clock::time_point now);
+  void SetDeadline(Entry& e, std::uint32_t id, std::uint32_t timeout_s, Clock::time_point now);
+
+  std::unordered_map<std::uint32_t, Entry> flows_;  // conntrack id -> flow
+  std::set<std::pair<Clock::time_point, std::uint32_t>> deadlines_;
+  std::map<Dest, std::uint32_t> counts_;
+  std::set<Dest> changed_;
+};
+
+}  // namespace netd

@@ -1,0 +1,109 @@
+#include "proxygw-netd/flow_counter.h"
+
+#include <gtest/gtest.h>
+
+namespace netd {
+namespace {
+
+using Clock = FlowCounter::Clock;
+using common::AddrPort;
+
+TrackedFlow F(std::uint32_t id, const char* dest, std::uint32_t timeout = 60, std::uint8_t proto = 6) {
+  TrackedFlow f;
+  f.id = id;
+  f.mark = 0x10000;
+  f.l4proto = proto;
+  f.destination = *AddrPort::Parse(dest);
+  f.timeout_s = timeout;
+  return f;
+}
+
+std::map<std::string, std::uint32_t> Counts(const std::vector<ipc::netd::DestinationCount>& v) {
+  std::map<std::string, std::uint32_t> m;
+  for (const auto& c : v) m[std::string(ipc::netd::ProtoName(c.proto)) + " " + c.destination.ToString()] = c.flows;
+  return m;
+}
+
+TEST(FlowCounter, CountsFlowsPerDestinationAndReportsChanges) {
+  FlowCounter c;
+  auto now = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80")}, now);
+  c.OnEvent({FlowEventType::kNew, F(2, "198.18.2.2:80")}, now);
+  c.OnEvent({FlowEventType::kNew, F(3, "198.18.2.2:53", 30, 17)}, now);
+  EXPECT_EQ(Counts(c.TakeChanges()),
+            (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 2}, {"udp 198.18.2.2:53", 1}}));
+  EXPECT_FALSE(c.has_changes());
+  c.OnEvent({FlowEventType::kDestroy, F(1, "198.18.2.2:80")}, now);
+  c.OnEvent({FlowEventType::kDestroy, F(3, "198.18.2.2:53", 0, 17)}, now);
+  EXPECT_EQ(Counts(c.TakeChanges()),
+            (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}, {"udp 198.18.2.2:53", 0}}));
+  EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
+}
+
+TEST(FlowCounter, DuplicatesAndUnknownDestroysDoNotSkewCounts) {
+  FlowCounter c;
+  auto now = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(7, "198.18.2.2:80")}, now);
+  c.OnEvent({FlowEventType::kNew, F(7, "198.18.2.2:80")}, now);     // seen twice
+  c.OnEvent({FlowEventType::kUpdate, F(7, "198.18.2.2:80")}, now);  // a state change
+  c.OnEvent({FlowEventType::kDestroy, F(99, "198.18.2.2:80")}, now);
+  EXPECT_EQ(c.flows(), 1u);
+  EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
+}
+
+TEST(FlowCounter, AnUpdateOfAnUnseenFlowCountsIt) {
+  FlowCounter c;
+  c.OnEvent({FlowEventType::kUpdate, F(5, "198.18.2.2:80")}, Clock::now());
+  EXPECT_EQ(c.flows(), 1u);
+}
+
+TEST(FlowCounter, ResetReplacesEverythingAndMarksOldDestinationsChanged) {
+  FlowCounter c;
+  auto now = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80")}, now);
+  c.TakeChanges();
+  c.Reset({F(2, "198.18.2.3:80"), F(3, "198.18.2.3:80")}, now);
+  EXPECT_EQ(Counts(c.TakeChanges()),
+            (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 0}, {"tcp 198.18.2.3:80", 2}}));
+}
+
+TEST(FlowCounter, ProbesAFlowJustAfterItsTimeoutAndNotBefore) {
+  FlowCounter c;
+  auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
+  c.OnEvent({FlowEventType::kNew, F(2, "198.18.2.2:80", 60)}, t0);
+  ASSERT_TRUE(c.NextDeadline().has_value());
+  EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(5) + FlowCounter::kProbeSlack);
+  EXPECT_TRUE(c.Due(t0 + std::chrono::seconds(5), 10).empty());
+  auto due = c.Due(t0 + std::chrono::seconds(7), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, 1u);
+  // The probe found it alive with 3s left: look again after those.
+  auto t1 = t0 + std::chrono::seconds(7);
+  c.Reschedule(1, 3, t1);
+  EXPECT_TRUE(c.Due(t1 + std::chrono::seconds(3), 10).empty());
+  EXPECT_EQ(c.Due(t1 + std::chrono::seconds(5), 10).size(), 1u);
+  // Gone: it stops counting and is not probed again.
+  c.Remove(1);
+  EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(61));
+  EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
+}
+
+TEST(FlowCounter, AStateChangeMovesTheDeadline) {
+  FlowCounter c;
+  auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 300)}, t0);
+  // FIN: TIME_WAIT with 5s.
+  c.OnEvent({FlowEventType::kUpdate, F(1, "198.18.2.2:80", 5)}, t0 + std::chrono::seconds(10));
+  EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(16));
+}
+
+TEST(FlowCounter, DueIsBounded) {
+  FlowCounter c;
+  auto t0 = Clock::now();
+  for (std::uint32_t i = 1; i <= 100; ++i) c.OnEvent({FlowEventType::kNew, F(i, "198.18.2.2:80", 1)}, t0);
+  EXPECT_EQ(c.Due(t0 + std::chrono::seconds(10), 16).size(), 16u);
+}
+
+}  // namespace
+}  // namespace netd

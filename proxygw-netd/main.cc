@@ -1,0 +1,347 @@
+// proxygw-netd: the privileged dataplane helper. main() reads the command line
+// and then runs its steps in order, each with its own failure message: find the
+// users, close inherited descriptors, get the listening socket, open the
+// nftables table and the conntrack sockets, drop to CAP_NET_ADMIN and the netd
+// user, load the seccomp filter, serve.
+//
+// Exit codes: 0 after SIGTERM/SIGINT or a shutdown request, 1 when a start-up
+// step fails, 2 for a bad command line.
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "common/unique_fd.h"
+#include "proxygw-netd/flow_tracker.h"
+#include "proxygw-netd/log.h"
+#include "proxygw-netd/nft_table.h"
+#include "proxygw-netd/sandbox.h"
+#include "proxygw-netd/server.h"
+
+namespace {
+
+using common::Result;
+using common::Status;
+using common::UniqueFd;
+
+enum ExitCode : int { kExitOk = 0, kExitStart = 1, kExitUsage = 2 };
+
+constexpr char kUsage[] =
+    "usage: proxygw-netd [--socket PATH | --fd N] --engine-user USER --user USER\n"
+    "                    [--seccomp=kill|log] [--ct-mark-mask MASK] [--max-mappings N]\n"
+    "                    [--log-level debug|info|warn|error]\n"
+    "\n"
+    "The privileged helper of proxygw: the only process holding CAP_NET_ADMIN. It\n"
+    "owns the nftables table inet proxygw and serves the engine's requests on a\n"
+    "Unix SOCK_SEQPACKET socket. Start it as root (it drops to --user keeping only\n"
+    "CAP_NET_ADMIN) or as --user with CAP_NET_ADMIN (systemd).\n"
+    "\n"
+    "  --socket PATH         create and listen on PATH (mode 0660, group of the engine\n"
+    "                        user); a stale socket file there is replaced\n"
+    "  --fd N                listen on inherited descriptor N (the supervisor)\n"
+    "                        Without either: systemd socket activation (LISTEN_FDS=1).\n"
+    "  --engine-user USER    the only user allowed to connect (name or numeric uid)\n"
+    "  --user USER           the user netd runs as; must differ from the engine's and\n"
+    "                        not be root (name or numeric uid)\n"
+    "  --seccomp=kill|log    what happens on a syscall outside the allow-list: the\n"
+    "                        process is killed (default) or the kernel logs it\n"
+    "  --ct-mark-mask MASK   the ct mark bits netd uses to tag its flows: one run of\n"
+    "                        contiguous bits (default 0xffff0000)\n"
+    "  --max-mappings N      the most DNAT mappings netd holds (default 10000; at most\n"
+    "                        the number of mark values of the mask)\n"
+    "  --log-level LEVEL     debug, info (default), warn or error\n"
+    "  --help                this text\n"
+    "\n"
+    "Exit codes: 0 after SIGTERM/SIGINT or a shutdown request (the table stays\n"
+    "unless the shutdown asked to remove it), 1 when start-up fails, 2 for a bad\n"
+    "command line.\n";
+
+struct Args {
+  std::string socket_path;
+  int fd = -1;
+  std::string engine_user;
+  std::string user;
+  netd::SeccompMode seccomp = netd::SeccompMode::kKill;
+  std::uint32_t mark_mask = 0xffff0000;
+  std::uint32_t max_mappings = 10000;
+  netd::LogLevel log_level = netd::LogLevel::kInfo;
+};
+
+struct User {
+  uid_t uid;
+  gid_t gid;
+};
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::fprintf(stderr, "proxygw-netd: %s\n%s", why.c_str(), kUsage);
+  std::exit(kExitUsage);
+}
+
+[[noreturn]] void Fail(const std::string& step, const Status& st) {
+  netd::Log(netd::LogLevel::kError, step + ": " + st.message());
+  std::exit(kExitStart);
+}
+
+std::optional<std::uint64_t> ParseNumber(const char* s, int base) {
+  if (s == nullptr || *s == '\0') return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, base);
+  if (errno != 0 || *end != '\0' || s[0] == '-') return std::nullopt;
+  return v;
+}
+
+Args ParseArgs(int argc, char** argv) {
+  static const option kLong[] = {
+      {"socket", required_argument, nullptr, 's'},
+      {"fd", required_argument, nullptr, 'f'},
+      {"engine-user", required_argument, nullptr, 'e'},
+      {"user", required_argument, nullptr, 'u'},
+      {"seccomp", required_argument, nullptr, 'c'},
+      {"ct-mark-mask", required_argument, nullptr, 'm'},
+      {"max-mappings", required_argument, nullptr, 'n'},
+      {"log-level", required_argument, nullptr, 'l'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Args a;
+  opterr = 0;
+  for (;;) {
+    int c = getopt_long(argc, argv, "", kLong, nullptr);
+    if (c == -1) break;
+    switch (c) {
+      case 's':
+        a.socket_path = optarg;
+        break;
+      case 'f': {
+        auto v = ParseNumber(optarg, 10);
+        if (!v || *v < 3 || *v > 65535) Usage("--fd: expected a descriptor number of 3 or more");
+        a.fd = static_cast<int>(*v);
+        break;
+      }
+      case 'e':
+        a.engine_user = optarg;
+        break;
+      case 'u':
+        a.user = optarg;
+        break;
+      case 'c':
+        if (std::strcmp(optarg, "kill") == 0) {
+          a.seccomp = netd::SeccompMode::kKill;
+        } else if (std::strcmp(optarg, "log") == 0) {
+          a.seccomp = netd::SeccompMode::kLog;
+        } else {
+          Usage(std::string("--seccomp: expected kill or log, got \"") + optarg + "\"");
+        }
+        break;
+      case 'm': {
+        auto v = ParseNumber(optarg, 0);
+        if (!v || *v == 0 || *v > 0xffffffffULL) Usage("--ct-mark-mask: expected a 32-bit mask such as 0xffff0000");
+        a.mark_mask = static_cast<std::uint32_t>(*v);
+        break;
+      }
+      case 'n': {
+        auto v = ParseNumber(optarg, 10);
+        if (!v || *v == 0 || *v > 1000000) Usage("--max-mappings: expected 1-1000000");
+        a.max_mappings = static_cast<std::uint32_t>(*v);
+        break;
+      }
+      case 'l': {
+        std::string l = optarg;
+        if (l == "debug") a.log_level = netd::LogLevel::kDebug;
+        else if (l == "info") a.log_level = netd::LogLevel::kInfo;
+        else if (l == "warn") a.log_level = netd::LogLevel::kWarn;
+        else if (l == "error") a.log_level = netd::LogLevel::kError;
+        else Usage("--log-level: expected debug, info, warn or error");
+        break;
+      }
+      case 'h':
+        std::fputs(kUsage, stdout);
+        std::exit(kExitOk);
+      default:
+        Usage(std::string("unknown or incomplete option ") + argv[optind - 1]);
+    }
+  }
+  if (optind < argc) Usage(std::string("unexpected argument \"") + argv[optind] + "\"");
+  if (!a.socket_path.empty() && a.fd >= 0) Usage("give --socket or --fd, not both");
+  if (a.engine_user.empty()) Usage("--engine-user is required");
+  if (a.user.empty()) Usage("--user is required");
+  return a;
+}
+
+// A user name, or a numeric uid (whose gid is then the same number).
+Result<User> LookUpUser(const std::string& name, const char* flag) {
+  if (auto n = ParseNumber(name.c_str(), 10)) {
+    return User{static_cast<uid_t>(*n), static_cast<gid_t>(*n)};
+  }
+  errno = 0;
+  passwd* pw = getpwnam(name.c_str());
+  if (pw == nullptr) {
+    return Status::NotFound(std::string(flag) + ": no user named \"" + name + "\"" +
+                            (errno ? std::string(" (") + std::strerror(errno) + ")" : ""));
+  }
+  return User{pw->pw_uid, pw->pw_gid};
+}
+
+// Closes every inherited descriptor but stdio and `keep`.
+void CloseInherited(int keep) {
+  DIR* d = opendir("/proc/self/fd");
+  if (d == nullptr) return;
+  std::vector<int> fds;
+  while (dirent* e = readdir(d)) {
+    auto n = ParseNumber(e->d_name, 10);
+    if (n && *n > 2 && static_cast<int>(*n) != keep && static_cast<int>(*n) != dirfd(d)) {
+      fds.push_back(static_cast<int>(*n));
+    }
+  }
+  closedir(d);
+  for (int fd : fds) close(fd);
+}
+
+// systemd's socket-activation protocol (sd_listen_fds), without libsystemd:
+// LISTEN_PID is ours and LISTEN_FDS is 1; the socket is descriptor 3.
+int ActivatedSocket() {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  if (pid == nullptr || fds == nullptr) return -1;
+  auto p = ParseNumber(pid, 10);
+  auto n = ParseNumber(fds, 10);
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  if (!p || static_cast<pid_t>(*p) != getpid() || !n || *n != 1) return -1;
+  return 3;
+}
+
+Status CheckListening(int fd) {
+  int type = 0, listening = 0, domain = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+    return Status::FromErrno("descriptor " + std::to_string(fd) + " is not a socket", errno);
+  }
+  len = sizeof domain;
+  getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+  len = sizeof listening;
+  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+  if (domain != AF_UNIX || type != SOCK_SEQPACKET || !listening) {
+    return Status::InvalidArgument("descriptor " + std::to_string(fd) +
+                                   " is not a listening Unix SOCK_SEQPACKET socket");
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return Status::FromErrno("set the listening socket non-blocking", errno);
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return Status::Ok();
+}
+
+Result<UniqueFd> ListenOn(const std::string& path, uid_t owner, gid_t group) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::InvalidArgument("socket path is longer than " +
+                                   std::to_string(sizeof addr.sun_path - 1) + " bytes");
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  struct stat st{};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Status::AlreadyExists(path + " exists and is not a socket; not replacing it");
+    }
+    unlink(path.c_str());  // a stale socket of an earlier netd
+  }
+  UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return Status::FromErrno("socket(AF_UNIX, SOCK_SEQPACKET)", errno);
+  mode_t old = umask(0177);
+  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  umask(old);
+  if (rc != 0) return Status::FromErrno("bind " + path, errno);
+  if (chown(path.c_str(), owner, group) != 0) return Status::FromErrno("chown " + path, errno);
+  if (chmod(path.c_str(), 0660) != 0) return Status::FromErrno("chmod " + path, errno);
+  if (listen(fd.get(), 8) != 0) return Status::FromErrno("listen " + path, errno);
+  return fd;
+}
+
+std::string Hex(std::uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%08x", v);
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = ParseArgs(argc, argv);
+  netd::SetLogLevel(args.log_level);
+
+  auto netd_user = LookUpUser(args.user, "--user");
+  if (!netd_user.ok()) Fail("find users", netd_user.status());
+  auto engine_user = LookUpUser(args.engine_user, "--engine-user");
+  if (!engine_user.ok()) Fail("find users", engine_user.status());
+  if (netd_user->uid == 0) Fail("find users", Status::InvalidArgument("--user must not be root"));
+  if (netd_user->uid == engine_user->uid) {
+    Fail("find users",
+         Status::InvalidArgument("--user and --engine-user must differ: the engine must not be "
+                                 "able to signal or trace netd"));
+  }
+
+  int activated = (args.socket_path.empty() && args.fd < 0) ? ActivatedSocket() : -1;
+  int inherited = args.fd >= 0 ? args.fd : activated;
+  CloseInherited(inherited);
+
+  UniqueFd listener;
+  if (inherited >= 0) {
+    listener.Reset(inherited);
+  } else if (!args.socket_path.empty()) {
+    auto fd = ListenOn(args.socket_path, netd_user->uid, engine_user->gid);
+    if (!fd.ok()) Fail("listen", fd.status());
+    listener = std::move(fd).value();
+  } else {
+    Usage("no socket: give --socket PATH or --fd N, or start netd by socket activation");
+  }
+  if (Status st = CheckListening(listener.get()); !st.ok()) Fail("listen", st);
+
+  netd::NftTable::Options topt;
+  topt.mark_mask = args.mark_mask;
+  topt.max_mappings = args.max_mappings;
+  auto table = netd::NftTable::Open(topt);
+  if (!table.ok()) Fail("open table inet proxygw", table.status());
+  auto tracker = netd::FlowTracker::Open(args.mark_mask);
+  if (!tracker.ok()) Fail("open conntrack", tracker.status());
+  UniqueFd localnet(open("/proc/sys/net/ipv4/conf/all/route_localnet", O_RDONLY | O_CLOEXEC));
+
+  netd::ServerOptions sopt;
+  sopt.listen_fd = listener.get();
+  sopt.engine_uid = engine_user->uid;
+  sopt.route_localnet_fd = localnet.get();
+  auto server = netd::Server::Create(sopt, **table, **tracker);
+  if (!server.ok()) Fail("start server", server.status());
+
+  if (Status st = netd::DropPrivileges(netd_user->uid, netd_user->gid); !st.ok()) {
+    Fail("drop privileges", st);
+  }
+  if (Status st = netd::LoadSeccomp(args.seccomp); !st.ok()) Fail("load seccomp filter", st);
+  netd::Log(netd::LogLevel::kInfo, "serving",
+            "table=" + std::string((*table)->how_opened()) +
+                " persistent=" + ((*table)->persistent() ? "yes" : "no") +
+                " mappings=" + std::to_string((*table)->installed().size()) +
+                " mark_mask=" + Hex(args.mark_mask) + " max_mappings=" +
+                std::to_string(args.max_mappings) + " uid=" + std::to_string(netd_user->uid) +
+                " engine_uid=" + std::to_string(engine_user->uid) + " seccomp=" +
+                (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
+  auto exit = (*server)->Run();
+  if (!exit.ok()) Fail("serve", exit.status());
+  return kExitOk;
+}

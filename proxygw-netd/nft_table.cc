@@ -1,0 +1,1044 @@
+#include "proxygw-netd/nft_table.h"
+
+// <arpa/inet.h> and <netinet/in.h> must come before <linux/netfilter.h>.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
+
+#include <libnftnl/udata.h>
+
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "common/c_handles.h"
+
+namespace netd {
+namespace {
+
+using common::AddrPort;
+using common::Family;
+using common::IpAddress;
+using common::Result;
+using common::Status;
+using ipc::netd::Proto;
+
+// Kernel 6.9's NFT_TABLE_F_PERSIST; Debian 12's 6.1 headers lack it.
+constexpr std::uint32_t kTableFlagPersist = 0x4;
+constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
+// Written as the table's comment; a table without it is not of this layout
+// and is rebuilt.
+constexpr char kLayoutTag[] = "proxygw-netd layout 1";
+// A SETELEM message carries at most this many elements: the elements nest has
+// a 16-bit length.
+constexpr std::size_t kElemsPerMessage = 500;
+// Socket buffers for large batches and dumps (set with *BUFFORCE: netd has
+// CAP_NET_ADMIN; a plain set is capped by net.core.[rw]mem_max).
+constexpr int kSocketBuffer = 64 << 20;
+
+// nft's datatype numbers, for set key and data types (nft shows the map types
+// with them; the kernel only checks lengths).
+constexpr std::uint32_t kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13,
+                        kTypeMark = 19;
+constexpr std::uint32_t Concat(std::uint32_t a, std::uint32_t b) { return (a << 6) | b; }
+
+// The four kinds of mapping, each with its own maps and rules.
+enum Kind { kSpecific4 = 0, kSpecific6 = 1, kWildcard4 = 2, kWildcard6 = 3 };
+constexpr int kKinds = 4;
+
+Kind KindOf(const MappingKey& k) {
+  bool v4 = k.listen.is_v4();
+  if (k.wildcard()) return v4 ? kWildcard4 : kWildcard6;
+  return v4 ? kSpecific4 : kSpecific6;
+}
+bool IsV4(Kind k) { return k == kSpecific4 || k == kWildcard4; }
+bool IsWildcard(Kind k) { return k == kWildcard4 || k == kWildcard6; }
+
+enum class MapRole { kDnat, kMark, kTimeout };
+constexpr MapRole kRoles[] = {MapRole::kDnat, MapRole::kMark, MapRole::kTimeout};
+
+std::string MapName(MapRole role, Kind k) {
+  static const char* const kSuffix[] = {"4", "6", "4", "6"};
+  std::string base = role == MapRole::kDnat ? "dnat" : role == MapRole::kMark ? "mark" : "tmo";
+  return (IsWildcard(k) ? "w" : "") + base + kSuffix[k];
+}
+// Set ids reference sets created in the same batch: 1..12.
+std::uint32_t MapId(MapRole role, Kind k) {
+  return 1 + static_cast<std::uint32_t>(role) * kKinds + static_cast<std::uint32_t>(k);
+}
+
+std::uint32_t KeyLen(Kind k) {
+  if (IsWildcard(k)) return 8;
+  return IsV4(k) ? 12 : 24;
+}
+
+// Element keys: every concatenated field padded to 32 bits, as nft does.
+std::vector<std::uint8_t> KeyBytes(const MappingKey& key) {
+  std::vector<std::uint8_t> b;
+  b.push_back(static_cast<std::uint8_t>(key.proto));
+  b.resize(4, 0);
+  if (!key.wildcard()) b.insert(b.end(), key.listen.data(), key.listen.data() + key.listen.size());
+  std::uint16_t port = htons(key.port);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&port);
+  b.insert(b.end(), p, p + 2);
+  b.resize(b.size() + 2, 0);
+  return b;
+}
+
+std::vector<std::uint8_t> DnatBytes(const AddrPort& d) {
+  std::vector<std::uint8_t> b(d.address.data(), d.address.data() + d.address.size());
+  std::uint16_t port = htons(d.port);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&port);
+  b.insert(b.end(), p, p + 2);
+  b.resize(b.size() + 2, 0);
+  return b;
+}
+
+// "timeout_tcp_ipv4_60s": one object per (protocol, family, seconds).
+std::string TimeoutName(const Mapping& m) {
+  return std::string("timeout_") + ipc::netd::ProtoName(m.key.proto) +
+         (m.key.listen.is_v4() ? "_ipv4_" : "_ipv6_") + std::to_string(m.flow_timeout_s) + "s";
+}
+
+// The policy of a flow_timeout: every state expires no later than `t`, and
+// established TCP (replied UDP) lasts exactly `t`. All 11 values are sent:
+// libnftnl sends the whole array, and a 0 left in it would be a real
+// zero-second timeout.
+std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> TimeoutPolicy(Proto proto, std::uint32_t t) {
+  std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> a{};
+  if (proto == Proto::kTcp) {
+    // Kernel defaults: syn_sent 120, syn_recv 60, established 432000,
+    // fin_wait 120, close_wait 60, last_ack 30, time_wait 120, close 10,
+    // syn_sent2 120, retrans 300, unack 300.
+    static constexpr std::uint32_t kDefaults[] = {120, 60, 432000, 120, 60, 30,
+                                                  120, 10, 120,    300, 300};
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::min(kDefaults[i], t);
+    a[NFTNL_CTTIMEOUT_TCP_ESTABLISHED] = t;
+  } else {
+    a[NFTNL_CTTIMEOUT_UDP_UNREPLIED] = std::min<std::uint32_t>(30, t);
+    a[NFTNL_CTTIMEOUT_UDP_REPLIED] = t;
+  }
+  return a;
+}
+
+// --- Expressions -----------------------------------------------------------------
+
+common::NftnlExpr Expr(const char* name) { return common::NftnlExpr(nftnl_expr_alloc(name)); }
+
+void Add(nftnl_rule* r, common::NftnlExpr e) {
+  nftnl_rule_add_expr(r, e.release());  // the rule takes ownership
+}
+
+void Meta(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg) {
+  auto e = Expr("meta");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_KEY, key);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_DREG, dreg);
+  Add(r, std::move(e));
+}
+
+void Cmp(nftnl_rule* r, std::uint32_t sreg, std::uint32_t op, const void* data, std::uint32_t len) {
+  auto e = Expr("cmp");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CMP_SREG, sreg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set(e.get(), NFTNL_EXPR_CMP_DATA, data, len);
+  Add(r, std::move(e));
+}
+
+void Payload(nftnl_rule* r, std::uint32_t base, std::uint32_t offset, std::uint32_t len,
+             std::uint32_t dreg) {
+  auto e = Expr("payload");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_BASE, base);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_LEN, len);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_DREG, dreg);
+  Add(r, std::move(e));
+}
+
+void Bitwise(nftnl_rule* r, std::uint32_t reg, const void* mask, const void* x, std::uint32_t len) {
+  auto e = Expr("bitwise");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_SREG, reg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_DREG, reg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_LEN, len);
+  nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_MASK, mask, len);
+  nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_XOR, x, len);
+  Add(r, std::move(e));
+}
+
+void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::string& set,
+            std::uint32_t set_id) {
+  auto e = Expr("lookup");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, dreg);
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+  Add(r, std::move(e));
+}
+
+void CtLoad(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg) {
+  auto e = Expr("ct");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, key);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, dreg);
+  Add(r, std::move(e));
+}
+
+void CtSetMark(nftnl_rule* r, std::uint32_t sreg) {
+  auto e = Expr("ct");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_SREG, sreg);
+  Add(r, std::move(e));
+}
+
+void ObjrefMap(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id) {
+  auto e = Expr("objref");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_OBJREF_SET_SREG, sreg);
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_OBJREF_SET_NAME, set.c_str());
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_OBJREF_SET_ID, set_id);
+  Add(r, std::move(e));
+}
+
+void FibDaddrIsLocal(nftnl_rule* r) {
+  auto e = Expr("fib");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_DREG, NFT_REG32_00);
+  Add(r, std::move(e));
+  std::uint32_t local = RTN_LOCAL;  // host order, as the fib expression stores it
+  Cmp(r, NFT_REG32_00, NFT_CMP_EQ, &local, sizeof local);
+}
+
+void Nat(nftnl_rule* r, bool v4) {
+  auto e = Expr("nat");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_FAMILY, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG32_00);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG32_00);
+  std::uint32_t port_reg = v4 ? NFT_REG32_01 : NFT_REG32_04;
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_FLAGS,
+                     NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+  Add(r, std::move(e));
+}
+
+void Accept(nftnl_rule* r) {
+  auto e = Expr("immediate");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+  Add(r, std::move(e));
+}
+
+// The match every rule of one kind starts with: the family, then for wildcard
+// keys (and in the output hook, for all) a local destination, and for wildcard
+// keys not loopback. Ends with the lookup key in NFT_REG32_00 onwards.
+void MatchAndLoadKey(nftnl_rule* r, Kind k, bool output_hook) {
+  std::uint8_t nfproto = IsV4(k) ? NFPROTO_IPV4 : NFPROTO_IPV6;
+  Meta(r, NFT_META_NFPROTO, NFT_REG32_00);
+  Cmp(r, NFT_REG32_00, NFT_CMP_EQ, &nfproto, 1);
+  if (IsWildcard(k) || output_hook) FibDaddrIsLocal(r);
+  if (IsWildcard(k)) {
+    // fib says 127.0.0.1 and ::1 are local, but a flow from a loopback source
+    // cannot be forwarded: leave loopback destinations alone.
+    if (IsV4(k)) {
+      Payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_00);
+      const std::uint8_t mask[4] = {0xff, 0, 0, 0}, zero[4] = {}, net[4] = {127, 0, 0, 0};
+      Bitwise(r, NFT_REG32_00, mask, zero, 4);
+      Cmp(r, NFT_REG32_00, NFT_CMP_NEQ, net, 4);
+    } else {
+      Payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_00);
+      const std::uint8_t loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+      Cmp(r, NFT_REG32_00, NFT_CMP_NEQ, loop, 16);
+    }
+  }
+  Meta(r, NFT_META_L4PROTO, NFT_REG32_00);
+  if (IsWildcard(k)) {
+    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
+  } else if (IsV4(k)) {
+    Payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_01);
+    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02);
+  } else {
+    Payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_01);
+    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_05);
+  }
+}
+
+struct ChainDef {
+  const char* name;
+  const char* type;  // "filter" or "nat"
+  std::uint32_t hook;
+  std::int32_t priority;
+  bool mark;    // mark chain (ct mark + timeout) or DNAT chain
+  bool output;  // output hook: only local destinations
+};
+constexpr ChainDef kChains[] = {
+    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, true, false},
+    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, true, true},
+    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, false, false},
+    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, false, true},
+};
+
+// --- Netlink ------------------------------------------------------------------------
+
+// One batch of nftables messages, with what each message does for errors.
+class Batch {
+ public:
+  static constexpr std::uint32_t kBatchPage = 256 << 10;
+  static constexpr std::uint32_t kBatchOverrun = 128 << 10;
+
+  explicit Batch(std::uint32_t* seq) : seq_(seq) {
+    // A message is written past the page end into the overrun area, so the
+    // overrun must hold the largest message: a SETELEM of up to 64 KiB.
+    batch_.reset(nftnl_batch_alloc(kBatchPage, kBatchOverrun));
+    nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
+    nftnl_batch_update(batch_.get());
+  }
+
+  // A message header at the end of the batch; describe what it does.
+  nlmsghdr* Begin(std::uint16_t type, std::uint16_t flags, std::string what) {
+    std::uint32_t s = (*seq_)++;
+    what_.emplace_back(s, std::move(what));
+    return nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type,
+                                 NFPROTO_INET, flags | NLM_F_ACK, s);
+  }
+  void End() { nftnl_batch_update(batch_.get()); }
+  std::size_t messages() const { return what_.size(); }
+
+  // Closes the batch and returns it for sending.
+  nftnl_batch* Finish() {
+    nftnl_batch_end(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
+    nftnl_batch_update(batch_.get());
+    return batch_.get();
+  }
+  const std::string& What(std::uint32_t seq) const {
+    static const std::string kBatch = "batch";
+    for (const auto& [s, w] : what_) {
+      if (s == seq) return w;
+    }
+    return kBatch;
+  }
+
+ private:
+  std::uint32_t* seq_;
+  common::NftnlBatch batch_;
+  std::vector<std::pair<std::uint32_t, std::string>> what_;
+};
+
+class Netlink {
+ public:
+  static Result<Netlink> Open() {
+    Netlink n;
+    n.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
+    if (!n.sock_) return Status::FromErrno("open nfnetlink socket", errno);
+    if (mnl_socket_bind(n.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+      return Status::FromErrno("bind nfnetlink socket", errno);
+    }
+    int fd = mnl_socket_get_fd(n.sock_.get());
+    int size = kSocketBuffer;
+    // Best effort: without *FORCE the kernel caps the size at [rw]mem_max.
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    n.portid_ = mnl_socket_get_portid(n.sock_.get());
+    n.seq_ = static_cast<std::uint32_t>(time(nullptr));
+    return n;
+  }
+
+  std::uint32_t* seq() { return &seq_; }
+
+  // Sends a batch and collects the kernel's answers. The kernel runs the
+  // whole transaction inside sendmsg(), so every ack or error is queued when
+  // it returns. All or nothing: on error the kernel applied nothing.
+  Status Transact(Batch& b) {
+    nftnl_batch* batch = b.Finish();
+    int n = nftnl_batch_iovec_len(batch);
+    std::vector<iovec> iov(static_cast<std::size_t>(n));
+    nftnl_batch_iovec(batch, iov.data(), static_cast<std::uint32_t>(n));
+    sockaddr_nl snl{};
+    snl.nl_family = AF_NETLINK;
+    msghdr msg{};
+    msg.msg_name = &snl;
+    msg.msg_namelen = sizeof snl;
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = iov.size();
+    if (sendmsg(mnl_socket_get_fd(sock_.get()), &msg, 0) < 0) {
+      return Status::FromErrno("send nftables batch", errno);
+    }
+    Status first_error;
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+    for (;;) {
+      ssize_t got = recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
+      if (got < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        return Status::FromErrno("read nftables acks", errno);
+      }
+      int len = static_cast<int>(got);
+      for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len);
+           h = mnl_nlmsg_next(h, &len)) {
+        if (h->nlmsg_type != NLMSG_ERROR) continue;
+        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
+        if (e->error != 0 && first_error.ok()) {
+          first_error = Status::FromErrno(b.What(h->nlmsg_seq), -e->error);
+          first_error_errno_ = -e->error;
+        }
+      }
+    }
+    return first_error;
+  }
+  int last_errno() const { return first_error_errno_; }
+
+  // Sends one request (a dump when `flags` has NLM_F_DUMP) and passes each
+  // reply message to `on_msg` until the kernel is done.
+  Status Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
+               const char* what) {
+    if (mnl_socket_sendto(sock_.get(), req, req->nlmsg_len) < 0) {
+      return Status::FromErrno(what, errno);
+    }
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+    struct Ctx {
+      const std::function<void(const nlmsghdr*)>* f;
+    } ctx{&on_msg};
+    auto cb = [](const nlmsghdr* h, void* data) -> int {
+      (*static_cast<Ctx*>(data)->f)(h);
+      return MNL_CB_OK;
+    };
+    for (;;) {
+      ssize_t got = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno(what, errno);
+      }
+      int rc = mnl_cb_run(buf.data(), static_cast<std::size_t>(got), req->nlmsg_seq, portid_, cb,
+                          &ctx);
+      if (rc < 0) return Status::FromErrno(what, errno);
+      if (rc == MNL_CB_STOP) return Status::Ok();
+    }
+  }
+
+ private:
+  Netlink() = default;
+  common::MnlSocket sock_;
+  std::uint32_t portid_ = 0;
+  std::uint32_t seq_ = 0;
+  int first_error_errno_ = 0;
+};
+
+}  // namespace
+
+// --- The table -------------------------------------------------------------------------
+
+struct NftTable::Impl {
+  Options opt;
+  std::string table;
+  Netlink nl;
+  bool persistent = false;
+  const char* how = "created";
+  std::map<MappingKey, InstalledMapping> installed;
+  std::set<std::string> objects;   // ct timeout objects in the table
+  std::set<std::uint32_t> used_ids;
+  std::uint32_t next_id = 1;
+
+  explicit Impl(Netlink n) : nl(std::move(n)) {}
+
+  // --- batch pieces ---
+  void AddTable(Batch& b, std::uint32_t flags, bool with_comment) {
+    common::NftnlTable t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, flags);
+    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> ud(
+        nftnl_udata_buf_alloc(256), nftnl_udata_buf_free);
+    if (with_comment) {
+      nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_TABLE_COMMENT, kLayoutTag);
+      nftnl_table_set_data(t.get(), NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud.get()),
+                           nftnl_udata_buf_len(ud.get()));
+    }
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWTABLE, NLM_F_CREATE, "create table inet " + table);
+    nftnl_table_nlmsg_build_payload(h, t.get());
+    b.End();
+  }
+
+  void DelTable(Batch& b) {
+    common::NftnlTable t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+    nlmsghdr* h = b.Begin(NFT_MSG_DELTABLE, 0, "delete table inet " + table);
+    nftnl_table_nlmsg_build_payload(h, t.get());
+    b.End();
+  }
+
+  void AddLayout(Batch& b) {
+    for (MapRole role : kRoles) {
+      for (int ki = 0; ki < kKinds; ++ki) AddMap(b, role, static_cast<Kind>(ki));
+    }
+    for (const ChainDef& c : kChains) AddChain(b, c);
+  }
+
+  void AddMap(Batch& b, MapRole role, Kind k) {
+    common::NftnlSet s(nftnl_set_alloc());
+    std::string name = MapName(role, k);
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, MapId(role, k));
+    std::uint32_t addr = IsV4(k) ? kTypeIpv4 : kTypeIpv6;
+    std::uint32_t key_type = IsWildcard(k) ? Concat(kTypeProto, kTypeService)
+                                           : Concat(Concat(kTypeProto, addr), kTypeService);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, key_type);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, KeyLen(k));
+    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> ud(
+        nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);
+    switch (role) {
+      case MapRole::kDnat:
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, Concat(addr, kTypeService));
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, IsV4(k) ? 8 : 20);
+        break;
+      case MapRole::kMark:
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, kTypeMark);
+        nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, 4);
+        // Marks are host order; tell nft so that it prints them right.
+        nftnl_udata_put_u32(ud.get(), NFTNL_UDATA_SET_DATABYTEORDER, 1);
+        nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud.get()),
+                           nftnl_udata_buf_len(ud.get()));
+        break;
+      case MapRole::kTimeout:
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_OBJECT);
+        nftnl_set_set_u32(s.get(), NFTNL_SET_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
+        break;
+    }
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE, "create map " + name);
+    nftnl_set_nlmsg_build_payload(h, s.get());
+    b.End();
+  }
+
+  void AddChain(Batch& b, const ChainDef& c) {
+    common::NftnlChain ch(nftnl_chain_alloc());
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, table.c_str());
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, c.name);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, c.type);
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, c.hook);
+    nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.priority);
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWCHAIN, NLM_F_CREATE, std::string("create chain ") + c.name);
+    nftnl_chain_nlmsg_build_payload(h, ch.get());
+    b.End();
+    if (c.mark) {
+      // Only a flow's first packet: established traffic leaves after one rule.
+      common::NftnlRule r = NewRule(c.name);
+      CtLoad(r.get(), NFT_CT_STATE, NFT_REG32_00);
+      std::uint32_t bit_new = NF_CT_STATE_BIT(IP_CT_NEW), zero = 0;
+      Bitwise(r.get(), NFT_REG32_00, &bit_new, &zero, 4);
+      Cmp(r.get(), NFT_REG32_00, NFT_CMP_EQ, &zero, 4);
+      Accept(r.get());
+      AddRule(b, c.name, std::move(r));
+    }
+    for (int ki = 0; ki < kKinds; ++ki) {
+      Kind k = static_cast<Kind>(ki);
+      common::NftnlRule r = NewRule(c.name);
+      MatchAndLoadKey(r.get(), k, c.output);
+      if (c.mark) {
+        Lookup(r.get(), NFT_REG32_00, NFT_REG32_08, MapName(MapRole::kMark, k),
+               MapId(MapRole::kMark, k));
+        CtSetMark(r.get(), NFT_REG32_08);
+        ObjrefMap(r.get(), NFT_REG32_00, MapName(MapRole::kTimeout, k),
+                  MapId(MapRole::kTimeout, k));
+      } else {
+        Lookup(r.get(), NFT_REG32_00, NFT_REG32_00, MapName(MapRole::kDnat, k),
+               MapId(MapRole::kDnat, k));
+        Nat(r.get(), IsV4(k));
+      }
+      AddRule(b, c.name, std::move(r));
+    }
+  }
+
+  common::NftnlRule NewRule(const char* chain) {
+    common::NftnlRule r(nftnl_rule_alloc());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain);
+    nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+    return r;
+  }
+
+  void AddRule(Batch& b, const char* chain, common::NftnlRule r) {
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
+                          std::string("add rule to chain ") + chain);
+    nftnl_rule_nlmsg_build_payload(h, r.get());
+    b.End();
+  }
+
+  void AddTimeoutObject(Batch& b, const Mapping& m) {
+    common::NftnlObj o(nftnl_obj_alloc());
+    std::string name = TimeoutName(m);
+    nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, table.c_str());
+    nftnl_obj_set_str(o.get(), NFTNL_OBJ_NAME, name.c_str());
+    nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
+    nftnl_obj_set_u16(o.get(), NFTNL_OBJ_CT_TIMEOUT_L3PROTO,
+                      m.key.listen.is_v4() ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    nftnl_obj_set_u8(o.get(), NFTNL_OBJ_CT_TIMEOUT_L4PROTO, static_cast<std::uint8_t>(m.key.proto));
+    auto policy = TimeoutPolicy(m.key.proto, m.flow_timeout_s);
+    nftnl_obj_set_data(o.get(), NFTNL_OBJ_CT_TIMEOUT_ARRAY, policy.data(),
+                       sizeof(std::uint32_t) * policy.size());
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWOBJ, NLM_F_CREATE | NLM_F_EXCL, "create ct timeout " + name);
+    nftnl_obj_nlmsg_build_payload(h, o.get());
+    b.End();
+  }
+
+  void DelTimeoutObject(Batch& b, const std::string& name) {
+    common::NftnlObj o(nftnl_obj_alloc());
+    nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, table.c_str());
+    nftnl_obj_set_str(o.get(), NFTNL_OBJ_NAME, name.c_str());
+    nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
+    nlmsghdr* h = b.Begin(NFT_MSG_DELOBJ, 0, "delete ct timeout " + name);
+    nftnl_obj_nlmsg_build_payload(h, o.get());
+    b.End();
+  }
+
+  // Adds (or deletes) the three elements of each mapping, grouped per map and
+  // split into messages of kElemsPerMessage.
+  void Elements(Batch& b, const std::vector<InstalledMapping>& items, bool add) {
+    for (MapRole role : kRoles) {
+      for (int ki = 0; ki < kKinds; ++ki) {
+        Kind k = static_cast<Kind>(ki);
+        std::vector<const InstalledMapping*> mine;
+        for (const auto& im : items) {
+          if (KindOf(im.mapping.key) == k) mine.push_back(&im);
+        }
+        for (std::size_t start = 0; start < mine.size(); start += kElemsPerMessage) {
+          std::size_t end = std::min(mine.size(), start + kElemsPerMessage);
+          common::NftnlSet s(nftnl_set_alloc());
+          std::string name = MapName(role, k);
+          nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+          nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+          for (std::size_t i = start; i < end; ++i) {
+            const InstalledMapping& im = *mine[i];
+            nftnl_set_elem* e = nftnl_set_elem_alloc();
+            auto key = KeyBytes(im.mapping.key);
+            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
+            if (add) {
+              if (role == MapRole::kDnat) {
+                auto v = DnatBytes(im.mapping.destination);
+                nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, v.data(), static_cast<std::uint32_t>(v.size()));
+              } else if (role == MapRole::kMark) {
+                std::uint32_t mark = im.mark;  // host order
+                nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &mark, sizeof mark);
+              } else {
+                std::string obj = TimeoutName(im.mapping);
+                nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF, obj.c_str());
+              }
+            }
+            nftnl_set_elem_add(s.get(), e);  // the set takes ownership
+          }
+          std::string what = (add ? "add " : "delete ") + std::to_string(end - start) +
+                             " element(s) of map " + name;
+          nlmsghdr* h = b.Begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                                add ? (NLM_F_CREATE | NLM_F_EXCL) : 0, what);
+          nftnl_set_elems_nlmsg_build_payload(h, s.get());
+          b.End();
+        }
+      }
+    }
+  }
+
+  // --- reading back ---
+  struct TableInfo {
+    bool exists = false;
+    std::uint32_t flags = 0;
+    bool layout_ok = false;
+  };
+
+  Result<TableInfo> GetTable() {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    common::NftnlTable t(nftnl_table_alloc());
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+    nlmsghdr* h = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, (*nl.seq())++);
+    nftnl_table_nlmsg_build_payload(h, t.get());
+    TableInfo info;
+    Status st = nl.Query(h, [&](const nlmsghdr* m) {
+      common::NftnlTable got(nftnl_table_alloc());
+      if (nftnl_table_nlmsg_parse(m, got.get()) < 0) return;
+      info.exists = true;
+      info.flags = nftnl_table_get_u32(got.get(), NFTNL_TABLE_FLAGS);
+      std::uint32_t len = 0;
+      const void* ud = nftnl_table_get_data(got.get(), NFTNL_TABLE_USERDATA, &len);
+      if (ud != nullptr && len > 0) {
+        std::string blob(static_cast<const char*>(ud), len);
+        info.layout_ok = blob.find(kLayoutTag) != std::string::npos;
+      }
+    }, "look up table");
+    if (!st.ok()) {
+      if (st.message().find(std::strerror(ENOENT)) != std::string::npos) return TableInfo{};
+      return st;
+    }
+    return info;
+  }
+
+  // Every element of one map: key bytes -> (data bytes, objref name).
+  struct Elem {
+    std::vector<std::uint8_t> data;
+    std::string obj;
+  };
+  Result<std::map<std::vector<std::uint8_t>, Elem>> DumpMap(const std::string& name) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    common::NftnlSet s(nftnl_set_alloc());
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+    nlmsghdr* h = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETSETELEM, NFPROTO_INET,
+                                        NLM_F_DUMP | NLM_F_ACK, (*nl.seq())++);
+    nftnl_set_elems_nlmsg_build_payload(h, s.get());
+    std::map<std::vector<std::uint8_t>, Elem> out;
+    Status st = nl.Query(h, [&](const nlmsghdr* m) {
+      common::NftnlSet got(nftnl_set_alloc());
+      if (nftnl_set_elems_nlmsg_parse(m, got.get()) < 0) return;
+      nftnl_set_elem_foreach(got.get(), [](nftnl_set_elem* e, void* data) -> int {
+        auto* o = static_cast<std::map<std::vector<std::uint8_t>, Elem>*>(data);
+        std::uint32_t klen = 0, dlen = 0;
+        const auto* k = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen));
+        if (k == nullptr) return 0;
+        Elem el;
+        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)) {
+          const auto* d = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen));
+          el.data.assign(d, d + dlen);
+        }
+        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_OBJREF)) {
+          el.obj = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_OBJREF);
+        }
+        (*o)[std::vector<std::uint8_t>(k, k + klen)] = std::move(el);
+        return 0;
+      }, &out);
+    }, ("read map " + name).c_str());
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::set<std::string>> DumpTimeoutObjects() {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    common::NftnlObj o(nftnl_obj_alloc());
+    nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, table.c_str());
+    nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
+    nlmsghdr* h = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETOBJ, NFPROTO_INET,
+                                        NLM_F_DUMP | NLM_F_ACK, (*nl.seq())++);
+    nftnl_obj_nlmsg_build_payload(h, o.get());
+    std::set<std::string> out;
+    Status st = nl.Query(h, [&](const nlmsghdr* m) {
+      common::NftnlObj got(nftnl_obj_alloc());
+      if (nftnl_obj_nlmsg_parse(m, got.get()) < 0) return;
+      const char* t = nftnl_obj_get_str(got.get(), NFTNL_OBJ_TABLE);
+      if (t == nullptr || table != t) return;
+      if (nftnl_obj_get_u32(got.get(), NFTNL_OBJ_TYPE) != NFT_OBJECT_CT_TIMEOUT) return;
+      out.insert(nftnl_obj_get_str(got.get(), NFTNL_OBJ_NAME));
+    }, "read ct timeout objects");
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  // Rebuilds `installed` from the kernel's maps. A key present in only some
+  // of its three maps is reported as broken; the caller rebuilds.
+  Status ReadInstalled(bool* consistent) {
+    *consistent = true;
+    installed.clear();
+    used_ids.clear();
+    for (int ki = 0; ki < kKinds; ++ki) {
+      Kind k = static_cast<Kind>(ki);
+      auto dnat = DumpMap(MapName(MapRole::kDnat, k));
+      if (!dnat.ok()) return dnat.status();
+      auto mark = DumpMap(MapName(MapRole::kMark, k));
+      if (!mark.ok()) return mark.status();
+      auto tmo = DumpMap(MapName(MapRole::kTimeout, k));
+      if (!tmo.ok()) return tmo.status();
+      if (dnat->size() != mark->size() || dnat->size() != tmo->size()) *consistent = false;
+      for (const auto& [key, d] : *dnat) {
+        auto mi = mark->find(key);
+        auto ti = tmo->find(key);
+        auto parsed = ParseEntry(k, key, d.data, mi == mark->end() ? nullptr : &mi->second.data,
+                                 ti == tmo->end() ? "" : ti->second.obj);
+        if (!parsed) {
+          *consistent = false;
+          continue;
+        }
+        used_ids.insert(IdOf(parsed->mark));
+        installed[parsed->mapping.key] = *parsed;
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::optional<InstalledMapping> ParseEntry(Kind k, const std::vector<std::uint8_t>& key,
+                                             const std::vector<std::uint8_t>& dnat,
+                                             const std::vector<std::uint8_t>* mark,
+                                             const std::string& obj) const {
+    if (key.size() != KeyLen(k) || mark == nullptr || mark->size() != 4 || obj.empty()) {
+      return std::nullopt;
+    }
+    InstalledMapping im;
+    auto proto = ipc::netd::ProtoFromWire(key[0]);
+    if (!proto) return std::nullopt;
+    im.mapping.key.proto = *proto;
+    std::size_t alen = IsV4(k) ? 4 : 16;
+    std::size_t port_at = 4;
+    if (IsWildcard(k)) {
+      im.mapping.key.listen = IpAddress::Unspecified(IsV4(k) ? Family::kIpv4 : Family::kIpv6);
+    } else {
+      im.mapping.key.listen = AddressFrom(&key[4], alen);
+      port_at = 4 + alen;
+    }
+    im.mapping.key.port = static_cast<std::uint16_t>((key[port_at] << 8) | key[port_at + 1]);
+    if (dnat.size() != alen + 4) return std::nullopt;
+    im.mapping.destination.address = AddressFrom(dnat.data(), alen);
+    im.mapping.destination.port = static_cast<std::uint16_t>((dnat[alen] << 8) | dnat[alen + 1]);
+    std::memcpy(&im.mark, mark->data(), 4);
+    if ((im.mark & opt.mark_mask) != im.mark || im.mark == 0) return std::nullopt;
+    // The object's name carries the timeout: "timeout_tcp_ipv4_60s".
+    auto us = obj.rfind('_');
+    if (us == std::string::npos || obj.back() != 's') return std::nullopt;
+    im.mapping.flow_timeout_s =
+        static_cast<std::uint32_t>(std::strtoul(obj.substr(us + 1).c_str(), nullptr, 10));
+    if (TimeoutName(im.mapping) != obj) return std::nullopt;
+    return im;
+  }
+
+  static IpAddress AddressFrom(const std::uint8_t* p, std::size_t len) {
+    if (len == 4) return IpAddress::V4({p[0], p[1], p[2], p[3]});
+    std::array<std::uint8_t, 16> b;
+    std::memcpy(b.data(), p, 16);
+    return IpAddress::V6(b);
+  }
+
+  std::uint32_t IdOf(std::uint32_t mark) const {
+    return mark >> std::countr_zero(opt.mark_mask);
+  }
+
+  std::optional<std::uint32_t> AllocateId() {
+    std::uint32_t cap = MarkCapacity(opt.mark_mask);
+    for (std::uint32_t n = 0; n < cap; ++n) {
+      std::uint32_t id = next_id;
+      next_id = next_id % cap + 1;
+      if (used_ids.insert(id).second) return id;
+    }
+    return std::nullopt;
+  }
+};
+
+NftTable::NftTable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NftTable::~NftTable() = default;
+
+std::uint32_t NftTable::MarkCapacity(std::uint32_t mask) {
+  if (mask == 0) return 0;
+  return mask >> std::countr_zero(mask);
+}
+
+std::uint32_t NftTable::MarkFor(std::uint32_t id, std::uint32_t mask) {
+  return id << std::countr_zero(mask);
+}
+
+Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
+  std::uint32_t mask = options.mark_mask;
+  if (mask == 0 || std::popcount(mask) != 32 - std::countl_zero(mask) - std::countr_zero(mask)) {
+    return Status::InvalidArgument("ct mark mask must be one run of contiguous bits, e.g. 0xffff0000");
+  }
+  if (options.max_mappings == 0 || options.max_mappings > MarkCapacity(mask)) {
+    return Status::InvalidArgument("max mappings must be 1-" + std::to_string(MarkCapacity(mask)) +
+                                   " (the mark values the ct mark mask has)");
+  }
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return nl.status();
+  auto impl = std::make_unique<Impl>(std::move(nl).value());
+  impl->opt = options;
+  impl->table = options.table_name;
+  Impl& t = *impl;
+
+  auto info = t.GetTable();
+  if (!info.ok()) return info.status();
+  if (info->exists && (info->flags & kTableFlagOwner)) {
+    return Status::Unavailable("table inet " + t.table +
+                               " is owned by another running process (another proxygw-netd?)");
+  }
+
+  // Fresh layout: create (or replace) the table with everything in one batch,
+  // owner+persist first, plain on kernels without them.
+  auto build = [&](bool replace) -> Status {
+    for (std::uint32_t flags : {kTableFlagOwner | kTableFlagPersist, 0u}) {
+      Batch b(t.nl.seq());
+      if (replace) t.DelTable(b);
+      t.AddTable(b, flags, /*with_comment=*/true);
+      t.AddLayout(b);
+      Status st = t.nl.Transact(b);
+      if (st.ok()) {
+        t.persistent = flags != 0;
+        t.installed.clear();
+        t.objects.clear();
+        t.used_ids.clear();
+        return st;
+      }
+      if (flags == 0 || t.nl.last_errno() != EOPNOTSUPP) return st.WithContext("create table");
+    }
+    return Status::Internal("unreachable");
+  };
+
+  if (!info->exists) {
+    Status st = build(false);
+    if (!st.ok()) return st;
+    t.how = "created";
+    return std::unique_ptr<NftTable>(new NftTable(std::move(impl)));
+  }
+  if (!info->layout_ok) {
+    Status st = build(true);
+    if (!st.ok()) return st;
+    t.how = "rebuilt";
+    return std::unique_ptr<NftTable>(new NftTable(std::move(impl)));
+  }
+  // Ours, orphaned or plain: adopt. Re-asserting owner+persist on an orphan
+  // makes this socket its owner; a plain table stays plain.
+  if (info->flags & kTableFlagPersist) {
+    Batch b(t.nl.seq());
+    t.AddTable(b, kTableFlagOwner | kTableFlagPersist, /*with_comment=*/false);
+    Status st = t.nl.Transact(b);
+    if (!st.ok()) return st.WithContext("adopt table inet " + t.table);
+    t.persistent = true;
+  }
+  bool consistent = true;
+  Status st = t.ReadInstalled(&consistent);
+  if (!st.ok()) return st.WithContext("read table inet " + t.table);
+  auto objs = t.DumpTimeoutObjects();
+  if (!objs.ok()) return objs.status();
+  t.objects = *objs;
+  if (!consistent) {
+    // Half-written mappings cannot come from netd (every change is one
+    // transaction): someone edited the table. Start clean.
+    st = build(true);
+    if (!st.ok()) return st;
+    t.how = "rebuilt";
+  } else {
+    t.how = "adopted";
+  }
+  return std::unique_ptr<NftTable>(new NftTable(std::move(impl)));
+}
+
+bool NftTable::persistent() const { return impl_->persistent; }
+const char* NftTable::how_opened() const { return impl_->how; }
+std::uint32_t NftTable::mark_mask() const { return impl_->opt.mark_mask; }
+std::uint32_t NftTable::max_mappings() const { return impl_->opt.max_mappings; }
+
+const std::map<MappingKey, InstalledMapping>& NftTable::installed() const {
+  return impl_->installed;
+}
+
+std::uint32_t NftTable::MarkOf(const MappingKey& key) const {
+  auto it = impl_->installed.find(key);
+  return it == impl_->installed.end() ? 0 : it->second.mark;
+}
+
+Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired) {
+  std::map<MappingKey, Mapping> target;
+  for (const auto& m : desired) target[m.key] = m;
+  return Apply(std::move(target));
+}
+
+Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
+                                           const std::vector<MappingKey>& disable) {
+  std::map<MappingKey, Mapping> target;
+  for (const auto& [k, im] : impl_->installed) target[k] = im.mapping;
+  for (const auto& k : disable) target.erase(k);
+  for (const auto& m : enable) target[m.key] = m;
+  return Apply(std::move(target));
+}
+
+Result<NftTable::Outcome> NftTable::Apply(std::map<MappingKey, Mapping> target) {
+  Impl& t = *impl_;
+  if (target.size() > t.opt.max_mappings) {
+    return Status::InvalidArgument(std::to_string(target.size()) + " mappings; the limit is " +
+                                   std::to_string(t.opt.max_mappings));
+  }
+  Outcome out;
+  std::vector<InstalledMapping> removes, adds;
+  std::map<MappingKey, InstalledMapping> next;
+  std::set<std::uint32_t> freed;
+  for (const auto& [k, im] : t.installed) {
+    auto it = target.find(k);
+    if (it == target.end()) {
+      removes.push_back(im);
+      freed.insert(t.IdOf(im.mark));
+      ++out.removed;
+    } else if (!(it->second == im.mapping)) {
+      removes.push_back(im);  // replaced: same mark, new elements
+      InstalledMapping repl{it->second, im.mark};
+      adds.push_back(repl);
+      next[k] = repl;
+      ++out.added;
+    } else {
+      next[k] = im;
+      ++out.unchanged;
+    }
+  }
+  std::vector<std::uint32_t> allocated;
+  for (const auto& [k, m] : target) {
+    if (t.installed.count(k)) continue;
+    auto id = t.AllocateId();
+    if (!id) {
+      for (auto a : allocated) t.used_ids.erase(a);
+      return Status::InvalidArgument("no free ct mark value under mask");
+    }
+    allocated.push_back(*id);
+    InstalledMapping im{m, MarkFor(*id, t.opt.mark_mask)};
+    adds.push_back(im);
+    next[k] = im;
+    ++out.added;
+  }
+  std::set<std::string> needed;
+  for (const auto& [k, im] : next) needed.insert(TimeoutName(im.mapping));
+
+  Batch b(t.nl.seq());
+  for (const auto& name : needed) {
+    if (t.objects.count(name)) continue;
+    for (const auto& [k, im] : next) {
+      if (TimeoutName(im.mapping) == name) {
+        t.AddTimeoutObject(b, im.mapping);
+        break;
+      }
+    }
+  }
+  t.Elements(b, removes, /*add=*/false);
+  t.Elements(b, adds, /*add=*/true);
+  std::vector<std::string> unused;
+  for (const auto& name : t.objects) {
+    if (!needed.count(name)) unused.push_back(name);
+  }
+  for (const auto& name : unused) t.DelTimeoutObject(b, name);
+  if (b.messages() == 0) return out;
+  Status st = t.nl.Transact(b);
+  if (!st.ok()) {
+    for (auto a : allocated) t.used_ids.erase(a);
+    return st;
+  }
+  for (auto id : freed) t.used_ids.erase(id);
+  t.installed = std::move(next);
+  t.objects = std::move(needed);
+  return out;
+}
+
+Status NftTable::DeleteTable() {
+  Batch b(impl_->nl.seq());
+  impl_->DelTable(b);
+  Status st = impl_->nl.Transact(b);
+  if (st.ok()) {
+    impl_->installed.clear();
+    impl_->objects.clear();
+  }
+  return st;
+}
+
+}  // namespace netd

@@ -1,0 +1,113 @@
+// NftTable: the one nftables table netd owns, `inet proxygw`, and the DNAT
+// mappings installed in it. Runs inside proxygw-netd only.
+//
+// Layout (docs/privileged-surface.md shows it as `nft list table` prints it):
+//   - per family, a map for specific listen addresses keyed by
+//     `l4proto . daddr . dport` and one for wildcard listen addresses keyed by
+//     `l4proto . dport`, each in three flavours: the DNAT target
+//     (dnat4/dnat6/wdnat4/wdnat6), the ct mark (mark4...), and the ct timeout
+//     object (tmo4...). Lookups are hash lookups: their cost does not grow with
+//     the number of mappings, and a change is a few element adds or deletes.
+//   - chains `mark_pre`/`mark_out` (filter, prerouting/output, priority -180):
+//     on a flow's first packet, set its ct mark and ct timeout policy. They run
+//     before mangle (-150), so others' masked ct mark writes keep our bits.
+//   - chains `dnat_pre`/`dnat_out` (nat, prerouting/output, priority -100): DNAT.
+//   - wildcard rules match only local destinations (`fib daddr type local`),
+//     never 127.0.0.0/8 or ::1, and check `meta nfproto` first; output rules
+//     match only local destinations, so the host's own outbound traffic is
+//     never captured.
+//   - one ct timeout object per distinct (protocol, family, flow_timeout),
+//     shared by value, created when first used and deleted with its last user
+//     (deleting one walks the conntrack table).
+//
+// The table has the owner and persist flags where the kernel has them (6.9+):
+// no other process can change it while netd runs, it outlives netd, and the
+// next netd adopts it. On older kernels it is a plain table. Either way Open()
+// reads back what is installed, so a restarted netd reconciles without
+// touching live flows. All changes go through one netlink socket (an owned
+// table accepts changes only from its owner's socket) as one batch each.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "common/ipc/netd_protocol.h"
+#include "common/status.h"
+
+namespace netd {
+
+using ipc::netd::Mapping;
+using ipc::netd::MappingKey;
+
+struct InstalledMapping {
+  Mapping mapping;
+  std::uint32_t mark = 0;  // the ct mark of its flows (inside the mark mask)
+};
+
+class NftTable {
+ public:
+  struct Options {
+    // ct mark bits netd uses: one contiguous run of bits, e.g. 0xffff0000.
+    std::uint32_t mark_mask = 0xffff0000;
+    // Most mappings netd holds; at most the number of mark values the mask has.
+    std::uint32_t max_mappings = 10000;
+    // Test hook: the table name. Production always uses "proxygw".
+    const char* table_name = "proxygw";
+  };
+
+  // Opens the netlink socket, then creates the table or adopts an existing one
+  // (an orphaned persistent table, or a plain table of ours) and reads back its
+  // mappings. A table whose layout is not this version's is rebuilt, empty.
+  // Needs CAP_NET_ADMIN. Fails if another live process owns the table.
+  static common::Result<std::unique_ptr<NftTable>> Open(const Options& options);
+  ~NftTable();
+  NftTable(const NftTable&) = delete;
+  NftTable& operator=(const NftTable&) = delete;
+
+  // True when the table has the owner and persist flags.
+  bool persistent() const;
+  // What Open() did: "created", "adopted", "rebuilt".
+  const char* how_opened() const;
+  std::uint32_t mark_mask() const;
+  std::uint32_t max_mappings() const;
+
+  const std::map<MappingKey, InstalledMapping>& installed() const;
+  // The mark of an installed mapping, or 0.
+  std::uint32_t MarkOf(const MappingKey& key) const;
+
+  struct Outcome {
+    std::uint32_t added = 0;      // new keys, and keys whose target or timeout changed
+    std::uint32_t removed = 0;
+    std::uint32_t unchanged = 0;
+  };
+
+  // Makes the installed set exactly `desired`, in one transaction. A mapping
+  // that is unchanged keeps its elements and mark, so its flows are
+  // untouched. All or nothing: on error nothing changed. The caller has
+  // validated `desired` (unique keys, no wildcard/specific overlap, limits).
+  common::Result<Outcome> Sync(const std::vector<Mapping>& desired);
+
+  // Installs or replaces each of `enable` and removes each key of `disable`
+  // that is installed (others count as unchanged), in one transaction.
+  common::Result<Outcome> Change(const std::vector<Mapping>& enable,
+                                 const std::vector<MappingKey>& disable);
+
+  // Deletes the whole table (and with it every mapping). After this the
+  // object must not be used.
+  common::Status DeleteTable();
+
+  // The mark value for mapping number `id` (1-based) under `mask`, and the
+  // number of ids the mask has.
+  static std::uint32_t MarkFor(std::uint32_t id, std::uint32_t mask);
+  static std::uint32_t MarkCapacity(std::uint32_t mask);
+
+ private:
+  struct Impl;
+  explicit NftTable(std::unique_ptr<Impl> impl);
+  common::Result<Outcome> Apply(std::map<MappingKey, Mapping> target);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace netd

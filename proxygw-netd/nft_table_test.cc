@@ -1,0 +1,274 @@
+// NftTable against the real kernel, inside the test process's own network
+// namespace (tests/support/netns_test_main.cc). Each test uses its own table
+// name, so that tests do not see each other's tables.
+#include "proxygw-netd/nft_table.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <string>
+
+namespace netd {
+namespace {
+
+using common::AddrPort;
+using ipc::netd::Proto;
+
+Mapping M(const char* listen, const char* dest, std::uint32_t timeout = 60,
+          Proto p = Proto::kTcp) {
+  auto l = *AddrPort::Parse(listen);
+  return Mapping{MappingKey{p, l.address, l.port}, *AddrPort::Parse(dest), timeout};
+}
+
+// Runs a shell command in this (the test's) network namespace; its stdout.
+std::string Sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(("{ " + cmd + "; } 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+std::string TableName() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string n = std::string("t_") + info->name();
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n;
+}
+
+NftTable::Options Opts(std::uint32_t max = 100) {
+  static std::string name;
+  name = TableName();
+  NftTable::Options o;
+  o.table_name = name.c_str();
+  o.max_mappings = max;
+  return o;
+}
+
+std::unique_ptr<NftTable> OpenOk(const NftTable::Options& o) {
+  auto t = NftTable::Open(o);
+  EXPECT_TRUE(t.ok()) << t.status().message();
+  return t.ok() ? std::move(t).value() : nullptr;
+}
+
+TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  EXPECT_STREQ(t->how_opened(), "created");
+  EXPECT_TRUE(t->persistent()) << "kernel 6.9+ has owner+persist";
+  std::string listing = Sh("nft list table inet " + TableName());
+  EXPECT_NE(listing.find("flags owner"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("comment \"proxygw-netd layout 1\""), std::string::npos);
+  for (const char* s : {"map dnat4", "map dnat6", "map wdnat4", "map wdnat6", "map mark4",
+                        "map wmark6", "map tmo4", "map wtmo6", "chain mark_pre", "chain mark_out",
+                        "chain dnat_pre", "chain dnat_out",
+                        "type filter hook prerouting priority -180",
+                        "type nat hook output priority -100", "ct state ! new accept",
+                        "fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . "
+                        "th dport map @wdnat4"}) {
+    EXPECT_NE(listing.find(s), std::string::npos) << "missing: " << s << "\n" << listing;
+  }
+}
+
+TEST(NftTable, OtherProcessesCannotChangeTheOwnedTable) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  std::string out = Sh("nft add element inet " + TableName() +
+                       " dnat4 '{ tcp . 198.18.0.1 . 80 : 198.18.0.2 . 80 }'; echo rc=$?");
+  EXPECT_NE(out.find("Operation not permitted"), std::string::npos) << out;
+  EXPECT_EQ(Sh("nft delete table inet " + TableName() + " >/dev/null 2>&1; echo rc=$?"), "rc=1\n");
+}
+
+TEST(NftTable, SyncInstallsElementsWithDistinctMarksInsideTheMask) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  auto r = t->Sync({M("198.18.0.1:80", "198.18.2.2:8080", 300),
+                    M("[2001:db8::1]:80", "[2001:db8:2::2]:8080", 300),
+                    M("0.0.0.0:9090", "198.18.2.2:8082", 200),
+                    M("[::]:9090", "[2001:db8:2::2]:8082", 200),
+                    M("0.0.0.0:53", "198.18.2.2:53", 30, Proto::kUdp)});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->added, 5u);
+  EXPECT_EQ(t->installed().size(), 5u);
+  std::set<std::uint32_t> marks;
+  for (const auto& [k, im] : t->installed()) {
+    EXPECT_NE(im.mark, 0u);
+    EXPECT_EQ(im.mark & 0xffff0000u, im.mark);
+    marks.insert(im.mark);
+  }
+  EXPECT_EQ(marks.size(), 5u);
+  std::string listing = Sh("nft list table inet " + TableName());
+  EXPECT_NE(listing.find("tcp . 198.18.0.1 . 80 : 198.18.2.2 . 8080"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("tcp . 2001:db8::1 . 80 : 2001:db8:2::2 . 8080"), std::string::npos);
+  EXPECT_NE(listing.find("udp . 53 : 198.18.2.2 . 53"), std::string::npos);
+  EXPECT_NE(listing.find("tcp . 9090 : 2001:db8:2::2 . 8082"), std::string::npos);
+  EXPECT_NE(listing.find("tcp . 198.18.0.1 . 80 : \"timeout_tcp_ipv4_300s\""), std::string::npos);
+}
+
+TEST(NftTable, TimeoutObjectsAreSharedByValueAndFillEveryState) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80", 90), M("198.18.0.1:81", "198.18.2.2:81", 90),
+                       M("198.18.0.1:82", "198.18.2.2:82", 20)})
+                  .ok());
+  std::string listing = Sh("nft list table inet " + TableName());
+  // Two objects for three mappings: shared by (protocol, family, seconds).
+  EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_90s"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_20s"), std::string::npos);
+  // Every state expires no later than the flow timeout; shorter kernel
+  // defaults stay (nft prints only the states that differ from them).
+  EXPECT_NE(listing.find("policy = { syn_sent : 90, established : 90, fin_wait : 90, time_wait : 90, "
+                         "syn_sent2 : 90, retrans : 90, unack : 90 }"),
+            std::string::npos)
+      << listing;
+  EXPECT_NE(listing.find("policy = { syn_sent : 20, syn_recv : 20, established : 20, fin_wait : 20, "
+                         "close_wait : 20, last_ack : 20, time_wait : 20, syn_sent2 : 20, "
+                         "retrans : 20, unack : 20 }"),
+            std::string::npos)
+      << listing;
+  // Removing the last user of an object deletes it.
+  ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80", 90)}).ok());
+  listing = Sh("nft list table inet " + TableName());
+  EXPECT_EQ(listing.find("timeout_tcp_ipv4_20s"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("timeout_tcp_ipv4_90s"), std::string::npos);
+}
+
+TEST(NftTable, SyncIsIdempotentAndKeepsMarks) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  std::vector<Mapping> want = {M("198.18.0.1:80", "198.18.2.2:80"), M("198.18.0.1:81", "198.18.2.2:81")};
+  ASSERT_TRUE(t->Sync(want).ok());
+  auto marks = t->installed();
+  auto r = t->Sync(want);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->added, 0u);
+  EXPECT_EQ(r->removed, 0u);
+  EXPECT_EQ(r->unchanged, 2u);
+  for (const auto& [k, im] : t->installed()) EXPECT_EQ(im.mark, marks.at(k).mark);
+}
+
+TEST(NftTable, ChangeReplacesInPlaceAndRemoves) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80"), M("198.18.0.1:81", "198.18.2.2:81")}).ok());
+  std::uint32_t mark80 = t->MarkOf(M("198.18.0.1:80", "198.18.2.2:80").key);
+  auto r = t->Change({M("198.18.0.1:80", "198.18.2.3:8080", 120), M("198.18.0.1:82", "198.18.2.2:82")},
+                     {M("198.18.0.1:81", "198.18.2.2:81").key,
+                      M("198.18.0.1:99", "198.18.2.2:99").key});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->added, 2u);    // one replaced, one new
+  EXPECT_EQ(r->removed, 1u);  // :99 was never installed
+  ASSERT_EQ(t->installed().size(), 2u);
+  EXPECT_EQ(t->MarkOf(M("198.18.0.1:80", "198.18.2.2:80").key), mark80);
+  std::string listing = Sh("nft list map inet " + TableName() + " dnat4");
+  EXPECT_NE(listing.find("tcp . 198.18.0.1 . 80 : 198.18.2.3 . 8080"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find(". 81 :"), std::string::npos) << listing;
+}
+
+TEST(NftTable, ANewProcessAdoptsTheOrphanedTableAndItsMappings) {
+  auto o = Opts();
+  std::map<MappingKey, InstalledMapping> before;
+  {
+    auto t = OpenOk(o);
+    ASSERT_NE(t, nullptr);
+    ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80", 45), M("[::]:443", "[2001:db8::2]:443", 600),
+                         M("0.0.0.0:53", "198.18.2.2:53", 30, Proto::kUdp)})
+                    .ok());
+    before = t->installed();
+  }  // the owning socket closes: the persistent table stays, orphaned
+  std::string listing = Sh("nft list table inet " + TableName());
+  EXPECT_NE(listing.find("198.18.0.1 . 80 : 198.18.2.2 . 80"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("flags owner"), std::string::npos) << listing;
+  auto t = OpenOk(o);
+  ASSERT_NE(t, nullptr);
+  EXPECT_STREQ(t->how_opened(), "adopted");
+  ASSERT_EQ(t->installed().size(), before.size());
+  for (const auto& [k, im] : before) {
+    const auto& now = t->installed().at(k);
+    EXPECT_EQ(now.mapping, im.mapping) << im.mapping.ToString();
+    EXPECT_EQ(now.mark, im.mark);
+  }
+  EXPECT_NE(Sh("nft list table inet " + TableName()).find("flags owner"), std::string::npos);
+  // New marks do not collide with adopted ones.
+  ASSERT_TRUE(t->Change({M("198.18.0.1:81", "198.18.2.2:81")}, {}).ok());
+  std::set<std::uint32_t> marks;
+  for (const auto& [k, im] : t->installed()) marks.insert(im.mark);
+  EXPECT_EQ(marks.size(), 4u);
+}
+
+TEST(NftTable, ASecondOwnerIsRefused) {
+  auto o = Opts();
+  auto a = OpenOk(o);
+  ASSERT_NE(a, nullptr);
+  auto b = NftTable::Open(o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().message(),
+            "table inet " + TableName() +
+                " is owned by another running process (another proxygw-netd?)");
+}
+
+TEST(NftTable, AForeignTableOfTheSameNameIsRebuilt) {
+  auto o = Opts();
+  Sh("nft add table inet " + TableName() + "; nft add chain inet " + TableName() + " mine");
+  auto t = OpenOk(o);
+  ASSERT_NE(t, nullptr);
+  EXPECT_STREQ(t->how_opened(), "rebuilt");
+  std::string listing = Sh("nft list table inet " + TableName());
+  EXPECT_EQ(listing.find("chain mine"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("chain dnat_pre"), std::string::npos);
+}
+
+TEST(NftTable, RefusesMoreMappingsThanTheLimitAndChangesNothing) {
+  auto t = OpenOk(Opts(2));
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80")}).ok());
+  auto r = t->Sync({M("198.18.0.1:81", "198.18.2.2:81"), M("198.18.0.1:82", "198.18.2.2:82"),
+                    M("198.18.0.1:83", "198.18.2.2:83")});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "3 mappings; the limit is 2");
+  ASSERT_EQ(t->installed().size(), 1u);
+  EXPECT_NE(Sh("nft list map inet " + TableName() + " dnat4").find(". 80 :"), std::string::npos);
+}
+
+TEST(NftTable, RejectsBadMarkMasksAndLimits) {
+  NftTable::Options o = Opts();
+  o.mark_mask = 0;
+  EXPECT_FALSE(NftTable::Open(o).ok());
+  o.mark_mask = 0x0f0f0000;
+  EXPECT_EQ(NftTable::Open(o).status().message(),
+            "ct mark mask must be one run of contiguous bits, e.g. 0xffff0000");
+  o.mark_mask = 0x000000f0;  // 15 mark values
+  o.max_mappings = 16;
+  EXPECT_EQ(NftTable::Open(o).status().message(),
+            "max mappings must be 1-15 (the mark values the ct mark mask has)");
+  EXPECT_EQ(NftTable::MarkFor(3, 0x000000f0), 0x30u);
+  EXPECT_EQ(NftTable::MarkCapacity(0xffff0000), 65535u);
+}
+
+TEST(NftTable, TenThousandMappingsInOneTransaction) {
+  auto t = OpenOk(Opts(10000));
+  ASSERT_NE(t, nullptr);
+  std::vector<Mapping> many;
+  for (int i = 0; i < 10000; ++i) {
+    std::string l = "198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":80";
+    std::string d = "198.19." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":8080";
+    many.push_back(M(l.c_str(), d.c_str(), 60 + static_cast<std::uint32_t>(i % 3)));
+  }
+  auto r = t->Sync(many);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->added, 10000u);
+  EXPECT_EQ(t->installed().size(), 10000u);
+  std::string count = Sh("nft list map inet " + TableName() + " dnat4 | grep -o ' : 198.19' | wc -l");
+  EXPECT_EQ(count, "10000\n");
+  // Removing them is one transaction too.
+  r = t->Sync({});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->removed, 10000u);
+}
+
+}  // namespace
+}  // namespace netd

@@ -1,0 +1,75 @@
+#include "proxygw-netd/validate.h"
+
+#include <set>
+#include <tuple>
+
+namespace netd {
+
+using common::Status;
+using ipc::netd::Mapping;
+using ipc::netd::MappingKey;
+
+namespace {
+
+Status Bad(const std::string& what, const std::string& why) {
+  return Status::InvalidArgument(what + ": " + why);
+}
+
+// What is wrong with a listen key, or null.
+const char* KeyProblem(const MappingKey& k) {
+  if (k.port == 0) return "listen port 0";
+  if (k.listen.IsMulticast()) return "multicast listen address";
+  if (k.listen.IsV4Mapped()) return "IPv4-mapped IPv6 listen address";
+  return nullptr;
+}
+
+}  // namespace
+
+Status ValidateKey(const MappingKey& k) {
+  if (const char* why = KeyProblem(k)) return Bad(k.ToString(), why);
+  return Status::Ok();
+}
+
+Status ValidateMapping(const Mapping& m) {
+  std::string what = m.ToString();
+  if (const char* why = KeyProblem(m.key)) return Bad(what, why);
+  const auto& d = m.destination;
+  if (d.family() != m.key.listen.family()) {
+    return Bad(what, "listen and destination addresses of different families");
+  }
+  if (d.port == 0) return Bad(what, "destination port 0");
+  if (d.address.IsUnspecified()) return Bad(what, "unspecified destination address");
+  if (d.address.IsMulticast()) return Bad(what, "multicast destination address");
+  if (d.address.IsV4Mapped()) return Bad(what, "IPv4-mapped IPv6 destination address");
+  if (d.address == m.key.listen && d.port == m.key.port) {
+    return Bad(what, "destination equals the listen address");
+  }
+  if (m.flow_timeout_s == 0 || m.flow_timeout_s > kMaxFlowTimeoutS) {
+    return Bad(what, "flow timeout must be 1-" + std::to_string(kMaxFlowTimeoutS) + " seconds");
+  }
+  return Status::Ok();
+}
+
+Status ValidateSet(const std::map<MappingKey, Mapping>& set, std::uint32_t limit) {
+  if (set.size() > limit) {
+    return Status::InvalidArgument(std::to_string(set.size()) + " mappings; the limit is " +
+                                   std::to_string(limit));
+  }
+  // (proto, family, port) of every wildcard key.
+  std::set<std::tuple<int, int, int>> wild;
+  for (const auto& [k, m] : set) {
+    if (k.wildcard()) {
+      wild.emplace(static_cast<int>(k.proto), static_cast<int>(k.listen.family()), k.port);
+    }
+  }
+  for (const auto& [k, m] : set) {
+    if (!k.wildcard() &&
+        wild.count({static_cast<int>(k.proto), static_cast<int>(k.listen.family()), k.port})) {
+      return Status::InvalidArgument(k.ToString() + ": overlaps the wildcard mapping of port " +
+                                     std::to_string(k.port));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace netd

@@ -1,0 +1,35 @@
+// What netd accepts, beyond the wire shape the decoder checks: one function
+// per rule, each returning a Status whose message names the mapping and what
+// is wrong. Pure functions; runs in proxygw-netd (the engine checks the same
+// rules before sending, in its config loader).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "common/ipc/netd_protocol.h"
+#include "common/status.h"
+
+namespace netd {
+
+// Longest flow timeout netd installs: conntrack keeps timeouts in 32-bit
+// jiffies; 30 days stays clear of the wrap at HZ=1000.
+inline constexpr std::uint32_t kMaxFlowTimeoutS = 30 * 24 * 3600;
+
+// One mapping on its own: ports 1-65535, families equal, a real destination
+// (not unspecified, multicast or IPv4-mapped), a listen address that is not
+// multicast or IPv4-mapped, listen != destination, flow timeout 1s-30 days.
+common::Status ValidateMapping(const ipc::netd::Mapping& m);
+
+// A key on its own (Flush, Change's disable list): port 1-65535, not
+// multicast or IPv4-mapped.
+common::Status ValidateKey(const ipc::netd::MappingKey& k);
+
+// A whole set of mappings as it would be installed: unique keys, and no
+// wildcard and specific listen address of the same protocol, family and port
+// (the kernel would match both). `limit`: most mappings allowed.
+common::Status ValidateSet(const std::map<ipc::netd::MappingKey, ipc::netd::Mapping>& set,
+                           std::uint32_t limit);
+
+}  // namespace netd

@@ -1,0 +1,101 @@
+#include "proxygw-netd/validate.h"
+
+#include <gtest/gtest.h>
+
+namespace netd {
+namespace {
+
+using common::AddrPort;
+using ipc::netd::Mapping;
+using ipc::netd::MappingKey;
+using ipc::netd::Proto;
+
+Mapping M(const char* listen, const char* dest, std::uint32_t timeout = 60) {
+  auto l = *AddrPort::Parse(listen);
+  return Mapping{MappingKey{Proto::kTcp, l.address, l.port}, *AddrPort::Parse(dest), timeout};
+}
+
+std::string Err(const Mapping& m) {
+  auto st = ValidateMapping(m);
+  EXPECT_FALSE(st.ok()) << m.ToString();
+  return st.message();
+}
+
+TEST(NetdValidate, AcceptsGoodMappings) {
+  EXPECT_TRUE(ValidateMapping(M("198.18.0.1:80", "198.18.2.2:8080")).ok());
+  EXPECT_TRUE(ValidateMapping(M("0.0.0.0:80", "127.0.0.1:8080")).ok());
+  EXPECT_TRUE(ValidateMapping(M("[::]:443", "[2001:db8::2]:443", 2592000)).ok());
+}
+
+TEST(NetdValidate, RefusesListenPortZero) {
+  EXPECT_EQ(Err(M("198.18.0.1:0", "198.18.2.2:80")), "tcp 198.18.0.1:0 -> 198.18.2.2:80 (60s): "
+                                                    "listen port 0");
+}
+
+TEST(NetdValidate, RefusesDestinationPortZero) {
+  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:0")),
+            "tcp 198.18.0.1:80 -> 198.18.2.2:0 (60s): destination port 0");
+}
+
+TEST(NetdValidate, RefusesMixedFamilies) {
+  EXPECT_EQ(Err(M("198.18.0.1:80", "[2001:db8::2]:80")),
+            "tcp 198.18.0.1:80 -> [2001:db8::2]:80 (60s): listen and destination addresses of "
+            "different families");
+}
+
+TEST(NetdValidate, RefusesUnspecifiedMulticastAndMappedDestinations) {
+  EXPECT_EQ(Err(M("198.18.0.1:80", "0.0.0.0:80")),
+            "tcp 198.18.0.1:80 -> 0.0.0.0:80 (60s): unspecified destination address");
+  EXPECT_EQ(Err(M("198.18.0.1:80", "239.0.0.1:80")),
+            "tcp 198.18.0.1:80 -> 239.0.0.1:80 (60s): multicast destination address");
+  EXPECT_EQ(Err(M("[2001:db8::1]:80", "[::ffff:198.18.2.2]:80")),
+            "tcp [2001:db8::1]:80 -> [::ffff:198.18.2.2]:80 (60s): IPv4-mapped IPv6 destination "
+            "address");
+}
+
+TEST(NetdValidate, RefusesMulticastAndMappedListen) {
+  EXPECT_EQ(Err(M("224.0.0.1:80", "198.18.2.2:80")),
+            "tcp 224.0.0.1:80 -> 198.18.2.2:80 (60s): multicast listen address");
+  EXPECT_EQ(Err(M("[::ffff:198.18.0.1]:80", "[2001:db8::2]:80")),
+            "tcp [::ffff:198.18.0.1]:80 -> [2001:db8::2]:80 (60s): IPv4-mapped IPv6 listen "
+            "address");
+}
+
+TEST(NetdValidate, RefusesBadKeys) {
+  EXPECT_EQ(ValidateKey(M("198.18.0.1:0", "198.18.2.2:80").key).message(),
+            "tcp 198.18.0.1:0: listen port 0");
+  EXPECT_TRUE(ValidateKey(M("[::]:53", "[2001:db8::2]:53").key).ok());
+}
+
+TEST(NetdValidate, RefusesForwardingToItself) {
+  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.0.1:80")),
+            "tcp 198.18.0.1:80 -> 198.18.0.1:80 (60s): destination equals the listen address");
+}
+
+TEST(NetdValidate, RefusesFlowTimeoutsOutOfRange) {
+  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:80", 0)),
+            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (0s): flow timeout must be 1-2592000 seconds");
+  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:80", 2592001)),
+            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (2592001s): flow timeout must be 1-2592000 "
+            "seconds");
+}
+
+TEST(NetdValidate, RefusesWildcardOverlappingSpecific) {
+  std::map<MappingKey, Mapping> set;
+  for (auto m : {M("198.18.0.1:80", "198.18.2.2:80"), M("0.0.0.0:80", "198.18.2.3:80")}) {
+    set[m.key] = m;
+  }
+  EXPECT_EQ(ValidateSet(set, 10).message(),
+            "tcp 198.18.0.1:80: overlaps the wildcard mapping of port 80");
+  // Another family or port does not overlap.
+  set.clear();
+  for (auto m : {M("198.18.0.1:80", "198.18.2.2:80"), M("[::]:80", "[2001:db8::2]:80"),
+                 M("0.0.0.0:81", "198.18.2.3:80")}) {
+    set[m.key] = m;
+  }
+  EXPECT_TRUE(ValidateSet(set, 10).ok());
+  EXPECT_EQ(ValidateSet(set, 2).message(), "3 mappings; the limit is 2");
+}
+
+}  // namespace
+}  // namespace netd

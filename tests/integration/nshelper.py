@@ -1,0 +1,150 @@
+"""Traffic for the integration tests, run inside a namespace with
+`ip netns exec NS python3 nshelper.py ...`.
+
+  serve SPEC...          SPEC is proto:addr:port:name. TCP: answers each
+                         connection with "name\n", then echoes lines. UDP:
+                         answers each datagram with "name". Prints "ready".
+  fetch PROTO ADDR PORT TIMEOUT
+                         connects (TCP) or sends (UDP), prints the answer.
+  hold PROTO ADDR PORT N TIMEOUT
+                         opens N TCP connections, prints "open N", then for each
+                         line on stdin: "ping" -> echoes through every
+                         connection and prints "pong K" (K answered), "close"
+                         -> closes them all and exits.
+  transfer ADDR PORT BYTES
+                         sends BYTES through a TCP connection to an echo
+                         server and prints "ok BYTES" once all came back.
+"""
+import select
+import socket
+import sys
+import threading
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def serve(specs):
+    socks = []
+    for spec in specs:
+        proto, rest = spec.split(":", 1)
+        addr, port, name = rest.rsplit(":", 2)
+        addr = addr.strip("[]")
+        if proto == "tcp":
+            s = socket.socket(family(addr), socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((addr, int(port)))
+            s.listen(256)
+        else:
+            s = socket.socket(family(addr), socket.SOCK_DGRAM)
+            s.bind((addr, int(port)))
+        socks.append((proto, s, name.encode()))
+    print("ready", flush=True)
+
+    def tcp_conn(c, name):
+        try:
+            c.sendall(name + b"\n")
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    while True:
+        r, _, _ = select.select([s for _, s, _ in socks], [], [])
+        for proto, s, name in socks:
+            if s not in r:
+                continue
+            if proto == "tcp":
+                c, _ = s.accept()
+                threading.Thread(target=tcp_conn, args=(c, name), daemon=True).start()
+            else:
+                d, peer = s.recvfrom(65536)
+                s.sendto(name, peer)
+
+
+def fetch(proto, addr, port, timeout):
+    addr = addr.strip("[]")
+    if proto == "tcp":
+        s = socket.create_connection((addr, int(port)), timeout=float(timeout))
+        f = s.makefile("rb")
+        print(f.readline().decode().strip())
+    else:
+        s = socket.socket(family(addr), socket.SOCK_DGRAM)
+        s.settimeout(float(timeout))
+        s.sendto(b"hi", (addr, int(port)))
+        print(s.recv(65536).decode())
+
+
+def hold(proto, addr, port, n, timeout):
+    addr = addr.strip("[]")
+    conns = []
+    for _ in range(int(n)):
+        s = socket.create_connection((addr, int(port)), timeout=float(timeout))
+        s.makefile("rb").readline()
+        conns.append(s)
+    print("open %d" % len(conns), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "ping":
+            ok = 0
+            for s in conns:
+                try:
+                    s.sendall(b"ping\n")
+                    if s.recv(64).startswith(b"ping"):
+                        ok += 1
+                except OSError:
+                    pass
+            print("pong %d" % ok, flush=True)
+        elif cmd == "close":
+            for s in conns:
+                s.close()
+            print("closed", flush=True)
+            return
+
+
+def transfer(addr, port, nbytes):
+    addr = addr.strip("[]")
+    s = socket.create_connection((addr, int(port)), timeout=30)
+    s.makefile("rb").readline()
+    total = int(nbytes)
+    chunk = b"x" * 65536
+    got = 0
+    sent = 0
+    s.setblocking(False)
+    while got < total:
+        w = [s] if sent < total else []
+        r, w, _ = select.select([s], w, [], 30)
+        if not r and not w:
+            print("stalled at %d" % got)
+            return
+        if w:
+            sent += s.send(chunk[: min(len(chunk), total - sent)])
+        if r:
+            d = s.recv(1 << 20)
+            if not d:
+                print("closed at %d" % got)
+                return
+            got += len(d)
+    print("ok %d" % got, flush=True)
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    try:
+        if cmd == "serve":
+            serve(sys.argv[2:])
+        elif cmd == "fetch":
+            fetch(*sys.argv[2:6])
+        elif cmd == "hold":
+            hold(*sys.argv[2:7])
+        elif cmd == "transfer":
+            transfer(*sys.argv[2:5])
+    except (OSError, ValueError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,324 @@
+"""proxygw-netd against the real kernel, driven through its real protocol by
+netd-test-client, with real TCP and UDP traffic between namespaces.
+(Issue 3's integration tests.)"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgw import K, M, NetdTestCase, run, wait_for, NS_HELPER, ENGINE_UID  # noqa: E402
+
+
+class Forwarding(NetdTestCase):
+    def setUp(self):
+        super().setUp()
+        self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"), ("udp", "198.18.2.2", 53, "be-udp4"),
+                   ("tcp", "2001:db8:2::2", 80, "be-tcp6"), ("udp", "2001:db8:2::2", 53, "be-udp6"),
+                   ("tcp", "198.18.2.3", 9090, "remote-9090"))
+        self.c = self.client()
+        self.c.hello()
+
+    def test_tcp_and_udp_reach_the_backend_ipv4_ipv6_specific_and_wildcard(self):
+        r = self.c.sync([
+            M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),          # specific v4
+            M("tcp", "198.18.100.1:80", "198.18.2.2:80"),          # specific v4 VIP on lo
+            M("tcp", "[::]:8081", "[2001:db8:2::2]:80"),           # wildcard v6
+            M("tcp", "0.0.0.0:8082", "198.18.2.2:80"),             # wildcard v4
+            M("udp", "0.0.0.0:5300", "198.18.2.2:53"),             # wildcard v4 udp
+            M("udp", "[2001:db8:1::1]:5301", "[2001:db8:2::2]:53"),  # specific v6 udp
+            M("tcp", "[2001:db8:100::1]:80", "[2001:db8:2::2]:80"),  # specific v6 VIP
+        ])
+        self.assertEqual(r.get("kind"), "apply", r)
+        self.assertEqual(r["added"], 7)
+        for proto, addr, port, want in [
+                ("tcp", "198.18.1.1", 8080, "be-tcp4"),
+                ("tcp", "198.18.100.1", 80, "be-tcp4"),
+                ("tcp", "2001:db8:1::1", 8081, "be-tcp6"),
+                ("tcp", "198.18.1.1", 8082, "be-tcp4"),
+                ("udp", "198.18.1.1", 5300, "be-udp4"),
+                ("udp", "2001:db8:1::1", 5301, "be-udp6"),
+                ("tcp", "2001:db8:100::1", 80, "be-tcp6")]:
+            self.assertEqual(self.fetch(proto, addr, port), want, "%s %s:%d" % (proto, addr, port))
+        # No mapping for this port: nothing answers on the gateway.
+        self.assertIn("refused", self.fetch("tcp", "198.18.1.1", 8083))
+
+    def test_local_clients_are_proxied_but_outbound_traffic_is_not_captured(self):
+        self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
+                     M("tcp", "0.0.0.0:9090", "198.18.2.2:80")])
+        # A client on the gateway itself goes through the output hook.
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080, ns=self.topo.gw), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 9090, ns=self.topo.gw), "be-tcp4")
+        # The gateway's own connection to a remote host on the wildcard port
+        # must reach that host, not the backend.
+        self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090, ns=self.topo.gw), "remote-9090")
+        # Transit traffic through the gateway to that port is not captured either.
+        self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090), "remote-9090")
+
+    def test_disable_stops_new_connections_keeps_established_and_flush_removes_them(self):
+        self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
+        hold = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "hold", "tcp",
+             "198.18.1.1", "8080", "3", "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.assertEqual(hold.stdout.readline().strip(), "open 3")
+        r = self.c.call({"op": "change", "disable": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual((r.get("kind"), r.get("removed")), ("apply", 1), r)
+        self.assertIn("refused", self.fetch("tcp", "198.18.1.1", 8080))
+        hold.stdin.write("ping\n")
+        self.assertEqual(hold.stdout.readline().strip(), "pong 3", "established flows broke")
+        r = self.c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        hold.stdin.write("ping\n")
+        self.assertEqual(hold.stdout.readline().strip(), "pong 0", "flushed flows still work")
+
+    def test_flow_counts_follow_connections_and_flow_timeout_applies(self):
+        dest = "198.18.2.2:80"
+        self.c.sync([M("tcp", "198.18.1.1:8080", dest, timeout=5)])
+        r = self.c.call({"op": "subscribe"})
+        self.assertEqual(r.get("kind"), "empty", r)
+        hold = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "hold", "tcp",
+             "198.18.1.1", "8080", "4", "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.assertEqual(hold.stdout.readline().strip(), "open 4")
+        self.c.wait_count("tcp", dest, 4)
+        # conntrack shows the flow timeout (5s) on the established DNATed flows,
+        # not the kernel's five days, and our mark.
+        ct = self.topo.exec(self.topo.gw, ["conntrack", "-L", "-p", "tcp", "--dport", "8080"],
+                            check=False).stdout
+        est = [l for l in ct.splitlines() if "ESTABLISHED" in l]
+        self.assertEqual(len(est), 4, ct)
+        for line in est:
+            timeout = int(line.split()[2])
+            self.assertLessEqual(timeout, 5, line)
+            self.assertRegex(line, r"mark=\d+", line)
+            self.assertNotIn("mark=0 ", line + " ", line)
+        hold.stdin.write("close\n")
+        self.assertEqual(hold.stdout.readline().strip(), "closed")
+        # Closed flows leave TIME_WAIT within the flow timeout (5s) plus the
+        # conntrack GC's delay.
+        try:
+            self.c.wait_count("tcp", dest, 0, timeout=5 + 15)
+        except AssertionError:
+            print(self.topo.exec(self.topo.gw, ["conntrack", "-L"], check=False).stdout)
+            print(self.log_text())
+            raise
+
+    def test_a_killed_netd_keeps_flows_and_a_new_one_adopts_the_table(self):
+        mappings = [M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
+                    M("udp", "0.0.0.0:5300", "198.18.2.2:53")]
+        self.c.sync(mappings)
+        hold = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "hold", "tcp",
+             "198.18.1.1", "8080", "2", "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.assertEqual(hold.stdout.readline().strip(), "open 2")
+        os.kill(self.netd_pid(), signal.SIGKILL)
+        self.netd.wait(timeout=10)
+        hold.stdin.write("ping\n")
+        self.assertEqual(hold.stdout.readline().strip(), "pong 2")
+        # The table outlived netd: new connections are still forwarded.
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+        self.assertEqual(self.fetch("udp", "198.18.1.1", 5300), "be-udp4")
+        self.start_netd()
+        self.assertIn("table=adopted", self.log_text())
+        c2 = self.client()
+        h = c2.hello()
+        self.assertEqual(h["installed"], 2)
+        r = c2.sync(mappings)
+        self.assertEqual((r["added"], r["removed"], r["unchanged"]), (0, 0, 2), r)
+        hold.stdin.write("ping\n")
+        self.assertEqual(hold.stdout.readline().strip(), "pong 2", "a re-sync disturbed live flows")
+        hold.stdin.write("close\n")
+
+    def test_shutdown_can_remove_the_table(self):
+        self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
+        self.assertIn("dnat4", self.nft_list())
+        r = self.c.call({"op": "shutdown", "remove_table": True})
+        self.assertEqual(r.get("kind"), "empty", r)
+        self.assertEqual(self.netd.wait(timeout=10), 0)
+        self.assertEqual(self.nft_list(), "")
+
+    def test_loopback_destination_is_reported_not_fixed(self):
+        r = self.c.sync([M("tcp", "0.0.0.0:8080", "127.0.0.1:8080"),
+                         M("tcp", "[::]:8080", "[::1]:8080")])
+        codes = sorted(w["code"] for w in r["warnings"])
+        self.assertEqual(codes, ["ipv6_loopback_local_only", "route_localnet_off"], r)
+        # netd changed no sysctl.
+        v = self.topo.exec(self.topo.gw, ["sysctl", "-n", "net.ipv4.conf.all.route_localnet"]).stdout
+        self.assertEqual(v.strip(), "0")
+
+
+class Hardening(NetdTestCase):
+    def test_netd_keeps_only_cap_net_admin_under_seccomp_as_its_own_user(self):
+        with open("/proc/%d/status" % self.netd_pid()) as f:
+            status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+        self.assertEqual(status["CapEff"].strip(), "0000000000001000")  # cap_net_admin
+        self.assertEqual(status["CapPrm"].strip(), "0000000000001000")
+        self.assertEqual(status["CapInh"].strip(), "0000000000000000")
+        self.assertEqual(status["CapAmb"].strip(), "0000000000000000")
+        self.assertEqual(status["CapBnd"].strip(), "0000000000000000")
+        self.assertEqual(status["Seccomp"].strip(), "2")
+        self.assertEqual(status["NoNewPrivs"].strip(), "1")
+        uids = status["Uid"].split()
+        self.assertEqual(set(uids), {"65534"}, uids)
+        self.assertEqual(status["Groups"].strip(), "")
+        # Non-dumpable: /proc/<pid>/mem and the fds belong to root, not to the
+        # netd user, so not even a process of netd's own uid could read them.
+        self.assertEqual(os.stat("/proc/%d/mem" % self.netd_pid()).st_uid, 0)
+
+    def test_same_user_for_engine_and_netd_is_refused(self):
+        from pgw import binary
+        p = run(["ip", "netns", "exec", self.topo.gw, binary("proxygw-netd"), "--socket",
+                 self.sock + "2", "--engine-user", "65534", "--user", "65534"], check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--user and --engine-user must differ", p.stderr)
+
+
+class BadInput(NetdTestCase):
+    """Each bad request gets an error or a closed connection; netd keeps serving
+    the legitimate engine and the kernel table is unchanged."""
+
+    netd_args = ["--max-mappings", "8"]
+
+    def setUp(self):
+        super().setUp()
+        c = self.client()
+        c.hello()
+        r = c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
+                    M("udp", "[::]:5300", "[2001:db8:2::2]:53")])
+        self.assertEqual(r.get("added"), 2, r)
+        c.close()
+        wait_for(lambda: "engine disconnected" in self.log_text(), 10, what="first client gone")
+        self.baseline = self.nft_list()
+
+    def assert_refused(self, commands, code=None, hello=True, uid=ENGINE_UID, gid=None):
+        c = self.client(uid=uid, gid=gid)
+        if hello:
+            c.hello()
+        for cmd in commands:
+            c.send(cmd)
+        seen = []
+        while True:
+            m = c.next(timeout=10)
+            seen.append(m)
+            if m["type"] in ("closed", "eof"):
+                break
+        errors = [m for m in seen if m["type"] == "error"]
+        if code is not None:
+            self.assertTrue(errors, "no error reply: %r" % seen)
+            self.assertEqual(errors[-1]["code"], code, seen)
+        # Still serving the legitimate engine, and nothing changed.
+        good = self.client()
+        self.assertEqual(good.hello()["installed"], 2)
+        good.close()
+        self.assertEqual(self.nft_list(), self.baseline)
+        self.assertIsNone(self.netd.poll(), "netd exited")
+        return errors
+
+    def test_garbage_bytes(self):
+        e = self.assert_refused([{"op": "raw", "hex": "c1ffee00deadbeef"}], "malformed")
+        self.assertIn("bad msgpack", e[0]["message"])
+
+    def test_truncated_message(self):
+        # [5, 9, [[ [6, bin4 ...  cut short
+        self.assert_refused([{"op": "raw", "hex": "9305099191960dc404c612"}], "malformed")
+
+    def test_oversize_message(self):
+        self.assert_refused([{"op": "raw", "hex": "90", "repeat": 70000}], "malformed")
+
+    def test_hostile_msgpack_headers(self):
+        self.assert_refused([{"op": "raw", "hex": "dd7fffffff"}], "malformed")   # array32 2G
+        self.assert_refused([{"op": "raw", "hex": "df0fffffff"}], "malformed")   # map32
+        self.assert_refused([{"op": "raw", "hex": "91" * 100 + "01"}], "malformed")  # deep
+
+    def test_unknown_request_type(self):
+        e = self.assert_refused([{"op": "raw", "hex": "93630190"}], "malformed")  # op 99
+        self.assertEqual(e[0]["message"], "unknown op 99")
+
+    def test_wrong_field_types(self):
+        # change with a string where the port goes
+        e = self.assert_refused(
+            [{"op": "raw", "hex": "93050792919606c404c6120101a23830c404c6120202505090"}], "malformed")
+        self.assertIn("expected an integer", e[0]["message"])
+
+    def test_invalid_addresses_port_zero_and_mixed_families(self):
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "198.18.1.1:0", "198.18.2.2:80")]}],
+                            "invalid")
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "198.18.1.1:81", "198.18.2.2:0")]}],
+                            "invalid")
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "198.18.1.1:81", "[2001:db8::2]:80")]}],
+                            "invalid")
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "198.18.1.1:81", "0.0.0.0:80")]}],
+                            "invalid")
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "224.0.0.1:81", "198.18.2.2:80")]}],
+                            "invalid")
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "198.18.1.1:81", "198.18.2.2:80",
+                                                           timeout=0)]}], "invalid")
+        # a wildcard overlapping an installed specific mapping of the same port
+        self.assert_refused([{"op": "change", "enable": [M("tcp", "0.0.0.0:8080", "198.18.2.2:80")]}],
+                            "invalid")
+
+    def test_more_mappings_than_the_limit(self):
+        many = [M("tcp", "198.18.1.1:%d" % (9000 + i), "198.18.2.2:80") for i in range(9)]
+        self.assert_refused([{"op": "sync", "mappings": many}], "over limit")
+        self.assert_refused([{"op": "change", "enable": many[:7]}], "over limit")
+
+    def test_requests_before_hello_and_out_of_order(self):
+        self.assert_refused([{"op": "subscribe"}], "out of order", hello=False)
+        self.assert_refused([{"op": "hello", "version": 1}], "out of order")
+        self.assert_refused([{"op": "sync-commit"}], "out of order")
+        self.assert_refused([{"op": "hello", "version": 2}], "unsupported version", hello=False)
+
+    def test_a_peer_with_the_wrong_uid(self):
+        # The socket file (0660, the engine's group) keeps other users out...
+        from pgw import NetdClient
+        with self.assertRaisesRegex(AssertionError, "connect: Permission denied"):
+            NetdClient(self.procs, self.topo, self.sock, uid=65532)
+        # ...and SO_PEERCRED refuses a process of another uid that got through
+        # (here: one in the engine's group).
+        e = self.assert_refused([], "permission denied", hello=False, uid=65532, gid=ENGINE_UID)
+        self.assertEqual(e[0]["message"], "uid 65532 may not use netd")
+
+    def test_a_second_concurrent_client(self):
+        first = self.client()
+        first.hello()
+        second = self.client()
+        m = second.next(timeout=10)
+        self.assertEqual((m["type"], m["code"]), ("error", "busy"), m)
+        self.assertEqual(second.next(timeout=10)["type"], "closed")
+        # The first keeps working.
+        r = first.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        first.close()
+        self.assertEqual(self.nft_list(), self.baseline)
+
+    def test_flush_of_an_unknown_mapping_is_an_answer_not_a_disconnect(self):
+        c = self.client()
+        c.hello()
+        r = c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:9999")]})
+        self.assertEqual((r["type"], r["code"]), ("error", "not installed"), r)
+        self.assertEqual(c.call({"op": "subscribe"}).get("kind"), "empty")
+
+
+class Scale(NetdTestCase):
+    netd_args = ["--max-mappings", "10000"]
+
+    def test_ten_thousand_mappings_sync_in_one_transaction(self):
+        c = self.client()
+        c.hello()
+        many = [M("tcp", "198.18.%d.%d:80" % (128 + i // 250, i % 250 + 1),
+                  "198.19.%d.%d:8080" % (i // 250, i % 250 + 1)) for i in range(10000)]
+        r = c.sync(many, timeout=120)
+        self.assertEqual(r.get("added"), 10000, r)
+        out = self.topo.exec(self.topo.gw, ["nft", "list", "map", "inet", "proxygw", "dnat4"]).stdout
+        self.assertEqual(len(re.findall(r" : 198\.19\.", out)), 10000)
+        self.assertIn("sync applied", self.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
