@@ -12,11 +12,14 @@ FUZZ_SECONDS ?= 20
 # Debian 12 packages, grouped by what needs them. `make deps` installs exactly
 # these, and does nothing when all are present.
 DEPS_BUILD = cmake make g++ pkg-config \
-	libyaml-cpp-dev libcli11-dev libmsgpack-cxx-dev \
+	libyaml-cpp-dev libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev libboost-dev \
+	libspdlog-dev libsystemd-dev \
 	libnftnl-dev libmnl-dev libnetfilter-conntrack-dev libcap-ng-dev libseccomp-dev
-DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev nlohmann-json3-dev \
-	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps
-DEPS       = $(DEPS_BUILD) $(DEPS_TEST)
+DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
+	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
+	util-linux libcap2-bin systemd
+DEPS_RUN   = iproute2 python3 passwd
+DEPS       = $(sort $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_RUN))
 
 .PHONY: all deps build test unit fuzz run bench install clean
 
@@ -53,11 +56,9 @@ fuzz:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	cd $(FUZZ_BUILD) && ctest --output-on-failure
 
+# The gateway on configs/example.yaml, in its own network namespace (as root).
 run: deps build
-	@echo "make run: the proxygw supervisor is not built yet (issue 5); for now," >&2
-	@echo "  $(BUILD)/proxygw-engine --check-config configs/example.yaml" >&2
-	@echo "validates the example config." >&2
-	@exit 1
+	BUILD=$(BUILD) ./init/run-demo.sh
 
 bench:
 	@echo "make bench: the benchmarks are not written yet (issue 6)." >&2

@@ -1,43 +1,142 @@
-// proxygw-engine: the unprivileged daemon. This file reads the command line and
-// runs one of its modes; `--check-config FILE` validates a config without
-// touching the network.
+// proxygw-engine: the unprivileged daemon. main() reads the command line and
+// runs one of two modes, each a list of steps with its own failure message:
+//   --check-config FILE: load the config and check every plugin's options,
+//     print "ok" or every error, touch nothing.
+//   --config FILE: load and check the config, set up logging, build the
+//     engine (plugins, targets, frontends), connect to proxygw-netd, serve
+//     until SIGTERM or SIGINT, then shut down in order. A second signal
+//     forces a quick exit. SIGHUP reopens the log file.
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <systemd/sd-daemon.h>
 
 #include "proxygw-engine/config/loader.h"
+#include "proxygw-engine/engine.h"
+#include "proxygw-engine/log.h"
+#include "proxygw-engine/netd_dataplane.h"
 
 namespace {
 
-// Exit codes; docs/operations.md lists them.
+// Exit codes; the README's operations section lists them.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitConfig = 1,  // the config is invalid or unreadable
-  kExitUsage = 2,   // bad command line
+  kExitConfig = 1,   // the config is invalid or unreadable
+  kExitUsage = 2,    // bad command line
+  kExitStart = 3,    // start-up failed (log output, state directory, a plugin's socket...)
+  kExitForced = 4,   // a second signal cut the shutdown short
 };
 
-int CheckConfig(const std::string& path) {
+// The config as loaded and checked by every plugin; errors printed.
+std::optional<config::Config> LoadChecked(const std::string& path) {
   config::LoadResult r = config::LoadConfigFile(path);
-  if (!r.ok()) {
+  if (r.ok()) {
+    engine::CheckPlugins(*r.config, &r.errors);
+    config::SortErrors(&r.errors);
+  }
+  if (!r.errors.empty()) {
     std::fputs(r.ErrorText().c_str(), stderr);
     std::fprintf(stderr, "proxygw-engine: %zu error%s in %s\n", r.errors.size(),
                  r.errors.size() == 1 ? "" : "s", path.c_str());
-    return kExitConfig;
+    return std::nullopt;
   }
+  return std::move(r.config);
+}
+
+int CheckConfig(const std::string& path) {
+  if (!LoadChecked(path)) return kExitConfig;
   std::puts("ok");
   return kExitOk;
+}
+
+int Run(const std::string& path) {
+  auto cfg = LoadChecked(path);
+  if (!cfg) return kExitConfig;
+  if (common::Status st = engine::SetUpLogging(cfg->log.output, cfg->log.level); !st.ok()) {
+    std::fprintf(stderr, "proxygw-engine: %s\n", st.message().c_str());
+    return kExitStart;
+  }
+  engine::Logger log;
+  log.Info("starting", {{"config", path}, {"pid", std::to_string(getpid())}});
+  if (geteuid() == 0) {
+    log.Warn("running as root; the engine needs no privilege (use the proxygw supervisor or "
+             "the systemd units to run it as its own user)");
+  }
+
+  boost::asio::io_context io;
+  engine::NetdDataplane dataplane(io, cfg->netd.socket, log.With({{"component", "netd"}}));
+  engine::Engine eng(io, *cfg, dataplane);
+
+  int exit_code = kExitOk;
+  bool stopping = false;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  std::function<void()> wait_signal;
+  wait_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        if (common::Status st = engine::SetUpLogging(cfg->log.output, cfg->log.level); !st.ok()) {
+          log.Error("could not reopen the log output", {{"error", st.message()}});
+        } else {
+          log.Info("log output reopened (SIGHUP)");
+        }
+        return wait_signal();
+      }
+      if (stopping) {
+        log.Warn("second signal: exiting now, without finishing the shutdown");
+        std::_Exit(kExitForced);
+      }
+      stopping = true;
+      log.Info("signal received, shutting down (send it again to exit at once)",
+               {{"signal", strsignal(sig)}});
+      sd_notify(0, "STOPPING=1");
+      eng.Shutdown([&] {
+        dataplane.Shutdown(/*remove_table=*/true, [&](common::Status st) {
+          if (!st.ok()) log.Info("netd not told to remove its table", {{"reason", st.message()}});
+          io.stop();
+        });
+      });
+      wait_signal();
+    });
+  };
+  wait_signal();
+
+  common::Status st = eng.Start([&] { dataplane.Start(); },
+                                [&] {
+                                  log.Info("serving");
+                                  sd_notify(0, "READY=1");
+                                });
+  if (!st.ok()) {
+    log.Error("start-up failed", {{"error", st.message()}});
+    return st.IsInvalidArgument() ? kExitConfig : kExitStart;
+  }
+  io.run();
+  return exit_code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"proxygw-engine: the unprivileged proxygw daemon"};
-  std::string check_path;
-  app.add_option("--check-config", check_path,
-                 "Validate FILE, print \"ok\" or every error with its line and column, and exit "
-                 "0 (valid) or 1 (invalid) without touching the network")
-      ->type_name("FILE");
+  CLI::App app{
+      "proxygw-engine: the unprivileged proxygw daemon (targets, frontends, plugins, ctl).\n"
+      "Exit codes: 0 clean shutdown, 1 invalid config, 2 bad command line, 3 start-up failed,\n"
+      "4 forced exit by a second signal."};
+  std::string check_path, config_path;
+  auto* check = app.add_option("--check-config", check_path,
+                               "Validate FILE (the config and every plugin's options), print "
+                               "\"ok\" or every error with its line and column, and exit 0 "
+                               "(valid) or 1 (invalid), without touching the network")
+                    ->type_name("FILE");
+  app.add_option("--config", config_path, "Run with the config FILE")
+      ->type_name("FILE")
+      ->excludes(check);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,6 +144,9 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
   if (!check_path.empty()) return CheckConfig(check_path);
-  std::fputs("proxygw-engine: the daemon mode is not built yet; use --check-config FILE\n", stderr);
-  return kExitUsage;
+  if (config_path.empty()) {
+    std::fputs("proxygw-engine: give --config FILE (or --check-config FILE); see --help\n", stderr);
+    return kExitUsage;
+  }
+  return Run(config_path);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -274,6 +275,38 @@ Result<UniqueFd> ListenOn(const std::string& path, uid_t owner, gid_t group) {
   return fd;
 }
 
+// systemd's readiness protocol (sd_notify), without libsystemd: a datagram
+// "READY=1" to $NOTIFY_SOCKET (a path, or an abstract name starting with
+// "@"). The socket is opened here, before the sandbox (which forbids
+// socket()); Ready() sends on it later. No NOTIFY_SOCKET: nothing to do.
+class Notifier {
+ public:
+  Notifier() {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (path == nullptr || path[0] == '\0' || std::strlen(path) >= sizeof addr_.sun_path) return;
+    addr_.sun_family = AF_UNIX;
+    std::size_t n = std::strlen(path);
+    std::memcpy(addr_.sun_path, path, n);
+    if (path[0] == '@') addr_.sun_path[0] = '\0';
+    len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+    fd_.Reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    unsetenv("NOTIFY_SOCKET");
+  }
+  void Ready() {
+    if (!fd_.valid()) return;
+    const char msg[] = "READY=1";
+    ssize_t ignored = sendto(fd_.get(), msg, sizeof msg - 1, MSG_NOSIGNAL,
+                             reinterpret_cast<sockaddr*>(&addr_), len_);
+    (void)ignored;
+    fd_.Reset();
+  }
+
+ private:
+  UniqueFd fd_;
+  sockaddr_un addr_{};
+  socklen_t len_ = 0;
+};
+
 std::string Hex(std::uint32_t v) {
   char b[16];
   std::snprintf(b, sizeof b, "0x%08x", v);
@@ -321,6 +354,7 @@ int main(int argc, char** argv) {
   auto tracker = netd::FlowTracker::Open(args.mark_mask);
   if (!tracker.ok()) Fail("open conntrack", tracker.status());
   UniqueFd localnet(open("/proc/sys/net/ipv4/conf/all/route_localnet", O_RDONLY | O_CLOEXEC));
+  Notifier notifier;
 
   netd::ServerOptions sopt;
   sopt.listen_fd = listener.get();
@@ -341,6 +375,7 @@ int main(int argc, char** argv) {
                 std::to_string(args.max_mappings) + " uid=" + std::to_string(netd_user->uid) +
                 " engine_uid=" + std::to_string(engine_user->uid) + " seccomp=" +
                 (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
+  notifier.Ready();
   auto exit = (*server)->Run();
   if (!exit.ok()) Fail("serve", exit.status());
   return kExitOk;

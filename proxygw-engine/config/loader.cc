@@ -588,14 +588,17 @@ LoadResult LoadConfigString(std::string_view yaml, const std::string& file) {
   }
   Loader loader(file, &r.errors);
   Config cfg = loader.Load(doc);
-  // File order; errors without a place (limits) go last.
+  SortErrors(&r.errors);
+  if (r.errors.empty()) r.config = std::move(cfg);
+  return r;
+}
+
+void SortErrors(std::vector<ConfigError>* errors) {
   auto key = [](const ConfigError& e) {
     return std::make_pair(e.location.line == 0 ? INT_MAX : e.location.line, e.location.column);
   };
-  std::stable_sort(r.errors.begin(), r.errors.end(),
+  std::stable_sort(errors->begin(), errors->end(),
                    [&](const ConfigError& a, const ConfigError& b) { return key(a) < key(b); });
-  if (r.errors.empty()) r.config = std::move(cfg);
-  return r;
 }
 
 LoadResult LoadConfigFile(const std::string& path) {

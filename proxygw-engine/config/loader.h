@@ -38,6 +38,9 @@ struct LoadResult {
 inline constexpr std::size_t kMaxConfigBytes = 4 << 20;
 
 LoadResult LoadConfigFile(const std::string& path);
+
+// Puts errors in file order; those without a place (file-level) go last.
+void SortErrors(std::vector<ConfigError>* errors);
 // `file` names the source in messages.
 LoadResult LoadConfigString(std::string_view yaml, const std::string& file);
 

@@ -1,5 +1,7 @@
 #include "proxygw-engine/config/yaml_reader.h"
 
+#include "common/field_path.h"
+
 #include <algorithm>
 #include <regex>
 
@@ -112,17 +114,9 @@ Location LocationOf(const YAML::Node& node) {
   return {m.line + 1, m.column + 1};
 }
 
-std::string Join(std::string_view path, std::string_view key) {
-  if (path.empty()) return std::string(key);
-  std::string out(path);
-  out += '.';
-  out += key;
-  return out;
-}
+std::string Join(std::string_view path, std::string_view key) { return common::JoinPath(path, key); }
 
-std::string Index(std::string_view path, std::size_t i) {
-  return std::string(path) + "[" + std::to_string(i) + "]";
-}
+std::string Index(std::string_view path, std::size_t i) { return common::IndexPath(path, i); }
 
 void ErrorSink::Add(Location at, std::string path, std::string message) {
   ++reported_;
@@ -175,7 +169,9 @@ std::optional<Fields> Fields::ReadAny(ErrorSink& sink, const YAML::Node& node, s
         std::size_t d = EditDistance(name, k);
         if (d < best_d) best_d = d, best = k;
       }
-      if (!best.empty()) {
+      if (allowed->size() == 0) {
+        msg += ": nothing may be set here";
+      } else if (!best.empty()) {
         msg += " (did you mean \"" + std::string(best) + "\"?)";
       } else {
         msg += " (expected one of: " + AllowedList(*allowed) + ")";

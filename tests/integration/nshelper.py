@@ -11,6 +11,11 @@
                          line on stdin: "ping" -> echoes through every
                          connection and prints "pong K" (K answered), "close"
                          -> closes them all and exits.
+  http ADDR PORT         one HTTP GET of /; prints the body
+  stream ADDR PORT SECONDS
+                         sends through a TCP connection to an echo server for
+                         SECONDS (bounded), reads everything back, and prints
+                         "ok BYTES" when every byte came back
   transfer ADDR PORT BYTES
                          sends BYTES through a TCP connection to an echo
                          server and prints "ok BYTES" once all came back.
@@ -108,6 +113,52 @@ def hold(proto, addr, port, n, timeout):
             return
 
 
+def http(addr, port):
+    addr = addr.strip("[]")
+    s = socket.create_connection((addr, int(port)), timeout=10)
+    host = "[%s]" % addr if ":" in addr else addr
+    s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % host).encode())
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    print(body.decode(errors="replace"))
+
+
+def stream(addr, port, seconds):
+    import time
+    addr = addr.strip("[]")
+    s = socket.create_connection((addr, int(port)), timeout=30)
+    s.makefile("rb").readline()
+    s.setblocking(False)
+    chunk = b"y" * 65536
+    end = time.monotonic() + float(seconds)
+    sent = got = 0
+    done_sending = False
+    while True:
+        if not done_sending and time.monotonic() >= end:
+            done_sending = True
+        if done_sending and got >= sent:
+            break
+        w = [s] if not done_sending else []
+        r, w, _ = select.select([s], w, [], 30)
+        if not r and not w:
+            print("stalled at %d of %d" % (got, sent))
+            return
+        if w:
+            sent += s.send(chunk)
+        if r:
+            d = s.recv(1 << 20)
+            if not d:
+                print("closed at %d of %d" % (got, sent))
+                return
+            got += len(d)
+    print("ok %d" % got, flush=True)
+
+
 def transfer(addr, port, nbytes):
     addr = addr.strip("[]")
     s = socket.create_connection((addr, int(port)), timeout=30)
@@ -143,6 +194,10 @@ if __name__ == "__main__":
             fetch(*sys.argv[2:6])
         elif cmd == "hold":
             hold(*sys.argv[2:7])
+        elif cmd == "http":
+            http(*sys.argv[2:4])
+        elif cmd == "stream":
+            stream(*sys.argv[2:5])
         elif cmd == "transfer":
             transfer(*sys.argv[2:5])
     except (OSError, ValueError) as e:

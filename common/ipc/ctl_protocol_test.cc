@@ -1,0 +1,544 @@
+#include "common/ipc/ctl_protocol.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ipc::ctl {
+namespace {
+
+using std::chrono::system_clock;
+using namespace std::string_literals;
+
+system_clock::time_point At(std::int64_t unix_seconds) {
+  return system_clock::time_point(std::chrono::seconds(unix_seconds));
+}
+
+// 2024-05-01T12:00:00Z
+constexpr std::int64_t kMay1 = 1714564800;
+
+StatusResponse SampleStatus() {
+  StatusResponse s;
+  s.closed = false;
+  s.dataplane_connected = true;
+  TargetStatus api;
+  api.name = "api";
+  api.kind = "static:cmd";
+  api.state = "active";
+  api.flows = 3;
+  api.since = At(kMay1);
+  api.endpoints = {{"http", Protocol::kTcp, {"198.18.2.2:80", "[2001:db8::2]:80"}},
+                   {"dns", Protocol::kUdp, {"198.18.2.2:53"}}};
+  TargetStatus web;
+  web.name = "web";
+  web.kind = "static:cmd";
+  web.state = "inactive";
+  web.last_error = "backend exited: status 1";
+  web.flows = 0;
+  web.since = At(kMay1 + 90);
+  s.targets = {api, web};
+  FrontendStatus pub;
+  pub.name = "public";
+  pub.kind = "static:always";
+  pub.state = "running";
+  pub.protocol = Protocol::kTcp;
+  pub.listen = "[::]:80";
+  pub.target_name = "api";
+  pub.endpoint_name = "http";
+  pub.proxy_addresses = {"198.18.2.2:80", "[2001:db8::2]:80"};
+  FrontendStatus dns;
+  dns.name = "dns";
+  dns.kind = "static:always";
+  dns.state = "stopped";
+  dns.last_error = "bind: address in use";
+  dns.protocol = Protocol::kUdp;
+  dns.listen = "0.0.0.0:53";
+  dns.target_name = "api";
+  dns.endpoint_name = "dns";
+  dns.proxy_addresses = {"198.18.2.2:53"};
+  s.frontends = {pub, dns};
+  return s;
+}
+
+constexpr const char* kSampleBody =
+    R"({"closed":false,"dataplane":"connected","targets":[)"
+    R"({"name":"api","kind":"static:cmd","state":"active","flows":3,"since":"2024-05-01T12:00:00Z",)"
+    R"("endpoints":[{"name":"http","protocol":"tcp","address":"198.18.2.2:80",)"
+    R"("addresses":["198.18.2.2:80","[2001:db8::2]:80"]},)"
+    R"({"name":"dns","protocol":"udp","address":"198.18.2.2:53"}]},)"
+    R"({"name":"web","kind":"static:cmd","state":"inactive","last_error":"backend exited: status 1",)"
+    R"("flows":0,"since":"2024-05-01T12:01:30Z"}],)"
+    R"("frontends":[{"name":"public","kind":"static:always","state":"running","protocol":"tcp",)"
+    R"("listen":"[::]:80","target_name":"api","endpoint_name":"http","proxyaddress":"198.18.2.2:80",)"
+    R"("proxyaddresses":["198.18.2.2:80","[2001:db8::2]:80"]},)"
+    R"({"name":"dns","kind":"static:always","state":"stopped","last_error":"bind: address in use",)"
+    R"("protocol":"udp","listen":"0.0.0.0:53","target_name":"api","endpoint_name":"dns",)"
+    R"("proxyaddress":"198.18.2.2:53"}]})";
+
+// Decodes everything in `bytes` (one Feed) and returns the packets; fails
+// the test on a stream error.
+std::vector<Packet> DecodeAll(Codec codec, std::string_view bytes,
+                              std::size_t max = kMaxRequestBytes) {
+  StreamDecoder d(codec, max);
+  d.Feed(bytes);
+  std::vector<Packet> out;
+  for (;;) {
+    auto r = d.Next();
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok() || !r->has_value()) break;
+    out.push_back(std::move(**r));
+  }
+  return out;
+}
+
+// The stream error `bytes` produce (fed whole).
+std::string StreamError(Codec codec, std::string_view bytes, std::size_t max = kMaxRequestBytes) {
+  StreamDecoder d(codec, max);
+  d.Feed(bytes);
+  for (;;) {
+    auto r = d.Next();
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), common::Status::Code::kProtocolError);
+      return r.status().message();
+    }
+    if (!r->has_value()) {
+      ADD_FAILURE() << "no error for: " << bytes;
+      return "";
+    }
+  }
+}
+
+// The body error of the single packet `line`.
+std::string BodyError(std::string_view line, Codec codec = Codec::kJson) {
+  auto ps = DecodeAll(codec, line);
+  if (ps.size() != 1) {
+    ADD_FAILURE() << "expected one packet from: " << line;
+    return "";
+  }
+  EXPECT_FALSE(ps[0].body.ok()) << line;
+  if (ps[0].body.ok()) return "";
+  EXPECT_TRUE(ps[0].body.status().IsInvalidArgument());
+  return ps[0].body.status().message();
+}
+
+std::string Cbor(const nlohmann::ordered_json& j) {
+  auto v = nlohmann::ordered_json::to_cbor(j);
+  return std::string(v.begin(), v.end());
+}
+
+TEST(CtlProtocol, ParseCodecTrimsAndIgnoresCase) {
+  EXPECT_EQ(ParseCodec("json"), Codec::kJson);
+  EXPECT_EQ(ParseCodec(" CBOR\n"), Codec::kCbor);
+  EXPECT_EQ(ParseCodec("Json"), Codec::kJson);
+  EXPECT_EQ(ParseCodec(""), Codec::kJson);
+  EXPECT_EQ(ParseCodec("  "), Codec::kJson);
+  EXPECT_EQ(ParseCodec("msgpack"), std::nullopt);
+  EXPECT_EQ(ParseCodec("js on"), std::nullopt);
+}
+
+TEST(CtlProtocol, MethodIdsAreTheOriginals) {
+  for (std::uint64_t m = 0; m <= 21; ++m) EXPECT_TRUE(MethodFromWire(m).has_value()) << m;
+  EXPECT_EQ(MethodFromWire(32768), Method::kFrontendShouldWarmNotification);
+  EXPECT_EQ(MethodFromWire(22), std::nullopt);
+  EXPECT_EQ(MethodFromWire(32769), std::nullopt);
+  EXPECT_EQ(MethodFromWire(1ull << 40), std::nullopt);
+  EXPECT_STREQ(MethodName(Method::kDrainTargetRequest), "DrainTargetRequest");
+  EXPECT_TRUE(IsResponse(1));
+  EXPECT_TRUE(IsResponse(3));
+  EXPECT_FALSE(IsResponse(2));
+  EXPECT_FALSE(IsResponse(32769));
+  EXPECT_TRUE(IsNotification(32768));
+  EXPECT_EQ(MethodOf(Body(WarmTargetRequest{"x"})), Method::kWarmTargetRequest);
+}
+
+TEST(CtlProtocol, EncodesStatusJsonInTheOriginalsShape) {
+  EXPECT_EQ(EncodePacket(Codec::kJson, 7, SampleStatus()),
+            std::string(R"({"id":7,"method":3,"body":)") + kSampleBody + "}\n");
+}
+
+TEST(CtlProtocol, EncodesTheOriginalsExampleByteForByte) {
+  // Section 12.4's exchange: what the Go engine sent. Decoded and encoded
+  // again, with none of the additions present, it is unchanged.
+  const std::string original =
+      R"({"id":1,"method":3,"body":{"closed":false,"targets":[{"name":"backend","kind":"static:cmd",)"
+      R"("state":"inactive","endpoints":[{"name":"http","protocol":"tcp","address":"127.0.0.1:8080"}]}],)"
+      R"("frontends":[{"name":"public-http","kind":"static:always","state":"running","protocol":"tcp",)"
+      R"("listen":"0.0.0.0:8088","target_name":"backend","endpoint_name":"http",)"
+      R"("proxyaddress":"127.0.0.1:8080"}]}})"
+      "\n";
+  auto ps = DecodeAll(Codec::kJson, original, kMaxResponseBytes);
+  ASSERT_EQ(ps.size(), 1u);
+  ASSERT_TRUE(ps[0].body.ok()) << ps[0].body.status().message();
+  EXPECT_EQ(EncodePacket(Codec::kJson, ps[0].id, *ps[0].body), original);
+  EXPECT_EQ(EncodePacket(Codec::kJson, 1, StatusRequest{}),
+            "{\"id\":1,\"method\":2,\"body\":{}}\n");
+}
+
+TEST(CtlProtocol, EncodesStatusCborWithIntegerProtocols) {
+  std::string bytes = EncodePacket(Codec::kCbor, 7, SampleStatus());
+  auto j = nlohmann::ordered_json::from_cbor(bytes);
+  // Same keys in the same order; only the protocols differ.
+  std::string want = std::string(R"({"id":7,"method":3,"body":)") + kSampleBody + "}";
+  for (auto [from, to] : {std::pair{R"("protocol":"tcp")", R"("protocol":6)"},
+                          std::pair{R"("protocol":"udp")", R"("protocol":17)"}}) {
+    for (auto pos = want.find(from); pos != std::string::npos; pos = want.find(from)) {
+      want.replace(pos, std::string_view(from).size(), to);
+    }
+  }
+  EXPECT_EQ(j.dump(), want);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[0]), 0xa3);  // a map of 3: id, method, body
+}
+
+TEST(CtlProtocol, PrettyStatusTextHasTextProtocolsAndNewline) {
+  StatusResponse s;
+  s.dataplane_connected = false;
+  s.frontends = {{"f", "static:always", "running", "", Protocol::kUdp, "0.0.0.0:53", "t", "dns",
+                  {"198.18.2.2:53"}}};
+  EXPECT_EQ(StatusResponseText(s),
+            "{\n"
+            "  \"closed\": false,\n"
+            "  \"dataplane\": \"disconnected\",\n"
+            "  \"frontends\": [\n"
+            "    {\n"
+            "      \"name\": \"f\",\n"
+            "      \"kind\": \"static:always\",\n"
+            "      \"state\": \"running\",\n"
+            "      \"protocol\": \"udp\",\n"
+            "      \"listen\": \"0.0.0.0:53\",\n"
+            "      \"target_name\": \"t\",\n"
+            "      \"endpoint_name\": \"dns\",\n"
+            "      \"proxyaddress\": \"198.18.2.2:53\"\n"
+            "    }\n"
+            "  ]\n"
+            "}\n");
+  EXPECT_EQ(StatusResponseText(StatusResponse{}), "{\n  \"closed\": false\n}\n");
+}
+
+TEST(CtlProtocol, EveryBodyRoundTripsInBothCodecs) {
+  const std::vector<Body> bodies = {
+      ErrorResponse{"no target named \"x\"", "not_found"},
+      ErrorResponse{"unsupported method 4", ""},
+      StatusRequest{},
+      SampleStatus(),
+      StatusResponse{},
+      WarmTargetRequest{"web"},
+      WarmTargetResponse{},
+      DrainTargetRequest{"web"},
+      DrainTargetResponse{},
+  };
+  for (Codec codec : {Codec::kJson, Codec::kCbor}) {
+    std::string stream;
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      stream += EncodePacket(codec, static_cast<std::uint32_t>(i + 1), bodies[i]);
+    }
+    auto ps = DecodeAll(codec, stream, kMaxResponseBytes);
+    ASSERT_EQ(ps.size(), bodies.size()) << CodecName(codec);
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      EXPECT_EQ(ps[i].id, i + 1);
+      EXPECT_EQ(ps[i].method, static_cast<std::uint16_t>(MethodOf(bodies[i])));
+      ASSERT_TRUE(ps[i].body.ok()) << ps[i].body.status().message();
+      EXPECT_TRUE(*ps[i].body == bodies[i]) << CodecName(codec) << " body " << i;
+    }
+  }
+}
+
+TEST(CtlProtocol, DecodesAcrossAnySplit) {
+  for (Codec codec : {Codec::kJson, Codec::kCbor}) {
+    std::string stream = EncodePacket(codec, 1, SampleStatus()) +
+                         EncodePacket(codec, 2, WarmTargetRequest{"a\"}{b"}) +
+                         EncodePacket(codec, 3, StatusRequest{});
+    StreamDecoder d(codec, kMaxResponseBytes);
+    std::vector<Packet> got;
+    for (char c : stream) {
+      d.Feed(std::string_view(&c, 1));
+      for (;;) {
+        auto r = d.Next();
+        ASSERT_TRUE(r.ok()) << r.status().message();
+        if (!r->has_value()) break;
+        got.push_back(std::move(**r));
+      }
+    }
+    ASSERT_EQ(got.size(), 3u) << CodecName(codec);
+    EXPECT_TRUE(*got[0].body == Body(SampleStatus()));
+    EXPECT_TRUE(*got[1].body == Body(WarmTargetRequest{"a\"}{b"}));
+    EXPECT_EQ(got[2].id, 3u);
+    EXPECT_TRUE(d.Idle());
+  }
+}
+
+TEST(CtlProtocol, JsonAcceptsAnyWhitespaceBetweenPackets) {
+  auto ps = DecodeAll(Codec::kJson,
+                      " \r\n\t{ \"id\" : 1 ,\n \"method\":2,\"body\":{}}{\"id\":2,\"method\":2,"
+                      "\"body\":{}}\n\n  {\"id\":3,\"method\":8,\"body\":{\"name\":\"web\"}}  ");
+  ASSERT_EQ(ps.size(), 3u);
+  EXPECT_EQ(ps[0].id, 1u);
+  EXPECT_EQ(ps[1].id, 2u);
+  EXPECT_TRUE(*ps[2].body == Body(WarmTargetRequest{"web"}));
+}
+
+TEST(CtlProtocol, MatchesKeysIgnoringCaseAndIgnoresUnknownKeys) {
+  auto ps = DecodeAll(Codec::kJson,
+                      R"({"ID":4,"Method":8,"BODY":{"Name":"web","extra":[1]},"x":null})");
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].id, 4u);
+  EXPECT_TRUE(*ps[0].body == Body(WarmTargetRequest{"web"}));
+  // The exact key wins over a case-folded one.
+  ps = DecodeAll(Codec::kJson, R"({"id":1,"method":8,"body":{"NAME":"a","name":"b"}})");
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_TRUE(*ps[0].body == Body(WarmTargetRequest{"b"}));
+}
+
+TEST(CtlProtocol, IdleOnlyBetweenPackets) {
+  StreamDecoder d(Codec::kJson, kMaxRequestBytes);
+  EXPECT_TRUE(d.Idle());
+  d.Feed(" \n");
+  EXPECT_TRUE(d.Idle());
+  d.Feed("{\"id\":1,");
+  ASSERT_TRUE(d.Next().ok());
+  EXPECT_FALSE(d.Idle());
+  d.Feed("\"method\":2,\"body\":{}}\n");
+  auto r = d.Next();
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_TRUE(d.Idle());
+
+  StreamDecoder c(Codec::kCbor, kMaxRequestBytes);
+  std::string p = EncodePacket(Codec::kCbor, 1, StatusRequest{});
+  c.Feed(p.substr(0, 3));
+  ASSERT_TRUE(c.Next().ok());
+  EXPECT_FALSE(c.Idle());
+  c.Feed(p.substr(3));
+  r = c.Next();
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_TRUE(c.Idle());
+}
+
+TEST(CtlProtocol, UnsupportedAndUnknownMethodsKeepTheirIdAndAnyBody) {
+  auto ps = DecodeAll(Codec::kJson,
+                      R"({"id":1,"method":4,"body":null})"
+                      R"({"id":2,"method":999})"
+                      R"({"id":3,"method":32768,"body":{"name":5}})"
+                      R"({"id":0,"method":0,"body":"x"})");
+  ASSERT_EQ(ps.size(), 4u);
+  EXPECT_EQ(ps[0].method, 4);
+  EXPECT_EQ(ps[1].method, 999);
+  EXPECT_EQ(ps[2].method, 32768);
+  for (const auto& p : ps) {
+    ASSERT_TRUE(p.body.ok()) << p.body.status().message();
+    EXPECT_TRUE(std::holds_alternative<std::monostate>(*p.body));
+  }
+}
+
+// B4: the original crashed the daemon on "body": null.
+TEST(CtlProtocol, BadBodiesAreClearErrorsNotCrashes) {
+  EXPECT_EQ(BodyError(R"({"id":1,"method":2,"body":null})"),
+            "invalid StatusRequest: body is null; expected an object");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":2})"), "invalid StatusRequest: body is missing");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":2,"body":[]})"),
+            "invalid StatusRequest: body: expected an object, got []");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":8,"body":"web"})"),
+            "invalid WarmTargetRequest: body: expected an object, got \"web\"");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":8,"body":{}})"),
+            "invalid WarmTargetRequest: body.name is missing");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":10,"body":{"name":7}})"),
+            "invalid DrainTargetRequest: body.name: expected a string, got 7");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":10,"body":{"name":null}})"),
+            "invalid DrainTargetRequest: body.name: expected a string, got null");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":1,"body":{"msg":false}})"),
+            "invalid ErrorResponse: body.msg: expected a string, got false");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":3,"body":{"targets":[{"name":"a","flows":-1}]}})"),
+            "invalid StatusResponse: body.targets[0].flows: expected an integer from 0 to "
+            "4294967295, got -1");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":3,"body":{"frontends":[{"protocol":"sctp"}]}})"),
+            "invalid StatusResponse: body.frontends[0].protocol: expected \"tcp\", \"udp\", 6 or "
+            "17, got \"sctp\"");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":3,"body":{"targets":[{"since":"yesterday"}]}})"),
+            "invalid StatusResponse: body.targets[0].since: expected an RFC 3339 time, got "
+            "\"yesterday\"");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":3,"body":{"closed":"no"}})"),
+            "invalid StatusResponse: body.closed: expected true or false, got \"no\"");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":3,"body":{"dataplane":1}})"),
+            "invalid StatusResponse: body.dataplane: expected \"connected\" or \"disconnected\", "
+            "got 1");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":3,"body":{"targets":[{"endpoints":[{"addresses":"a"}]}]}})"),
+            "invalid StatusResponse: body.targets[0].endpoints[0].addresses: expected a list of "
+            "strings, got \"a\"");
+  EXPECT_EQ(BodyError(R"({"id":9})"), "invalid packet: method is missing");
+  EXPECT_EQ(BodyError(R"({"id":9,"method":"status","body":{}})"),
+            "invalid packet: method: expected an integer from 0 to 65535, got \"status\"");
+  EXPECT_EQ(BodyError(R"({"id":9,"method":65536,"body":{}})"),
+            "invalid packet: method: expected an integer from 0 to 65535, got 65536");
+  EXPECT_EQ(BodyError(Cbor({{"id", 1}, {"method", 2}, {"body", nullptr}}), Codec::kCbor),
+            "invalid StatusRequest: body is null; expected an object");
+  EXPECT_EQ(BodyError(Cbor({{"id", 1}, {"method", 8}, {"body", {{"name", 1.5}}}}), Codec::kCbor),
+            "invalid WarmTargetRequest: body.name: expected a string, got 1.5");
+}
+
+TEST(CtlProtocol, BodyErrorKeepsTheStreamUsable) {
+  auto ps = DecodeAll(Codec::kJson, R"({"id":1,"method":2,"body":null})"
+                                    R"({"id":2,"method":2,"body":{}})");
+  ASSERT_EQ(ps.size(), 2u);
+  EXPECT_EQ(ps[0].id, 1u);
+  EXPECT_FALSE(ps[0].body.ok());
+  EXPECT_TRUE(ps[1].body.ok());
+}
+
+TEST(CtlProtocol, AcceptsProtocolsInEitherForm) {
+  auto ps = DecodeAll(Codec::kJson,
+                      R"({"id":1,"method":3,"body":{"targets":[{"name":"t","endpoints":[)"
+                      R"({"name":"a","protocol":17,"address":"x"},{"name":"b","protocol":"TCP"}]}]}})");
+  ASSERT_EQ(ps.size(), 1u);
+  ASSERT_TRUE(ps[0].body.ok()) << ps[0].body.status().message();
+  const auto& t = std::get<StatusResponse>(*ps[0].body).targets.at(0);
+  EXPECT_EQ(t.endpoints.at(0).protocol, Protocol::kUdp);
+  EXPECT_EQ(t.endpoints.at(0).addresses, std::vector<std::string>{"x"});
+  EXPECT_EQ(t.endpoints.at(1).protocol, Protocol::kTcp);
+  EXPECT_TRUE(t.endpoints.at(1).addresses.empty());
+  EXPECT_EQ(t.flows, std::nullopt);
+  EXPECT_EQ(t.since, std::nullopt);
+}
+
+TEST(CtlProtocol, JsonStreamErrors) {
+  EXPECT_EQ(StreamError(Codec::kJson, "[1,2]\n"),
+            "invalid JSON: a packet must be an object, got '['");
+  EXPECT_EQ(StreamError(Codec::kJson, "GET / HTTP/1.1\r\n"),
+            "invalid JSON: a packet must be an object, got 'G'");
+  EXPECT_EQ(StreamError(Codec::kJson, std::string("\0", 1)),
+            "invalid JSON: a packet must be an object, got byte 0x00");
+  EXPECT_EQ(StreamError(Codec::kJson, "{\"id\":x}\n"),
+            "invalid JSON: parse error at line 1, column 7: syntax error while parsing value - "
+            "invalid literal; last read: '\"id\":x'");
+  EXPECT_EQ(StreamError(Codec::kJson, "{\"id\":1]\n"),
+            "invalid JSON: parse error at line 1, column 8: syntax error while parsing object - "
+            "unexpected ']'; expected '}'");
+  EXPECT_EQ(StreamError(Codec::kJson, "{\"id\":\"\xff\"}"),
+            "invalid JSON: parse error at line 1, column 8: syntax error while parsing value - "
+            "invalid string: ill-formed UTF-8 byte; last read: '\"\xff'");
+  EXPECT_EQ(StreamError(Codec::kJson, R"({"method":2,"body":{}})"), "invalid packet: id is missing");
+  EXPECT_EQ(StreamError(Codec::kJson, R"({"id":-1,"method":2,"body":{}})"),
+            "invalid packet: id: expected an integer from 0 to 4294967295, got -1");
+  EXPECT_EQ(StreamError(Codec::kJson, R"({"id":4294967296,"method":2,"body":{}})"),
+            "invalid packet: id: expected an integer from 0 to 4294967295, got 4294967296");
+  EXPECT_EQ(StreamError(Codec::kJson, R"({"id":1.0,"method":2,"body":{}})"),
+            "invalid packet: id: expected an integer from 0 to 4294967295, got 1.0");
+  EXPECT_EQ(StreamError(Codec::kJson, R"({"id":"1","method":2,"body":{}})"),
+            "invalid packet: id: expected an integer from 0 to 4294967295, got \"1\"");
+  EXPECT_EQ(StreamError(Codec::kJson, R"({"id":1e999})"),
+            "invalid JSON: number overflow parsing '1e999'");
+}
+
+TEST(CtlProtocol, JsonSizeLimitIsExact) {
+  // A packet of exactly the limit passes; one byte more fails before the
+  // packet is complete.
+  std::string head = R"({"id":1,"method":8,"body":{"name":")";
+  std::string tail = "\"}}";
+  std::string name(kMaxRequestBytes - head.size() - tail.size(), 'a');
+  auto ps = DecodeAll(Codec::kJson, head + name + tail + "\n");
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(std::get<WarmTargetRequest>(*ps[0].body).name.size(), name.size());
+  EXPECT_EQ(StreamError(Codec::kJson, head + name + "aaaa"), "packet is larger than 65536 bytes");
+  // Leading whitespace does not count.
+  EXPECT_EQ(DecodeAll(Codec::kJson, std::string(100000, ' ') + head + name + tail).size(), 1u);
+}
+
+TEST(CtlProtocol, JsonDepthLimit) {
+  std::string deep = R"({"id":1,"method":2,"body":)" + std::string(kMaxDepth - 1, '[') +
+                     std::string(kMaxDepth - 1, ']') + "}";
+  EXPECT_EQ(DecodeAll(Codec::kJson, deep).size(), 1u);  // exactly kMaxDepth levels
+  std::string deeper = R"({"id":1,"method":2,"body":)" + std::string(kMaxDepth, '[');
+  EXPECT_EQ(StreamError(Codec::kJson, deeper), "packet nests deeper than 32 levels");
+  // Brackets inside strings are not nesting.
+  std::string in_string = R"({"id":1,"method":8,"body":{"name":")" + std::string(100, '[') +
+                          R"(\"{"}})";
+  auto ps = DecodeAll(Codec::kJson, in_string);
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(std::get<WarmTargetRequest>(*ps[0].body).name, std::string(100, '[') + "\"{");
+}
+
+TEST(CtlProtocol, CborStreamErrors) {
+  EXPECT_EQ(StreamError(Codec::kCbor, "\x83\x01\x02\x03"),
+            "invalid CBOR: a packet must be a map, got initial byte 0x83");
+  EXPECT_EQ(StreamError(Codec::kCbor, "{\"id\":1}"),
+            "invalid CBOR: a packet must be a map, got initial '{'");
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\xff"), "invalid CBOR: unexpected break code at byte 1");
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\x1c"),
+            "invalid CBOR: reserved additional information 28 at byte 1");
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\x1f"),
+            "invalid CBOR: indefinite length for major type 0 at byte 1");
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\x7f\x41"),
+            "invalid CBOR: bad chunk in an indefinite-length string at byte 2");
+  // A map key that is not text; a tag.
+  EXPECT_EQ(StreamError(Codec::kCbor, std::string("\xa1\x01\x02", 3)).rfind("invalid CBOR: ", 0),
+            0u);
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\x62id\xc1\x01").rfind("invalid CBOR: ", 0), 0u);
+  // A declared length beyond the limit fails at once, without waiting.
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\x62id\x7a\x00\x01\x00\x00"s),
+            "packet is larger than 65536 bytes");
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xbb\xff\xff\xff\xff\xff\xff\xff\xff"),
+            "packet is larger than 65536 bytes");
+  EXPECT_EQ(StreamError(Codec::kCbor, "\xa1\x62id" + std::string(kMaxDepth, '\x81')),
+            "packet nests deeper than 32 levels");
+  EXPECT_EQ(StreamError(Codec::kCbor, Cbor({{"method", 2}, {"body", nlohmann::json::object()}})),
+            "invalid packet: id is missing");
+  EXPECT_EQ(StreamError(Codec::kCbor, Cbor({{"id", -5}})),
+            "invalid packet: id: expected an integer from 0 to 4294967295, got -5");
+}
+
+TEST(CtlProtocol, CborIndefiniteLengthsAreFramed) {
+  // {_ "id": 1, "method": 8, "body": {_ "name": (_ "w", "eb")}} then a status request.
+  std::string p =
+      "\xbf\x62id\x01\x66method\x08\x64"
+      "body\xbf\x64name\x7f\x61w\x62"
+      "eb\xff\xff\xff";
+  p += EncodePacket(Codec::kCbor, 2, StatusRequest{});
+  auto ps = DecodeAll(Codec::kCbor, p);
+  ASSERT_EQ(ps.size(), 2u);
+  ASSERT_TRUE(ps[0].body.ok()) << ps[0].body.status().message();
+  EXPECT_TRUE(*ps[0].body == Body(WarmTargetRequest{"web"}));
+  EXPECT_EQ(ps[1].id, 2u);
+}
+
+TEST(CtlProtocol, ErrorsAreSticky) {
+  StreamDecoder d(Codec::kJson, kMaxRequestBytes);
+  d.Feed("]{\"id\":1,\"method\":2,\"body\":{}}");
+  auto r = d.Next();
+  ASSERT_FALSE(r.ok());
+  d.Feed("{\"id\":1,\"method\":2,\"body\":{}}");
+  auto again = d.Next();
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(), r.status().message());
+}
+
+TEST(CtlProtocol, ErrorResponseCarriesTheStatusCode) {
+  EXPECT_EQ(ErrorFrom(common::Status::NotFound("no target named \"x\"")),
+            (ErrorResponse{"no target named \"x\"", "not_found"}));
+  EXPECT_EQ(EncodePacket(Codec::kJson, 3, ErrorFrom(common::Status::Unavailable("closed"))),
+            "{\"id\":3,\"method\":1,\"body\":{\"msg\":\"closed\",\"code\":\"unavailable\"}}\n");
+  EXPECT_EQ(EncodePacket(Codec::kJson, 3, ErrorResponse{"unsupported method 4", ""}),
+            "{\"id\":3,\"method\":1,\"body\":{\"msg\":\"unsupported method 4\"}}\n");
+}
+
+TEST(CtlProtocol, BadUtf8IsReplacedInJsonOutput) {
+  EXPECT_EQ(EncodePacket(Codec::kJson, 1, ErrorResponse{"no target named \"\xff\"", ""}),
+            "{\"id\":1,\"method\":1,\"body\":{\"msg\":\"no target named \\\"\xef\xbf\xbd\\\"\"}}\n");
+}
+
+TEST(CtlProtocol, FormatsAndParsesRfc3339) {
+  EXPECT_EQ(FormatTime(At(kMay1)), "2024-05-01T12:00:00Z");
+  EXPECT_EQ(FormatTime(At(0)), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatTime(At(kMay1) + std::chrono::milliseconds(999)), "2024-05-01T12:00:00Z");
+  EXPECT_EQ(FormatTime(At(-1)), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(ParseTime("2024-05-01T12:00:00Z"), At(kMay1));
+  EXPECT_EQ(ParseTime("2024-05-01t14:30:00+02:30"), At(kMay1));
+  EXPECT_EQ(ParseTime("2024-05-01T11:00:00-01:00"), At(kMay1));
+  EXPECT_EQ(ParseTime("2024-05-01T12:00:00.5Z"), At(kMay1) + std::chrono::milliseconds(500));
+  EXPECT_EQ(ParseTime("2024-02-29T00:00:00Z"), At(1709164800));
+  for (const char* bad : {"", "2024-05-01", "2024-05-01 12:00:00Z", "2024-05-01T12:00:00",
+                          "2023-02-29T00:00:00Z", "2024-05-01T24:00:00Z", "2024-05-01T12:00:60Z",
+                          "2024-05-01T12:00:00.Z", "2024-05-01T12:00:00+0200", "9999-01-01T00:00:00Z",
+                          "2024-05-01T12:00:00Zx", "2024-13-01T12:00:00Z"}) {
+    EXPECT_EQ(ParseTime(bad), std::nullopt) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace ipc::ctl

@@ -1,0 +1,84 @@
+#include "plugins/ctl/request_handler.h"
+
+#include <algorithm>
+
+namespace ctl_plugin {
+namespace {
+
+namespace wire = ipc::ctl;
+
+wire::Protocol ToWire(config::Protocol p) {
+  switch (p) {
+    case config::Protocol::kTcp:
+      return wire::Protocol::kTcp;
+    case config::Protocol::kUdp:
+      return wire::Protocol::kUdp;
+  }
+  return wire::Protocol::kTcp;
+}
+
+template <class T>
+void SortByName(std::vector<T>& v) {
+  std::stable_sort(v.begin(), v.end(), [](const T& a, const T& b) { return a.name < b.name; });
+}
+
+}  // namespace
+
+wire::StatusResponse ToStatusResponse(const engine::StatusSnapshot& s) {
+  wire::StatusResponse out;
+  out.closed = s.closed;
+  out.dataplane_connected = s.dataplane_connected;
+  for (const auto& t : s.targets) {
+    wire::TargetStatus w;
+    w.name = t.name;
+    w.kind = t.kind;
+    w.state = t.state;
+    w.last_error = t.last_error;
+    w.flows = t.flows;
+    w.since = t.since;
+    for (const auto& e : t.endpoints) {
+      w.endpoints.push_back(wire::EndpointStatus{e.name, ToWire(e.protocol), e.addresses});
+    }
+    SortByName(w.endpoints);
+    out.targets.push_back(std::move(w));
+  }
+  for (const auto& f : s.frontends) {
+    wire::FrontendStatus w;
+    w.name = f.name;
+    w.kind = f.kind;
+    w.state = f.state;
+    w.last_error = f.last_error;
+    w.protocol = ToWire(f.protocol);
+    w.listen = f.listen;
+    w.target_name = f.target_name;
+    w.endpoint_name = f.endpoint_name;
+    w.proxy_addresses = f.proxy_addresses;
+    out.frontends.push_back(std::move(w));
+  }
+  SortByName(out.targets);
+  SortByName(out.frontends);
+  return out;
+}
+
+std::optional<wire::Body> Respond(engine::Control& control, const wire::Packet& packet) {
+  if (packet.id == 0 || wire::IsResponse(packet.method)) return std::nullopt;
+  if (!packet.body.ok()) return wire::Body(wire::ErrorFrom(packet.body.status()));
+  const wire::Body& body = *packet.body;
+  if (std::holds_alternative<wire::StatusRequest>(body)) {
+    return wire::Body(ToStatusResponse(control.Status()));
+  }
+  if (const auto* warm = std::get_if<wire::WarmTargetRequest>(&body)) {
+    common::Status st = control.Warm(warm->name);
+    if (!st.ok()) return wire::Body(wire::ErrorFrom(st));
+    return wire::Body(wire::WarmTargetResponse{});
+  }
+  if (const auto* drain = std::get_if<wire::DrainTargetRequest>(&body)) {
+    common::Status st = control.Drain(drain->name);
+    if (!st.ok()) return wire::Body(wire::ErrorFrom(st));
+    return wire::Body(wire::DrainTargetResponse{});
+  }
+  return wire::Body(wire::ErrorFrom(common::Status::InvalidArgument(
+      "unsupported method " + std::to_string(packet.method))));
+}
+
+}  // namespace ctl_plugin

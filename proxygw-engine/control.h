@@ -1,0 +1,27 @@
+// Control: what the ctl plugin may ask of the engine. Implemented by the
+// engine; called on the engine's event loop only.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "proxygw-engine/status.h"
+
+namespace engine {
+
+class Control {
+ public:
+  virtual ~Control() = default;
+
+  virtual StatusSnapshot Status() const = 0;
+
+  // Asks target `name` to warm (drain). Ok when the request was accepted or
+  // there was nothing to do (already warming/active; already inactive or
+  // draining). NotFound: no such target. Unavailable: not possible in the
+  // target's current state (a drain while it is warming, anything once it
+  // is closed); the message says why and what to do.
+  virtual common::Status Warm(const std::string& name) = 0;
+  virtual common::Status Drain(const std::string& name) = 0;
+};
+
+}  // namespace engine

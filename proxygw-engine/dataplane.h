@@ -1,0 +1,52 @@
+// Dataplane: what the engine's targets need from the forwarding layer:
+// switch a target's mappings on and off, flush their flows, and know how many
+// flows reach each destination. NetdDataplane (netd_dataplane.h) implements it
+// over proxygw-netd; tests drive the state machines with a fake. Event loop
+// only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/ipc/netd_protocol.h"
+#include "common/status.h"
+
+namespace engine {
+
+using Done = std::function<void(common::Status)>;
+
+class Dataplane {
+ public:
+  // What the dataplane tells the engine.
+  struct Listener {
+    std::function<void(bool connected)> connection_changed;
+    // Flow counts changed (Flows() answers anew).
+    std::function<void()> counts_changed;
+  };
+
+  virtual ~Dataplane() = default;
+  virtual void SetListener(Listener listener) = 0;
+
+  // True when connected to netd and in sync: flow counts are current.
+  virtual bool connected() const = 0;
+
+  // Installs `owner`'s mappings (replacing what it had). Done(ok) once netd
+  // applied them; Done(error) (netd unreachable or refusing) changed nothing.
+  virtual void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings,
+                      Done done) = 0;
+  // Removes `owner`'s mappings. Done(error) changed nothing: they stay on.
+  virtual void Disable(const std::string& owner, Done done) = 0;
+  // Deletes the conntrack entries of these mappings (already disabled or not).
+  virtual void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) = 0;
+  // At start, before connecting: `owner`'s mappings are believed installed
+  // (an engine restart adopting an active target); the first sync keeps them.
+  virtual void Preset(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings) = 0;
+
+  // Active DNATed flows to a destination, as netd last reported (0 when
+  // unknown or disconnected).
+  virtual std::uint32_t Flows(ipc::netd::Proto proto, const common::AddrPort& dest) const = 0;
+};
+
+}  // namespace engine

@@ -1,0 +1,49 @@
+// NetdDataplane: the Dataplane over proxygw-netd's socket. It keeps the
+// desired mappings of every target and, on every (re)connect, says hello,
+// sends them as one full sync (netd reconciles its table to it in one
+// transaction, leaving unchanged mappings and their flows alone) and
+// subscribes to flow counts. While netd is unreachable it retries with
+// back-off; requests made meanwhile fail with Unavailable, and the engine
+// keeps serving. Event loop only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "proxygw-engine/dataplane.h"
+#include "proxygw-engine/log.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace engine {
+
+class NetdDataplane : public Dataplane {
+ public:
+  NetdDataplane(boost::asio::io_context& io, std::string socket_path, Logger log);
+  ~NetdDataplane() override;
+
+  // Starts connecting (and keeps reconnecting until Stop).
+  void Start();
+  // Stops reconnecting and closes the connection; pending requests fail.
+  void Stop();
+  // Asks netd to exit, removing its table when `remove_table`; then Stop.
+  void Shutdown(bool remove_table, Done done);
+
+  void SetListener(Listener listener) override;
+  bool connected() const override;
+  void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings,
+              Done done) override;
+  void Disable(const std::string& owner, Done done) override;
+  void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) override;
+  void Preset(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings) override;
+  std::uint32_t Flows(ipc::netd::Proto proto, const common::AddrPort& dest) const override;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace engine

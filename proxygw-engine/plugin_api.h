@@ -1,0 +1,138 @@
+// What a plugin sees of the engine: how it registers frontend and target kinds,
+// the handlers it implements, and what it is given to do so. Plugins are
+// compiled in; plugins/plugin.yaml lists them (source folder and namespace) and
+// the build generates the registration table from it (docs/plugins.md).
+//
+// Everything here runs on the engine's one event loop (Boost.Asio): handlers
+// must never block; a long operation completes later through its Done callback,
+// exactly once, on the loop.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "proxygw-engine/config/config.h"
+#include "proxygw-engine/config/yaml_reader.h"
+#include "proxygw-engine/control.h"
+#include "proxygw-engine/log.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace engine {
+
+class StateStore;
+
+using Done = std::function<void(common::Status)>;
+
+// A frontend's kind-specific part: it listens (or not) and asks for its target
+// to be warmed by calling the `warm` callback it was given.
+class FrontendHandler {
+ public:
+  virtual ~FrontendHandler() = default;
+  // Begin serving (open a listener, start a timer...). Done(ok) when serving;
+  // Done(error) leaves the frontend stopped.
+  virtual void Start(Done done) = 0;
+  // Stop serving. Done(error) leaves it running.
+  virtual void Stop(Done done) = 0;
+  // Final: release everything, synchronously. No callback runs after it.
+  virtual void Close() = 0;
+  // The target went inactive by failure (warm failed, not ready in time,
+  // backend exited), not by a drain. Default: nothing.
+  virtual void OnTargetFailed() {}
+};
+
+// A target's kind-specific part: it makes the backend available and takes it
+// away again. The engine checks readiness and switches forwarding itself.
+class TargetHandler {
+ public:
+  virtual ~TargetHandler() = default;
+  // Make the backend available. Done(ok) once it has been started (the engine
+  // then waits for its endpoints to accept connections).
+  virtual void Warm(Done done) = 0;
+  // Stop the backend. Done once it is stopped.
+  virtual void Drain(Done done) = 0;
+  // Final, at shutdown: stop the backend (as Drain), then release everything.
+  virtual void Close(Done done) = 0;
+  // Called once at engine start, before anything else: take over a backend
+  // this handler started before an engine restart and that is still running
+  // (from what it saved in the state store). Returns false when it had one
+  // and it is gone; true when one is running and owned again, or when the
+  // handler keeps no backend of its own (the default). The engine then makes
+  // the target active again if it was active before the restart, and
+  // otherwise asks the handler to Drain what it took over.
+  virtual bool Adopt() { return true; }
+};
+
+// What a frontend kind's constructor gets.
+struct FrontendContext {
+  boost::asio::io_context& io;
+  const config::Frontend& config;
+  Logger log;                  // carries frontend=<name>
+  std::function<void()> warm;  // ask for the target to be warmed; cheap, coalesced
+};
+
+// What a target kind's constructor gets.
+struct TargetContext {
+  boost::asio::io_context& io;
+  const config::Target& config;
+  Logger log;  // carries target=<name>
+  StateStore& state;
+  // The backend stopped by itself (crashed, exited) while not being drained.
+  std::function<void(const std::string& why)> backend_exited;
+};
+
+// Constructors check their options (config.options) and report problems into
+// `errors` with the option's location; they return null then. They must not
+// start anything: --check-config calls them too, then throws the handler away.
+using FrontendFactory = std::function<std::unique_ptr<FrontendHandler>(
+    const FrontendContext& ctx, config::ErrorSink& errors)>;
+using TargetFactory = std::function<std::unique_ptr<TargetHandler>(
+    const TargetContext& ctx, config::ErrorSink& errors)>;
+
+// The kinds a plugin registers, by bare name ("always", "cmd"); the engine
+// prefixes the namespace.
+struct Namespace {
+  std::map<std::string, FrontendFactory> frontends;
+  std::map<std::string, TargetFactory> targets;
+};
+
+// A loaded plugin, unloaded in reverse load order at shutdown.
+class PluginInstance {
+ public:
+  virtual ~PluginInstance() = default;
+  virtual void Unload() {}
+};
+
+struct PluginContext {
+  boost::asio::io_context& io;
+  Control& control;
+  const config::Config& config;
+  const config::Options* options;  // plugins.<namespace>; null when absent
+  std::string ns;                  // the plugin's namespace
+  Logger log;                      // carries plugin=<namespace>
+};
+
+// One plugin. `load` checks its config section (errors into `errors`, located)
+// and registers its kinds into `ns`. With `start` false (--check-config) it
+// must not open, bind or start anything and sets no instance; with `start`
+// true it may (the ctl plugin opens its socket) and sets `*instance`.
+struct PluginDef {
+  const char* source;  // its folder under plugins/, as plugin.yaml names it
+  void (*load)(PluginContext& ctx, Namespace& ns, config::ErrorSink& errors, bool start,
+               std::unique_ptr<PluginInstance>* instance);
+};
+
+// The generated registration table (plugin.yaml order).
+struct PluginEntry {
+  const PluginDef* def;
+  const char* ns;
+};
+extern const PluginEntry kPlugins[];
+extern const std::size_t kPluginCount;
+
+}  // namespace engine

@@ -1,0 +1,51 @@
+// What the engine reports about itself: a snapshot of every target and
+// frontend, taken on the engine's event loop. The ctl plugin turns it into the
+// original's status response (plus the additions listed on each field).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "proxygw-engine/config/config.h"
+
+namespace engine {
+
+struct EndpointStatus {
+  std::string name;
+  config::Protocol protocol = config::Protocol::kTcp;
+  std::vector<std::string> addresses;  // "198.18.2.2:80", "[2001:db8::2]:80"; one or two
+};
+
+struct TargetStatus {
+  std::string name;
+  std::string kind;        // "static:cmd"
+  std::string state;       // inactive | active | warming | draining | closed
+  std::string last_error;  // empty when none
+  std::vector<EndpointStatus> endpoints;  // sorted by name
+  // Additions to the original's shape:
+  std::uint32_t flows = 0;  // active DNATed flows to its endpoints, as netd last reported
+  std::chrono::system_clock::time_point since;  // when it entered its state
+};
+
+struct FrontendStatus {
+  std::string name;
+  std::string kind;
+  std::string state;  // stopped | starting | running | stopping | closed
+  std::string last_error;
+  config::Protocol protocol = config::Protocol::kTcp;
+  std::string listen;                   // "0.0.0.0:8080", "[::]:443"
+  std::string target_name;
+  std::string endpoint_name;
+  std::vector<std::string> proxy_addresses;  // where clients are forwarded; one per family served
+};
+
+struct StatusSnapshot {
+  bool closed = false;     // shutdown has started
+  bool dataplane_connected = false;  // addition: is the engine connected to netd
+  std::vector<TargetStatus> targets;      // sorted by name
+  std::vector<FrontendStatus> frontends;  // sorted by name
+};
+
+}  // namespace engine

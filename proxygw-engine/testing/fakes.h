@@ -1,0 +1,131 @@
+// Fakes for the engine's unit tests: a Dataplane that records requests and
+// answers as the test says, and target/frontend handlers whose calls the test
+// completes by hand (to stage the original's "blocked Warm" races). Test-only.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "proxygw-engine/dataplane.h"
+#include "proxygw-engine/plugin_api.h"
+
+namespace engine::testing {
+
+class FakeDataplane : public Dataplane {
+ public:
+  void SetListener(Listener l) override { listener = std::move(l); }
+  bool connected() const override { return is_connected; }
+  void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& m, Done done) override {
+    calls.push_back("enable " + owner);
+    if (!enable_result.ok()) return done(enable_result);
+    enabled[owner] = m;
+    done(common::Status::Ok());
+  }
+  void Disable(const std::string& owner, Done done) override {
+    calls.push_back("disable " + owner);
+    if (!disable_result.ok()) return done(disable_result);
+    enabled.erase(owner);
+    done(common::Status::Ok());
+  }
+  void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) override {
+    calls.push_back("flush " + std::to_string(keys.size()));
+    done(common::Status::Ok());
+  }
+  void Preset(const std::string& owner, const std::vector<ipc::netd::Mapping>& m) override {
+    calls.push_back("preset " + owner);
+    enabled[owner] = m;
+  }
+  std::uint32_t Flows(ipc::netd::Proto p, const common::AddrPort& d) const override {
+    auto it = flows.find({p, d.ToString()});
+    return it == flows.end() ? 0 : it->second;
+  }
+
+  // Test controls.
+  void SetFlows(ipc::netd::Proto p, const std::string& dest, std::uint32_t n) {
+    flows[{p, dest}] = n;
+    if (listener.counts_changed) listener.counts_changed();
+  }
+  void SetConnected(bool c) {
+    is_connected = c;
+    if (listener.connection_changed) listener.connection_changed(c);
+  }
+
+  Listener listener;
+  bool is_connected = true;
+  common::Status enable_result;
+  common::Status disable_result;
+  std::map<std::string, std::vector<ipc::netd::Mapping>> enabled;
+  std::map<std::pair<ipc::netd::Proto, std::string>, std::uint32_t> flows;
+  std::vector<std::string> calls;
+};
+
+// A target handler whose Warm/Drain/Close complete when the test says.
+class ScriptedTarget : public TargetHandler {
+ public:
+  struct Script {
+    std::vector<std::string> calls;     // "warm", "drain", "close"
+    std::deque<Done> pending;           // calls not completed yet
+    bool auto_complete = true;          // complete each call at once with `result`
+    common::Status result;
+    bool adopt = true;
+    void Complete(common::Status st = common::Status::Ok()) {
+      auto d = std::move(pending.front());
+      pending.pop_front();
+      d(std::move(st));
+    }
+  };
+  explicit ScriptedTarget(Script* s) : s_(s) {}
+  void Warm(Done d) override { Call("warm", std::move(d)); }
+  void Drain(Done d) override { Call("drain", std::move(d)); }
+  void Close(Done d) override { Call("close", std::move(d)); }
+  bool Adopt() override {
+    s_->calls.push_back("adopt");
+    return s_->adopt;
+  }
+
+ private:
+  void Call(const char* what, Done d) {
+    s_->calls.push_back(what);
+    if (s_->auto_complete) {
+      d(s_->result);
+    } else {
+      s_->pending.push_back(std::move(d));
+    }
+  }
+  Script* s_;
+};
+
+class ScriptedFrontend : public FrontendHandler {
+ public:
+  struct Script {
+    std::vector<std::string> calls;
+    std::deque<Done> pending;
+    bool auto_complete = true;
+    common::Status result;
+    void Complete(common::Status st = common::Status::Ok()) {
+      auto d = std::move(pending.front());
+      pending.pop_front();
+      d(std::move(st));
+    }
+  };
+  explicit ScriptedFrontend(Script* s) : s_(s) {}
+  void Start(Done d) override { Call("start", std::move(d)); }
+  void Stop(Done d) override { Call("stop", std::move(d)); }
+  void Close() override { s_->calls.push_back("close"); }
+  void OnTargetFailed() override { s_->calls.push_back("target-failed"); }
+
+ private:
+  void Call(const char* what, Done d) {
+    s_->calls.push_back(what);
+    if (s_->auto_complete) {
+      d(s_->result);
+    } else {
+      s_->pending.push_back(std::move(d));
+    }
+  }
+  Script* s_;
+};
+
+}  // namespace engine::testing

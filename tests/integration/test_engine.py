@@ -1,0 +1,285 @@
+"""proxygw-engine with the real proxygw-netd, real plugins, real processes and
+real traffic between namespaces (issue 4's integration tests).
+
+The engine runs as an unprivileged user (uid 65533) in the gateway namespace,
+exactly as in production; netd runs as 65534; proxygwctl talks to the ctl
+socket."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pgw import (ENGINE_UID, NS_HELPER, NetdTestCase, binary, run, wait_for)  # noqa: E402
+
+
+class EngineTestCase(NetdTestCase):
+    """A topology, netd, and an engine with a config written by the test."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_dir = os.path.join(self.tmp, "run")
+        self.state_dir = os.path.join(self.tmp, "state")
+        for d in (self.run_dir, self.state_dir):
+            os.mkdir(d)
+            os.chown(d, ENGINE_UID, ENGINE_UID)
+        self.ctl_sock = os.path.join(self.run_dir, "ctl.sock")
+        self.engine = None
+
+    def write_config(self, body):
+        head = ("version: v1\n"
+                "log: {output: stderr, level: DEBUG}\n"
+                "netd: {socket: %s, user: pgw-test-netd}\n"
+                "engine: {user: pgw-test-engine, state_dir: %s}\n"
+                "plugins:\n  ctl: {socket: %s}\n  static: {}\n" % (self.sock, self.state_dir, self.ctl_sock))
+        path = os.path.join(self.tmp, "proxygw.yaml")
+        with open(path, "w") as f:
+            f.write(head + body)
+        os.chmod(path, 0o644)
+        p = run([binary("proxygw-engine"), "--check-config", path], check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.config = path
+        return path
+
+    def start_engine(self):
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
+        self.engine_log = open(os.path.join(self.tmp, "engine-%d.log" % time.monotonic_ns()), "w+")
+        self.addCleanup(self.engine_log.close)
+        self.engine = self.procs.start(
+            ["ip", "netns", "exec", self.topo.gw, "setpriv", "--reuid", str(ENGINE_UID),
+             "--regid", str(ENGINE_UID), "--clear-groups", binary("proxygw-engine"),
+             "--config", self.config],
+            stdout=self.engine_log, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for(lambda: 'msg=serving' in self.engine_text(), 20, what="engine serving")
+        except AssertionError:
+            raise AssertionError("engine did not start; its log:\n" + self.engine_text())
+        return self.engine
+
+    def engine_text(self):
+        self.engine_log.flush()
+        with open(self.engine_log.name) as f:
+            return f.read()
+
+    def ctl(self, *args, check=True):
+        p = run([binary("proxygwctl"), "--socket", self.ctl_sock] + list(args), check=False)
+        if check and p.returncode != 0:
+            raise AssertionError("proxygwctl %s: exit %d: %s\nengine log:\n%s" % (
+                " ".join(args), p.returncode, p.stderr, self.engine_text()))
+        return p
+
+    def status(self):
+        return json.loads(self.ctl("status").stdout)
+
+    def target(self, name):
+        for t in self.status().get("targets", []):
+            if t["name"] == name:
+                return t
+        raise AssertionError("no target %s in status" % name)
+
+    def wait_state(self, name, state, timeout=30):
+        wait_for(lambda: self.target(name)["state"] == state, timeout,
+                 what="target %s %s (log:\n%s)" % (name, state, self.engine_text()[-3000:]))
+
+    def backend_pids(self, marker):
+        out = run(["pgrep", "-f", marker], check=False).stdout.split()
+        return [int(p) for p in out]
+
+
+class HttpWarmsCmd(EngineTestCase):
+    def test_a_web_request_warms_a_command_backend_which_then_idles_out(self):
+        # The backend: a real HTTP server the engine starts, on a gateway
+        # address that is not loopback.
+        self.write_config(
+            "targets:\n"
+            "  - name: web\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 4s\n"
+            "    ready_timeout: 20s\n"
+            "    endpoints: [{name: http, protocol: tcp, address: '198.18.100.1:8081'}]\n"
+            "    options:\n"
+            "      command: exec %s %s serve tcp:198.18.100.1:8081:pgw-web-backend\n"
+            "      stop_timeout: 5s\n"
+            "frontends:\n"
+            "  - name: web\n"
+            "    kind: static:http\n"
+            "    listen: 0.0.0.0:8080\n"
+            "    flow_timeout: 2s\n"
+            "    target: web:http\n"
+            "    options: {content: \"warming up\\n\"}\n" % (sys.executable, NS_HELPER))
+        self.start_engine()
+        self.assertEqual(self.target("web")["state"], "inactive")
+        self.assertEqual(self.backend_pids("pgw-web-backend"), [])
+        # The first request gets the page and warms the target.
+        page = self.helper(self.topo.client, "http", "198.18.1.1", 8080).stdout
+        self.assertIn("warming up", page)
+        self.wait_state("web", "active")
+        self.assertEqual(len(self.backend_pids("pgw-web-backend")), 1)
+        self.assertIn("tcp . 8080 : 198.18.100.1 . 8081", self.nft_list())
+        # The next connection reaches the backend through DNAT.
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "pgw-web-backend")
+        # While a connection is open, status shows the flow.
+        hold = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "hold", "tcp",
+             "198.18.1.1", "8080", "1", "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.assertEqual(hold.stdout.readline().strip(), "open 1")
+        wait_for(lambda: self.target("web")["flows"] >= 1, 20, what="flows in status")
+        table = self.ctl("status", "--output", "table").stdout
+        self.assertIn("web", table)
+        self.assertIn("active", table)
+        # Traffic keeps it active past idle_timeout.
+        for _ in range(3):
+            time.sleep(2)
+            hold.stdin.write("ping\n")
+            self.assertEqual(hold.stdout.readline().strip(), "pong 1")
+        self.assertEqual(self.target("web")["state"], "active")
+        hold.stdin.write("close\n")
+        # No traffic: flows end (flow_timeout 2s), then idle_timeout (4s):
+        # the backend process is gone and the mapping is off.
+        self.wait_state("web", "inactive", timeout=40)
+        wait_for(lambda: self.backend_pids("pgw-web-backend") == [], 15, what="backend gone")
+        self.assertNotIn("198.18.100.1 . 8081", self.nft_list())
+        self.assertIn("backend output", self.engine_text())  # its stderr reached our log
+        # And the page is served again.
+        self.assertIn("warming up", self.helper(self.topo.client, "http", "198.18.1.1", 8080).stdout)
+
+
+class UdpAlways(EngineTestCase):
+    def test_static_always_warms_a_udp_backend_which_idles_out(self):
+        self.write_config(
+            "targets:\n"
+            "  - name: game\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 4s\n"
+            "    endpoints: [{name: game, protocol: udp, address: '198.18.100.1:5300'}]\n"
+            "    options:\n"
+            "      command: exec %s %s serve udp:198.18.100.1:5300:pgw-game-backend\n"
+            "frontends:\n"
+            "  - name: game\n"
+            "    kind: static:always\n"
+            "    listen: 0.0.0.0:5301\n"
+            "    flow_timeout: 2s\n"
+            "    target: game:game\n" % (sys.executable, NS_HELPER))
+        self.start_engine()
+        self.wait_state("game", "active")
+        # UDP has no handshake: the backend may still be binding; retry.
+        wait_for(lambda: self.fetch("udp", "198.18.1.1", 5301, timeout=1) == "pgw-game-backend", 20,
+                 what="UDP answer through DNAT")
+        wait_for(lambda: self.target("game")["flows"] >= 1, 20, what="UDP flow counted")
+        self.wait_state("game", "inactive", timeout=40)
+        wait_for(lambda: self.backend_pids("pgw-game-backend") == [], 15, what="backend gone")
+        self.assertNotIn("198.18.100.1 . 5300", self.nft_list())
+
+
+class EngineCrash(EngineTestCase):
+    def test_kill_engine_during_a_transfer_and_restart_adopts_without_disturbing(self):
+        self.serve(("tcp", "198.18.2.2", 9000, "echo"))
+        self.write_config(
+            "targets:\n"
+            "  - name: bulk\n"
+            "    kind: static:none\n"
+            "    idle_timeout: 5m\n"
+            "    endpoints: [{name: data, protocol: tcp, address: '198.18.2.2:9000'}]\n"
+            "  - name: game\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 5m\n"
+            "    endpoints: [{name: game, protocol: tcp, address: '198.18.100.1:7000'}]\n"
+            "    options:\n"
+            "      command: exec %s %s serve tcp:198.18.100.1:7000:pgw-crash-backend\n"
+            "frontends:\n"
+            "  - {name: bulk, kind: 'static:always', listen: '0.0.0.0:9000', flow_timeout: 60s,"
+            " target: 'bulk:data'}\n"
+            "  - {name: game, kind: 'static:always', listen: '0.0.0.0:7000', flow_timeout: 60s,"
+            " target: 'game:game'}\n" % (sys.executable, NS_HELPER))
+        self.start_engine()
+        self.wait_state("bulk", "active")
+        self.wait_state("game", "active")
+        backend = self.backend_pids("pgw-crash-backend")
+        self.assertEqual(len(backend), 1)
+        # A long transfer through the DNAT mapping (echoed back), 10 s long.
+        transfer = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "stream",
+             "198.18.1.1", "9000", "10"],
+            stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        self.assertIsNone(transfer.poll(), "the transfer ended too soon to test anything")
+        os.kill(self.engine.pid, signal.SIGKILL)
+        self.engine.wait(timeout=10)
+        # The backend started by static:cmd survives the engine.
+        self.assertEqual(self.backend_pids("pgw-crash-backend"), backend)
+        before = self.nft_list()
+        self.start_engine()
+        self.assertIn("adopted as active after an engine restart", self.engine_text())
+        self.assertIn("took over the running backend", self.engine_text())
+        wait_for(lambda: "dataplane synchronised" in self.engine_text(), 20, what="re-sync")
+        self.assertIn("added=0 removed=0 unchanged=2", self.engine_text())
+        self.assertEqual(self.nft_list(), before)
+        out, _ = transfer.communicate(timeout=120)
+        self.assertRegex(out.strip(), r"^ok \d+$", "the transfer broke")
+        self.assertGreater(int(out.split()[1]), 0)
+        self.assertEqual(self.target("bulk")["state"], "active")
+        self.assertEqual(self.target("game")["state"], "active")
+        # The restarted engine still owns the adopted backend: a drain stops it.
+        self.ctl("drain", "game")
+        self.wait_state("game", "inactive")
+        wait_for(lambda: self.backend_pids("pgw-crash-backend") == [], 15, what="adopted backend gone")
+
+
+class NetdRestart(EngineTestCase):
+    def test_the_engine_rides_out_a_netd_restart(self):
+        self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"))
+        self.write_config(
+            "targets:\n"
+            "  - {name: web, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '198.18.2.2:80'}]}\n"
+            "frontends:\n"
+            "  - {name: web, kind: 'static:always', listen: '0.0.0.0:8080', flow_timeout: 60s,"
+            " target: 'web:http'}\n")
+        self.start_engine()
+        self.wait_state("web", "active")
+        wait_for(lambda: self.status()["dataplane"] == "connected", 20, what="dataplane connected")
+        os.kill(self.netd_pid(), signal.SIGKILL)
+        self.netd.wait(timeout=10)
+        # The engine keeps serving ctl and says so; the kernel keeps forwarding.
+        wait_for(lambda: self.status()["dataplane"] == "disconnected", 20, what="disconnected")
+        self.assertEqual(self.target("web")["state"], "active")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+        # A new netd: the engine reconnects, re-syncs, nothing changes.
+        self.start_netd()
+        wait_for(lambda: self.status()["dataplane"] == "connected", 30, what="reconnected")
+        self.assertEqual(self.engine_text().count("dataplane synchronised"), 2)
+        self.assertIn("added=0 removed=0 unchanged=1", self.engine_text())
+        self.assertEqual(self.target("web")["state"], "active")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+
+
+class Shutdown(EngineTestCase):
+    def test_sigterm_stops_backends_and_removes_the_table(self):
+        self.write_config(
+            "targets:\n"
+            "  - name: game\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 5m\n"
+            "    endpoints: [{name: game, protocol: tcp, address: '198.18.100.1:7001'}]\n"
+            "    options:\n"
+            "      command: exec %s %s serve tcp:198.18.100.1:7001:pgw-stop-backend\n"
+            "frontends:\n"
+            "  - {name: game, kind: 'static:always', listen: '0.0.0.0:7001', flow_timeout: 60s,"
+            " target: 'game:game'}\n" % (sys.executable, NS_HELPER))
+        self.start_engine()
+        self.wait_state("game", "active")
+        os.kill(self.engine.pid, signal.SIGTERM)
+        self.assertEqual(self.engine.wait(timeout=30), 0, self.engine_text())
+        self.assertEqual(self.backend_pids("pgw-stop-backend"), [])
+        self.assertFalse(os.path.exists(self.ctl_sock), "the ctl socket file was left behind")
+        wait_for(lambda: self.netd.poll() is not None, 10, what="netd exits")
+        self.assertEqual(self.nft_list(), "")
+
+
+if __name__ == "__main__":
+    unittest.main()
