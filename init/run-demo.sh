@@ -34,15 +34,26 @@ supervisor=""
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "$supervisor" ] && kill -0 "$supervisor" 2>/dev/null; then
-    kill -TERM "$supervisor" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.2; done
+    # Ctrl-C reached the supervisor too; give it time to stop things in order.
+    for _ in $(seq 1 300); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$supervisor" 2>/dev/null || true
   fi
+  # Whatever still runs in the namespace is ours (a backend the engine
+  # started); a namespace with processes in it would outlive `ip netns del`.
+  for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
   ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$RUNDIR"
   echo "make run: stopped; namespace $NS removed"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'kill -TERM "$supervisor" 2>/dev/null; exit 130' TERM
+trap 'exit 130' INT
+
+# The engine reads its config as user proxygw, which may not see this checkout:
+# run on a copy it can read.
+RUNDIR=/run/proxygw-demo
+mkdir -p "$RUNDIR"
+install -m 0644 "$CONFIG" "$RUNDIR/proxygw.yaml"
 
 ip netns add "$NS"
 ip link add "$HOST_IF" type veth peer name "$NS_IF" netns "$NS"
@@ -60,6 +71,6 @@ make run: proxygw runs in network namespace $NS ($NS_ADDR), reachable from this 
   Ctrl-C stops everything and removes the namespace.
 MSG
 
-ip netns exec "$NS" "$BUILD/proxygw" --config "$CONFIG" &
+ip netns exec "$NS" "$BUILD/proxygw" --config "$RUNDIR/proxygw.yaml" &
 supervisor=$!
 wait "$supervisor"

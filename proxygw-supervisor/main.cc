@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <string>
 
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  // The engine runs from "/": give it an absolute path.
+  if (char* abs = realpath(opt.config_path.c_str(), nullptr)) {
+    opt.config_path = abs;
+    free(abs);
   }
   config::LoadResult r = config::LoadConfigFile(opt.config_path);
   if (!r.ok()) {

@@ -158,6 +158,7 @@ class Supervisor {
     engine_ = LookUp(cfg_.engine.user, "engine.user");
     netd_user_ = LookUp(cfg_.netd.user, "netd.user");
     if (engine_.uid == netd_user_.uid) Die("engine.user and netd.user must be different users");
+    CheckEngineCanRead(opt_.config_path);
     Prepare();
     BlockSignals();
     notify_ = NotifySocket(&notify_address_);
@@ -194,6 +195,23 @@ class Supervisor {
     }
     for (const auto& f : cfg_.frontends) {
       if (f.listen.port < 1024) need_bind_ = true;
+    }
+  }
+
+  // The engine reads the config itself, as its user: find out now, not in
+  // a restart loop.
+  void CheckEngineCanRead(const std::string& path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (setgroups(0, nullptr) != 0 || setgid(engine_.gid) != 0 || setuid(engine_.uid) != 0) _exit(2);
+      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      _exit(fd >= 0 ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      Die("user " + engine_.name + " (engine.user) cannot read " + path +
+          "; make it readable to that user (e.g. chgrp " + engine_.name + " and chmod 0640)");
     }
   }
 
@@ -236,6 +254,9 @@ class Supervisor {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
+      // A session of its own: a Ctrl-C on the supervisor's terminal reaches
+      // only the supervisor, which then stops the children in order.
+      setsid();
       setenv("NOTIFY_SOCKET", notify_address_.c_str(), 1);
       if (&c == &netd_) ExecNetd();
       ExecEngine();
