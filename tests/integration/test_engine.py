@@ -230,6 +230,30 @@ class EngineCrash(EngineTestCase):
         wait_for(lambda: self.backend_pids("pgw-crash-backend") == [], 15, what="adopted backend gone")
 
 
+class BackendExit(EngineTestCase):
+    def test_a_backend_that_exits_on_its_own_is_reported_and_the_target_goes_inactive(self):
+        self.write_config(
+            "targets:\n"
+            "  - name: flaky\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 5m\n"
+            "    endpoints: [{name: e, protocol: udp, address: '198.18.100.1:5400'}]\n"
+            "    options: {command: 'echo pgw-flaky-started; sleep 2; exit 3'}\n"
+            "frontends:\n"
+            "  - {name: flaky, kind: 'static:always', listen: '0.0.0.0:5401', flow_timeout: 60s,"
+            " target: 'flaky:e'}\n")
+        self.start_engine()
+        self.wait_state("flaky", "active")
+        self.assertIn("udp . 5401 : 198.18.100.1 . 5400", self.nft_list())
+        self.wait_state("flaky", "inactive")
+        t = self.target("flaky")
+        self.assertEqual(t["last_error"], "backend exited: exit status 3")
+        self.assertNotIn("198.18.100.1 . 5400", self.nft_list())
+        self.assertIn('line=pgw-flaky-started', self.engine_text())
+        # static:always warms it again after a failure (with back-off).
+        wait_for(lambda: self.engine_text().count("backend started") >= 2, 20, what="re-warm")
+
+
 class NetdRestart(EngineTestCase):
     def test_the_engine_rides_out_a_netd_restart(self):
         self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"))
