@@ -450,6 +450,7 @@ struct NftTable::Impl {
   const char* how = "created";
   std::map<MappingKey, InstalledMapping> installed;
   std::set<std::string> objects;   // ct timeout objects in the table
+  std::map<std::string, std::uint32_t> refs;  // installed mappings per timeout object
   std::set<std::uint32_t> used_ids;
   std::uint32_t next_id = 1;
 
@@ -774,6 +775,8 @@ struct NftTable::Impl {
         installed[parsed->mapping.key] = *parsed;
       }
     }
+    refs.clear();
+    for (const auto& [key, im] : installed) ++refs[TimeoutName(im.mapping)];
     return Status::Ok();
   }
 
@@ -816,6 +819,11 @@ struct NftTable::Impl {
     std::array<std::uint8_t, 16> b;
     std::memcpy(b.data(), p, 16);
     return IpAddress::V6(b);
+  }
+
+  std::uint32_t RefsOf(const std::string& name) const {
+    auto it = refs.find(name);
+    return it == refs.end() ? 0 : it->second;
   }
 
   std::uint32_t IdOf(std::uint32_t mark) const {
@@ -881,6 +889,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
         t.persistent = flags != 0;
         t.installed.clear();
         t.objects.clear();
+        t.refs.clear();
         t.used_ids.clear();
         return st;
       }
@@ -942,91 +951,142 @@ std::uint32_t NftTable::MarkOf(const MappingKey& key) const {
   return it == impl_->installed.end() ? 0 : it->second.mark;
 }
 
+// What one transaction does to the installed set. Pointers are into
+// `installed`, valid until Commit changes it.
+struct NftTable::Delta {
+  std::vector<const InstalledMapping*> gone;                       // keys removed
+  std::vector<std::pair<const InstalledMapping*, Mapping>> replaced;  // same key and mark
+  std::vector<Mapping> fresh;                                      // new keys
+  std::uint32_t unchanged = 0;
+  bool collect_unused_objects = false;  // also delete timeout objects no mapping uses
+};
+
 Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired) {
-  std::map<MappingKey, Mapping> target;
-  for (const auto& m : desired) target[m.key] = m;
-  return Apply(std::move(target));
+  std::map<MappingKey, const Mapping*> target;
+  for (const auto& m : desired) target[m.key] = &m;
+  Delta d;
+  d.collect_unused_objects = true;
+  for (const auto& [k, im] : impl_->installed) {
+    auto it = target.find(k);
+    if (it == target.end()) {
+      d.gone.push_back(&im);
+    } else if (!(*it->second == im.mapping)) {
+      d.replaced.emplace_back(&im, *it->second);
+    } else {
+      ++d.unchanged;
+    }
+  }
+  for (const auto& [k, m] : target) {
+    if (!impl_->installed.count(k)) d.fresh.push_back(*m);
+  }
+  return Commit(d);
 }
 
+// Costs what the change touches, not what the table holds: a Change with
+// 50,000 mappings installed builds the same batch as with none.
 Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
                                            const std::vector<MappingKey>& disable) {
-  std::map<MappingKey, Mapping> target;
-  for (const auto& [k, im] : impl_->installed) target[k] = im.mapping;
-  for (const auto& k : disable) target.erase(k);
-  for (const auto& m : enable) target[m.key] = m;
-  return Apply(std::move(target));
+  std::map<MappingKey, const Mapping*> on;  // a key enabled twice: the last wins
+  for (const auto& m : enable) on[m.key] = &m;
+  std::set<MappingKey> off;
+  for (const auto& k : disable) {
+    if (!on.count(k)) off.insert(k);  // enabled and disabled: enabled, as in a Sync
+  }
+  Delta d;
+  for (const auto& k : off) {
+    auto it = impl_->installed.find(k);
+    if (it != impl_->installed.end()) d.gone.push_back(&it->second);
+    else ++d.unchanged;
+  }
+  for (const auto& [k, m] : on) {
+    auto it = impl_->installed.find(k);
+    if (it == impl_->installed.end()) d.fresh.push_back(*m);
+    else if (!(*m == it->second.mapping)) d.replaced.emplace_back(&it->second, *m);
+    else ++d.unchanged;
+  }
+  return Commit(d);
 }
 
-Result<NftTable::Outcome> NftTable::Apply(std::map<MappingKey, Mapping> target) {
+Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   Impl& t = *impl_;
-  if (target.size() > t.opt.max_mappings) {
-    return Status::InvalidArgument(std::to_string(target.size()) + " mappings; the limit is " +
+  std::size_t after = t.installed.size() - d.gone.size() + d.fresh.size();
+  if (after > t.opt.max_mappings) {
+    return Status::InvalidArgument(std::to_string(after) + " mappings; the limit is " +
                                    std::to_string(t.opt.max_mappings));
   }
   Outcome out;
+  out.unchanged = d.unchanged;
+  out.removed = static_cast<std::uint32_t>(d.gone.size());
+  out.added = static_cast<std::uint32_t>(d.replaced.size() + d.fresh.size());
   std::vector<InstalledMapping> removes, adds;
-  std::map<MappingKey, InstalledMapping> next;
-  std::set<std::uint32_t> freed;
-  for (const auto& [k, im] : t.installed) {
-    auto it = target.find(k);
-    if (it == target.end()) {
-      removes.push_back(im);
-      freed.insert(t.IdOf(im.mark));
-      ++out.removed;
-    } else if (!(it->second == im.mapping)) {
-      removes.push_back(im);  // replaced: same mark, new elements
-      InstalledMapping repl{it->second, im.mark};
-      adds.push_back(repl);
-      next[k] = repl;
-      ++out.added;
-    } else {
-      next[k] = im;
-      ++out.unchanged;
-    }
+  for (const InstalledMapping* g : d.gone) removes.push_back(*g);
+  for (const auto& [old, m] : d.replaced) {
+    removes.push_back(*old);
+    adds.push_back(InstalledMapping{m, old->mark});
   }
   std::vector<std::uint32_t> allocated;
-  for (const auto& [k, m] : target) {
-    if (t.installed.count(k)) continue;
+  for (const auto& m : d.fresh) {
     auto id = t.AllocateId();
     if (!id) {
       for (auto a : allocated) t.used_ids.erase(a);
       return Status::InvalidArgument("no free ct mark value under mask");
     }
     allocated.push_back(*id);
-    InstalledMapping im{m, MarkFor(*id, t.opt.mark_mask)};
-    adds.push_back(im);
-    next[k] = im;
-    ++out.added;
+    adds.push_back(InstalledMapping{m, MarkFor(*id, t.opt.mark_mask)});
   }
-  std::set<std::string> needed;
-  for (const auto& [k, im] : next) needed.insert(TimeoutName(im.mapping));
 
-  Batch b(t.nl.seq());
-  for (const auto& name : needed) {
-    if (t.objects.count(name)) continue;
-    for (const auto& [k, im] : next) {
-      if (TimeoutName(im.mapping) == name) {
-        t.AddTimeoutObject(b, im.mapping);
-        break;
-      }
+  // Timeout objects: one per (protocol, family, timeout) in use. Created
+  // before the elements that name them, deleted after the last goes.
+  std::map<std::string, std::int64_t> refs_after;
+  std::map<std::string, const Mapping*> user;
+  for (const auto& im : removes) {
+    auto name = TimeoutName(im.mapping);
+    refs_after.try_emplace(name, t.RefsOf(name));
+    --refs_after[name];
+  }
+  for (const auto& im : adds) {
+    auto name = TimeoutName(im.mapping);
+    refs_after.try_emplace(name, t.RefsOf(name));
+    ++refs_after[name];
+    user.try_emplace(name, &im.mapping);
+  }
+  std::vector<std::string> create, drop;
+  for (const auto& [name, n] : refs_after) {
+    if (n > 0 && !t.objects.count(name)) create.push_back(name);
+    if (n <= 0 && t.objects.count(name)) drop.push_back(name);
+  }
+  if (d.collect_unused_objects) {
+    for (const auto& name : t.objects) {
+      if (!refs_after.count(name) && t.RefsOf(name) == 0) drop.push_back(name);
     }
   }
+
+  Batch b(t.nl.seq());
+  for (const auto& name : create) t.AddTimeoutObject(b, *user.at(name));
   t.Elements(b, removes, /*add=*/false);
   t.Elements(b, adds, /*add=*/true);
-  std::vector<std::string> unused;
-  for (const auto& name : t.objects) {
-    if (!needed.count(name)) unused.push_back(name);
-  }
-  for (const auto& name : unused) t.DelTimeoutObject(b, name);
+  for (const auto& name : drop) t.DelTimeoutObject(b, name);
   if (b.messages() == 0) return out;
   Status st = t.nl.Transact(b);
   if (!st.ok()) {
     for (auto a : allocated) t.used_ids.erase(a);
     return st;
   }
-  for (auto id : freed) t.used_ids.erase(id);
-  t.installed = std::move(next);
-  t.objects = std::move(needed);
+
+  for (const auto& im : removes) t.used_ids.erase(t.IdOf(im.mark));
+  for (const auto& im : adds) t.used_ids.insert(t.IdOf(im.mark));
+  for (const InstalledMapping* g : d.gone) {
+    out.gone.push_back(*g);
+  }
+  for (const auto& im : out.gone) t.installed.erase(im.mapping.key);
+  for (const auto& im : adds) t.installed[im.mapping.key] = im;
+  out.fresh.assign(adds.end() - static_cast<std::ptrdiff_t>(d.fresh.size()), adds.end());
+  for (const auto& [name, n] : refs_after) {
+    if (n > 0) t.refs[name] = static_cast<std::uint32_t>(n);
+    else t.refs.erase(name);
+  }
+  for (const auto& name : create) t.objects.insert(name);
+  for (const auto& name : drop) t.objects.erase(name);
   return out;
 }
 
@@ -1037,6 +1097,7 @@ Status NftTable::DeleteTable() {
   if (st.ok()) {
     impl_->installed.clear();
     impl_->objects.clear();
+    impl_->refs.clear();
   }
   return st;
 }

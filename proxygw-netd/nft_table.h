@@ -81,6 +81,10 @@ class NftTable {
     std::uint32_t added = 0;      // new keys, and keys whose target or timeout changed
     std::uint32_t removed = 0;
     std::uint32_t unchanged = 0;
+    // For the caller's bookkeeping: mappings whose key is no longer installed
+    // (with the mark their flows carry), and new keys with their new mark. A
+    // replaced mapping (same key and mark) is in neither.
+    std::vector<InstalledMapping> gone, fresh;
   };
 
   // Makes the installed set exactly `desired`, in one transaction. A mapping
@@ -90,7 +94,8 @@ class NftTable {
   common::Result<Outcome> Sync(const std::vector<Mapping>& desired);
 
   // Installs or replaces each of `enable` and removes each key of `disable`
-  // that is installed (others count as unchanged), in one transaction.
+  // that is installed (others count as unchanged), in one transaction. Its
+  // cost depends on the size of the change, not of the table.
   common::Result<Outcome> Change(const std::vector<Mapping>& enable,
                                  const std::vector<MappingKey>& disable);
 
@@ -106,7 +111,8 @@ class NftTable {
  private:
   struct Impl;
   explicit NftTable(std::unique_ptr<Impl> impl);
-  common::Result<Outcome> Apply(std::map<MappingKey, Mapping> target);
+  struct Delta;
+  common::Result<Outcome> Commit(const Delta& d);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -169,6 +169,38 @@ TEST(NftTable, ChangeReplacesInPlaceAndRemoves) {
   EXPECT_EQ(listing.find(". 81 :"), std::string::npos) << listing;
 }
 
+TEST(NftTable, ChangeReportsWhatCameAndWentAndManagesTimeoutObjects) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80", 60)}).ok());
+  auto on = t->Change({M("198.18.0.1:81", "198.18.2.2:81", 20)}, {});
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  ASSERT_EQ(on->fresh.size(), 1u);
+  EXPECT_TRUE(on->gone.empty());
+  std::uint32_t mark81 = on->fresh[0].mark;
+  EXPECT_EQ(t->MarkOf(on->fresh[0].mapping.key), mark81);
+  EXPECT_NE(mark81, t->MarkOf(M("198.18.0.1:80", "198.18.2.2:80").key));
+  std::string listing = Sh("nft list table inet " + TableName());
+  EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_20s"), std::string::npos) << listing;
+
+  // Replacing keeps the key and mark: in neither list.
+  auto repl = t->Change({M("198.18.0.1:81", "198.18.2.3:81", 20)}, {});
+  ASSERT_TRUE(repl.ok());
+  EXPECT_TRUE(repl->fresh.empty());
+  EXPECT_TRUE(repl->gone.empty());
+  EXPECT_EQ(repl->added, 1u);
+
+  auto off = t->Change({}, {M("198.18.0.1:81", "198.18.2.2:81").key});
+  ASSERT_TRUE(off.ok());
+  ASSERT_EQ(off->gone.size(), 1u);
+  EXPECT_EQ(off->gone[0].mark, mark81);
+  EXPECT_EQ(off->gone[0].mapping.destination.ToString(), "198.18.2.3:81");
+  listing = Sh("nft list table inet " + TableName());
+  EXPECT_EQ(listing.find("timeout_tcp_ipv4_20s"), std::string::npos) << listing;  // its last user went
+  EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_60s"), std::string::npos);
+  EXPECT_EQ(t->installed().size(), 1u);
+}
+
 TEST(NftTable, ANewProcessAdoptsTheOrphanedTableAndItsMappings) {
   auto o = Opts();
   std::map<MappingKey, InstalledMapping> before;

@@ -83,10 +83,14 @@ struct Server::Impl {
   std::unique_ptr<Session> session;
   FlowCounter counter;
   std::map<MappingKey, std::uint32_t> retired;  // key -> mark of a removed mapping
+  std::map<std::uint32_t, MappingKey> retired_marks;  // the same, by mark (marks are unique)
+  PortIndex ports;  // of table.installed(), for Change's overlap check
   bool stop = false;
   Exit exit = Exit::kSignal;
 
-  Impl(const ServerOptions& o, NftTable& t, FlowTracker& f) : opt(o), table(t), tracker(f) {}
+  Impl(const ServerOptions& o, NftTable& t, FlowTracker& f) : opt(o), table(t), tracker(f) {
+    for (const auto& [k, im] : table.installed()) ports.Add(k);
+  }
 
   // --- The dispatch table: one row per request. ---
   using Validator = std::optional<Refusal> (Impl::*)(const Session&, const Request&) const;
@@ -160,7 +164,7 @@ struct Server::Impl {
   }
 
   std::vector<Warning> WarningsFor(const std::vector<Mapping>& ms) const;
-  void Retire(const std::map<MappingKey, InstalledMapping>& before);
+  void Retire(const NftTable::Outcome& o);
   ApplyReply ToReply(const NftTable::Outcome& o, std::vector<Warning> w) const {
     return ApplyReply{o.added, o.removed, o.unchanged, std::move(w)};
   }
@@ -262,12 +266,30 @@ std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Requ
       return Refusal{ErrorCode::kInvalid, k.ToString() + ": both enabled and disabled"};
     }
   }
-  // The set as it would be after the change.
-  std::map<MappingKey, Mapping> after;
-  for (const auto& [k, im] : table.installed()) after[k] = im.mapping;
-  for (const auto& k : c.disable) after.erase(k);
-  for (const auto& [k, m] : enable) after[k] = m;
-  return CheckSet(after);
+  // Checked against what the change touches, so that its cost does not grow
+  // with the table; the installed set already satisfies every rule.
+  const auto& installed = table.installed();
+  std::vector<MappingKey> entering, leaving;
+  for (const auto& [k, m] : enable) {
+    if (!installed.count(k)) entering.push_back(k);
+  }
+  std::set<MappingKey> off(c.disable.begin(), c.disable.end());
+  for (const auto& k : off) {
+    if (installed.count(k)) leaving.push_back(k);
+  }
+  std::size_t after = installed.size() + entering.size() - leaving.size();
+  if (after > table.max_mappings()) {
+    return Refusal{ErrorCode::kLimit, std::to_string(after) + " mappings; the limit is " +
+                                          std::to_string(table.max_mappings())};
+  }
+  if (!ports.Overlaps(entering, leaving)) return std::nullopt;
+  // Refused: the whole set as it would be names the overlapping mapping.
+  std::map<MappingKey, Mapping> set;
+  for (const auto& [k, im] : installed) set[k] = im.mapping;
+  for (const auto& k : c.disable) set.erase(k);
+  for (const auto& [k, m] : enable) set[k] = m;
+  if (auto x = CheckSet(set)) return x;
+  return Refusal{ErrorCode::kInvalid, "a wildcard and a specific mapping of the same port"};
 }
 
 std::optional<Refusal> Server::Impl::ValidateFlush(const Session& s, const Request& r) const {
@@ -314,10 +336,11 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   std::vector<Mapping> staged = std::move(s.sync_staged);
   s.sync_staged.clear();
   s.sync_total.reset();
-  auto before = table.installed();
   auto out = table.Sync(staged);
   if (!out.ok()) return out.status();
-  Retire(before);
+  Retire(*out);
+  ports.Clear();
+  for (const auto& [k, im] : table.installed()) ports.Add(k);
   Log(LogLevel::kInfo, "sync applied",
       Fields({{"mappings", std::to_string(table.installed().size())},
               {"added", std::to_string(out->added)},
@@ -328,10 +351,11 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
 
 Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
   const auto& c = std::get<ChangeRequest>(r.body);
-  auto before = table.installed();
   auto out = table.Change(c.enable, c.disable);
   if (!out.ok()) return out.status();
-  Retire(before);
+  Retire(*out);
+  for (const auto& im : out->gone) ports.Remove(im.mapping.key);
+  for (const auto& im : out->fresh) ports.Add(im.mapping.key);
   Log(LogLevel::kInfo, "change applied",
       Fields({{"enabled", std::to_string(c.enable.size())},
               {"disabled", std::to_string(c.disable.size())},
@@ -403,19 +427,22 @@ std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) c
   return out;
 }
 
-void Server::Impl::Retire(const std::map<MappingKey, InstalledMapping>& before) {
-  std::set<std::uint32_t> live;
-  for (const auto& [k, im] : table.installed()) {
-    live.insert(im.mark);
-    retired.erase(k);
+void Server::Impl::Retire(const NftTable::Outcome& o) {
+  auto forget = [&](std::map<MappingKey, std::uint32_t>::iterator it) {
+    retired_marks.erase(it->second);
+    retired.erase(it);
+  };
+  for (const auto& im : o.fresh) {
+    // Installed again, or its mark now belongs to another mapping's flows.
+    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
+    if (auto m = retired_marks.find(im.mark); m != retired_marks.end()) forget(retired.find(m->second));
   }
-  for (const auto& [k, im] : before) {
-    if (!table.installed().count(k)) retired[k] = im.mark;
+  for (const auto& im : o.gone) {
+    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
+    retired[im.mapping.key] = im.mark;
+    retired_marks[im.mark] = im.mapping.key;
   }
-  for (auto it = retired.begin(); it != retired.end();) {
-    it = live.count(it->second) ? retired.erase(it) : std::next(it);
-  }
-  while (retired.size() > kMaxRetired) retired.erase(retired.begin());
+  while (retired.size() > kMaxRetired) forget(retired.begin());
 }
 
 // --- Connections ---------------------------------------------------------------

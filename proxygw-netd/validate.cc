@@ -72,4 +72,44 @@ Status ValidateSet(const std::map<MappingKey, Mapping>& set, std::uint32_t limit
   return Status::Ok();
 }
 
+PortIndex::Port PortIndex::PortOf(const MappingKey& k) {
+  return {static_cast<int>(k.proto), static_cast<int>(k.listen.family()), k.port};
+}
+
+void PortIndex::Add(const MappingKey& k) {
+  Use& u = uses_[PortOf(k)];
+  ++(k.wildcard() ? u.wildcard : u.specific);
+}
+
+void PortIndex::Remove(const MappingKey& k) {
+  auto it = uses_.find(PortOf(k));
+  if (it == uses_.end()) return;
+  std::uint32_t& n = k.wildcard() ? it->second.wildcard : it->second.specific;
+  if (n > 0) --n;
+  if (it->second.wildcard == 0 && it->second.specific == 0) uses_.erase(it);
+}
+
+bool PortIndex::Overlaps(const std::vector<MappingKey>& entering,
+                         const std::vector<MappingKey>& leaving) const {
+  std::map<Port, Use> touched;
+  auto at = [&](const MappingKey& k) -> Use& {
+    Port p = PortOf(k);
+    auto [it, fresh] = touched.try_emplace(p);
+    if (fresh) {
+      auto cur = uses_.find(p);
+      if (cur != uses_.end()) it->second = cur->second;
+    }
+    return it->second;
+  };
+  for (const auto& k : leaving) {
+    std::uint32_t& n = k.wildcard() ? at(k).wildcard : at(k).specific;
+    if (n > 0) --n;
+  }
+  for (const auto& k : entering) ++(k.wildcard() ? at(k).wildcard : at(k).specific);
+  for (const auto& [p, u] : touched) {
+    if (u.wildcard > 0 && u.specific > 0) return true;
+  }
+  return false;
+}
+
 }  // namespace netd

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <tuple>
 #include <vector>
 
 #include "common/ipc/netd_protocol.h"
@@ -31,5 +32,30 @@ common::Status ValidateKey(const ipc::netd::MappingKey& k);
 // (the kernel would match both). `limit`: most mappings allowed.
 common::Status ValidateSet(const std::map<ipc::netd::MappingKey, ipc::netd::Mapping>& set,
                            std::uint32_t limit);
+
+// The overlap rule of ValidateSet, kept per (protocol, family, port) for an
+// installed set, so that a change to it is checked in time that depends on
+// the change, not on the size of the set.
+class PortIndex {
+ public:
+  void Add(const ipc::netd::MappingKey& k);
+  void Remove(const ipc::netd::MappingKey& k);
+  void Clear() { uses_.clear(); }
+
+  // Whether the indexed set, with the keys of `entering` added and those of
+  // `leaving` removed, would have a wildcard and a specific listen address
+  // of the same protocol, family and port. `entering` are keys not in the
+  // set, `leaving` keys in it (the caller knows which).
+  bool Overlaps(const std::vector<ipc::netd::MappingKey>& entering,
+                const std::vector<ipc::netd::MappingKey>& leaving) const;
+
+ private:
+  using Port = std::tuple<int, int, int>;  // protocol, family, port
+  struct Use {
+    std::uint32_t wildcard = 0, specific = 0;
+  };
+  static Port PortOf(const ipc::netd::MappingKey& k);
+  std::map<Port, Use> uses_;
+};
 
 }  // namespace netd

@@ -98,4 +98,30 @@ TEST(NetdValidate, RefusesWildcardOverlappingSpecific) {
 }
 
 }  // namespace
+TEST(NetdValidate, PortIndexFindsTheOverlapsAChangeWouldMake) {
+  auto K = [](const char* listen) { return M(listen, "198.18.2.2:80").key; };
+  PortIndex idx;
+  EXPECT_FALSE(idx.Overlaps({K("198.18.0.1:80"), K("198.18.0.2:80")}, {}));
+  EXPECT_TRUE(idx.Overlaps({K("198.18.0.1:80"), K("0.0.0.0:80")}, {}));
+  // Another family, port or protocol is another port.
+  auto udp = K("0.0.0.0:80");
+  udp.proto = ipc::netd::Proto::kUdp;
+  EXPECT_FALSE(idx.Overlaps({K("198.18.0.1:80"), K("[::]:80"), K("0.0.0.0:81"), udp}, {}));
+
+  idx.Add(K("198.18.0.1:80"));
+  idx.Add(K("198.18.0.2:80"));
+  EXPECT_TRUE(idx.Overlaps({K("0.0.0.0:80")}, {}));
+  EXPECT_TRUE(idx.Overlaps({K("0.0.0.0:80")}, {K("198.18.0.1:80")}));  // one specific is left
+  EXPECT_FALSE(idx.Overlaps({K("0.0.0.0:80")}, {K("198.18.0.1:80"), K("198.18.0.2:80")}));
+  EXPECT_FALSE(idx.Overlaps({K("0.0.0.0:81")}, {}));
+
+  idx.Remove(K("198.18.0.1:80"));
+  idx.Remove(K("198.18.0.2:80"));
+  idx.Add(K("0.0.0.0:80"));
+  EXPECT_TRUE(idx.Overlaps({K("198.18.0.9:80")}, {}));
+  EXPECT_FALSE(idx.Overlaps({K("198.18.0.9:80")}, {K("0.0.0.0:80")}));
+  idx.Clear();
+  EXPECT_FALSE(idx.Overlaps({K("198.18.0.9:80")}, {}));
+}
+
 }  // namespace netd

@@ -259,9 +259,15 @@ class BadInput(NetdTestCase):
                             "invalid")
         self.assert_refused([{"op": "change", "enable": [M("tcp", "198.18.1.1:81", "198.18.2.2:80",
                                                            timeout=0)]}], "invalid")
-        # a wildcard overlapping an installed specific mapping of the same port
-        self.assert_refused([{"op": "change", "enable": [M("tcp", "0.0.0.0:8080", "198.18.2.2:80")]}],
-                            "invalid")
+        # a wildcard overlapping an installed specific mapping of the same port,
+        # and a specific one overlapping an installed wildcard: the message
+        # names the specific mapping
+        e = self.assert_refused([{"op": "change", "enable": [M("tcp", "0.0.0.0:8080", "198.18.2.2:80")]}],
+                                "invalid")
+        self.assertIn("tcp 198.18.1.1:8080: overlaps the wildcard mapping of port 8080", e[-1]["message"])
+        e = self.assert_refused([{"op": "change", "enable": [M("udp", "[2001:db8:1::1]:5300",
+                                                               "[2001:db8:2::2]:53")]}], "invalid")
+        self.assertIn("udp [2001:db8:1::1]:5300: overlaps the wildcard mapping of port 5300", e[-1]["message"])
 
     def test_more_mappings_than_the_limit(self):
         many = [M("tcp", "198.18.1.1:%d" % (9000 + i), "198.18.2.2:80") for i in range(9)]
