@@ -19,7 +19,15 @@ DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
 	util-linux libcap2-bin systemd
 DEPS_RUN   = iproute2 python3 passwd
-DEPS       = $(sort $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_RUN))
+# make bench only: load generators, the proxies compared, the backend's web
+# server, and gnuplot for the chart (gnuplot-nox: ~3 MB, where
+# python3-matplotlib would bring ~210 MB). Debian would start HAProxy and
+# nginx (on port 80) as services when it installs them: `deps` installs with
+# a policy-rc.d that starts no daemon and disables the two units it
+# installed, so the host runs nothing new; the benchmark starts its own
+# copies inside its namespaces.
+DEPS_BENCH = iperf3 haproxy socat wrk nginx-light gnuplot-nox
+DEPS       = $(sort $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_RUN) $(DEPS_BENCH))
 
 .PHONY: all deps build test unit fuzz run bench install clean
 
@@ -34,7 +42,20 @@ deps:
 	if [ "$$(id -u)" != 0 ]; then echo "deps: missing:$$missing; run 'sudo make deps'" >&2; exit 1; fi; \
 	echo "deps: installing$$missing"; \
 	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM; \
+	  printf '#!/bin/sh\n# make deps: no daemon starts while installing (invoke-rc.d(8))\nexit 101\n' \
+	    > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d; \
+	fi; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	if [ -d /run/systemd/system ]; then \
+	  for pu in haproxy:haproxy nginx-light:nginx; do \
+	    case " $$missing " in *" $${pu%%:*} "*) \
+	      systemctl disable --quiet "$${pu#*:}.service" 2>/dev/null \
+	        && echo "deps: $${pu#*:}.service disabled (installed for make bench only)";; \
+	    esac; \
+	  done; \
+	fi
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROXYGW_TESTS=OFF
@@ -60,9 +81,15 @@ fuzz:
 run: deps build
 	BUILD=$(BUILD) ./init/run-demo.sh
 
-bench:
-	@echo "make bench: the benchmarks are not written yet (issue 6)." >&2
-	@exit 1
+# The benchmarks (as root), in network namespaces of their own: forwarding
+# (routed, proxygw, HAProxy, socat), control plane, idle detection, cold
+# start. Writes bench/results/<UTC date>.md, latest.md, forwarding.png and
+# the raw JSON; about 20 minutes. BENCH_QUICK=1: a smoke run of ~3 minutes.
+# A number never fails the build.
+bench: deps build
+	cmake -S bench -B $(BUILD)/bench
+	cmake --build $(BUILD)/bench -j $(JOBS)
+	BENCH_QUICK=$(BENCH_QUICK) /usr/bin/python3 bench/run.py --build $(BUILD) --tools $(BUILD)/bench
 
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)

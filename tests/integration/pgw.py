@@ -70,34 +70,53 @@ def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
 
 
 class Processes:
-    """Processes a test started; stopped by pid in reverse order."""
+    """Processes a test (or the benchmark) started; stopped by pid, newest first."""
 
     def __init__(self):
         self.procs = []
 
     def start(self, args, **kw):
-        p = subprocess.Popen(args, **kw)
+        p = subprocess.Popen([str(a) for a in args], **kw)
         self.procs.append(p)
         return p
 
-    def stop_all(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
+    def stop(self, p, sig=signal.SIGTERM, timeout=5):
+        """Signals one of ours, waits (SIGKILL after `timeout`), closes its pipes."""
+        if p.poll() is None:
+            try:
+                p.send_signal(sig)
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f is not None:
                 try:
-                    p.terminate()
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=5)
-                except ProcessLookupError:
+                    f.close()
+                except OSError:
                     pass
-            for f in (p.stdin, p.stdout, p.stderr):
-                if f is not None:
-                    try:
-                        f.close()
-                    except OSError:
-                        pass
-        self.procs = []
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def stop_all(self):
+        for p in reversed(list(self.procs)):
+            self.stop(p)
+
+
+def delete_namespace(ns):
+    """Kills whatever still runs in one of our namespaces (only our own
+    processes live there), then deletes it. No-op when it does not exist."""
+    if not os.path.exists("/run/netns/" + ns):
+        return
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 class Topology:
@@ -152,16 +171,7 @@ class Topology:
 
     def down(self):
         for ns in reversed(self.created):
-            # Kill anything left in the namespace (our own processes only live
-            # there), then delete it.
-            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                                  text=True).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            delete_namespace(ns)
         self.created = []
 
 

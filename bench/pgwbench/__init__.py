@@ -1,0 +1,1 @@
+"""proxygw's benchmark harness (make bench). See bench/README.md."""
