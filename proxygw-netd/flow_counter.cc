@@ -42,8 +42,8 @@ void FlowCounter::OnEvent(const FlowEvent& e, Clock::time_point now) {
   if (e.type == FlowEventType::kDestroy) {
     Remove(e.flow.id);
   } else {
-    // An UPDATE of a flow we never saw as NEW (missed, or older than netd)
-    // counts it from now on.
+    // A NEW of a flow already counted (a snapshot raced its event) only
+    // refreshes its deadline.
     Upsert(e.flow, now);
   }
 }

@@ -45,16 +45,9 @@ TEST(FlowCounter, DuplicatesAndUnknownDestroysDoNotSkewCounts) {
   auto now = Clock::now();
   c.OnEvent({FlowEventType::kNew, F(7, "198.18.2.2:80")}, now);
   c.OnEvent({FlowEventType::kNew, F(7, "198.18.2.2:80")}, now);     // seen twice
-  c.OnEvent({FlowEventType::kUpdate, F(7, "198.18.2.2:80")}, now);  // a state change
   c.OnEvent({FlowEventType::kDestroy, F(99, "198.18.2.2:80")}, now);
   EXPECT_EQ(c.flows(), 1u);
   EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
-}
-
-TEST(FlowCounter, AnUpdateOfAnUnseenFlowCountsIt) {
-  FlowCounter c;
-  c.OnEvent({FlowEventType::kUpdate, F(5, "198.18.2.2:80")}, Clock::now());
-  EXPECT_EQ(c.flows(), 1u);
 }
 
 TEST(FlowCounter, ResetReplacesEverythingAndMarksOldDestinationsChanged) {
@@ -87,15 +80,6 @@ TEST(FlowCounter, ProbesAFlowJustAfterItsTimeoutAndNotBefore) {
   c.Remove(1);
   EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(61));
   EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
-}
-
-TEST(FlowCounter, AStateChangeMovesTheDeadline) {
-  FlowCounter c;
-  auto t0 = Clock::now();
-  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 300)}, t0);
-  // FIN: TIME_WAIT with 5s.
-  c.OnEvent({FlowEventType::kUpdate, F(1, "198.18.2.2:80", 5)}, t0 + std::chrono::seconds(10));
-  EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(16));
 }
 
 TEST(FlowCounter, DueIsBounded) {

@@ -272,10 +272,9 @@ Result<std::unique_ptr<FlowTracker>> FlowTracker::Open(std::uint32_t mark_mask, 
   impl->dump.mark_mask = mark_mask;
 
   errno = 0;
-  impl->events.reset(nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
-                                              NF_NETLINK_CONNTRACK_DESTROY));
+  impl->events.reset(nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY));
   if (!impl->events) {
-    return Status::FromErrno("FlowTracker: event socket: nfct_open(NEW|UPDATE|DESTROY)",
+    return Status::FromErrno("FlowTracker: event socket: nfct_open(NEW|DESTROY)",
                              LastErrno());
   }
   const int event_fd = nfct_fd(impl->events.get());
@@ -329,8 +328,6 @@ Result<FlowTracker::ReadResult> FlowTracker::ReadEvents(
       const int msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
       if (msg == IPCTNL_MSG_CT_NEW && (nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL)) != 0) {
         type = FlowEventType::kNew;
-      } else if (msg == IPCTNL_MSG_CT_NEW) {
-        type = FlowEventType::kUpdate;  // a state change: carries the new timeout
       } else if (msg == IPCTNL_MSG_CT_DELETE) {
         type = FlowEventType::kDestroy;
       } else {

@@ -1,6 +1,6 @@
 // FlowTracker: netd's view of conntrack. It follows the flows netd DNATed
 // (status IPS_DST_NAT and a ct mark inside netd's mark mask) through
-// conntrack NEW/UPDATE/DESTROY events, takes filtered snapshots after an event
+// conntrack NEW and DESTROY events, takes filtered snapshots after an event
 // overrun or on request, probes single flows, and deletes flows by mark. Runs inside proxygw-netd only; it
 // opens all its netlink sockets in Open(), before the seccomp filter is loaded,
 // and never opens another.
@@ -37,7 +37,14 @@ struct TrackedFlow {
   std::uint32_t timeout_s = 0;             // seconds left when seen; 0 if not given
 };
 
-enum class FlowEventType { kNew, kUpdate, kDestroy };
+// No UPDATE: while anyone listens to a conntrack event group, the kernel
+// builds a message for every event of that group in the namespace (the BPF
+// filter runs after), and a TCP connection has five or more state changes.
+// netd does not need them: at the deadline it holds for a flow it probes it,
+// a live flow answers with its real remaining time, and since no state of a
+// DNATed flow has a timeout above flow_timeout, a closed flow is gone, and
+// stops counting, within flow_timeout of its last packet.
+enum class FlowEventType { kNew, kDestroy };
 
 struct FlowEvent {
   FlowEventType type;
@@ -46,7 +53,7 @@ struct FlowEvent {
 
 class FlowTracker {
  public:
-  // Opens the event socket (NEW, UPDATE and DESTROY groups, receive buffer forced to
+  // Opens the event socket (NEW and DESTROY groups, receive buffer forced to
   // `rcvbuf_bytes` with SO_RCVBUFFORCE, non-blocking, BPF filter accepting only
   // marks with (mark & mark_mask) != 0) and a second socket for dumps and
   // deletes. `mark_mask` must be non-zero. Needs CAP_NET_ADMIN in the network
@@ -64,7 +71,7 @@ class FlowTracker {
     kDrained,  // no more events pending (EAGAIN)
     kOverrun,  // the kernel dropped events (ENOBUFS): the caller must Snapshot()
   };
-  // Reads every pending event and calls `on_event` for each NEW, UPDATE or DESTROY of
+  // Reads every pending event and calls `on_event` for each NEW or DESTROY of
   // a TCP or UDP flow that has IPS_DST_NAT and (mark & mark_mask) != 0;
   // others are skipped (the BPF filter already drops most). Never blocks. On
   // an overrun it first discards what is still queued (bounded), so that the

@@ -35,6 +35,12 @@ using namespace ipc::netd;
 // engine that stops reading is disconnected rather than buffered without end.
 constexpr std::size_t kMaxQueuedMessages = 256;
 
+// Conntrack events are read in batches: after a read the event socket rests
+// this long, and what arrived meanwhile is read at once. A burst of short
+// connections (several events each) then costs netd and the engine a wake-up
+// per batch, not per event; counts reach the engine at most this much later.
+constexpr auto kEventBatch = std::chrono::milliseconds(25);
+
 // Keys of removed mappings remembered for a later Flush (the engine drains by
 // disabling first, then flushing). Bounded; forgotten when the mark is reused.
 constexpr std::size_t kMaxRetired = 65536;
@@ -85,6 +91,8 @@ struct Server::Impl {
   std::map<MappingKey, std::uint32_t> retired;  // key -> mark of a removed mapping
   std::map<std::uint32_t, MappingKey> retired_marks;  // the same, by mark (marks are unique)
   PortIndex ports;  // of table.installed(), for Change's overlap check
+  // While set, the event socket is out of the epoll set until then (kEventBatch).
+  std::optional<FlowCounter::Clock::time_point> events_resume;
   bool stop = false;
   Exit exit = Exit::kSignal;
 
@@ -187,6 +195,8 @@ struct Server::Impl {
   void FlushOut(Session& s);
   void CloseSession(const std::string& why);
   void ReadFlows();
+  void PauseEvents();
+  void ResumeEventsIfDue();
   void ProbeDue();
   int WaitMs() const;
   void Resnapshot(const char* why);
@@ -498,6 +508,19 @@ void Server::Impl::Accept() {
 void Server::Impl::CloseSession(const std::string& why) {
   if (!session) return;
   epoll_ctl(epoll.get(), EPOLL_CTL_DEL, session->fd.get(), nullptr);
+  // Closing a Unix socket with unread requests makes the peer's next read
+  // fail with ECONNRESET, which can hide the error reply sent just before
+  // (a refused request that the engine had pipelined others behind). So
+  // the unread requests are discarded first (bounded), and the peer reads
+  // the reply and then end-of-file.
+  for (std::size_t i = 0; i < kMaxQueuedMessages; ++i) {
+    char sink[1];
+    iovec iov{sink, sizeof sink};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (recvmsg(session->fd.get(), &msg, MSG_DONTWAIT) <= 0) break;
+  }
   Log(LogLevel::kInfo, "engine disconnected",
       Fields({{"pid", std::to_string(session->pid)}, {"reason", why}}));
   session.reset();
@@ -653,9 +676,28 @@ void Server::Impl::ProbeDue() {
   }
 }
 
-// How long the loop may sleep: until the next probe deadline, or forever.
+void Server::Impl::PauseEvents() {
+  if (Status st = Watch(tracker.event_fd(), 0, /*modify=*/true); !st.ok()) {
+    return;  // stays watched: every event is read at once, as before batching
+  }
+  events_resume = FlowCounter::Clock::now() + kEventBatch;
+}
+
+void Server::Impl::ResumeEventsIfDue() {
+  if (!events_resume || FlowCounter::Clock::now() < *events_resume) return;
+  if (Status st = Watch(tracker.event_fd(), EPOLLIN, /*modify=*/true); !st.ok()) {
+    Log(LogLevel::kWarn, "cannot watch the conntrack event socket again",
+        Fields({{"error", st.message()}}));
+    return;  // retried at the next turn of the loop
+  }
+  events_resume.reset();
+}
+
+// How long the loop may sleep: until the next probe deadline or the end of
+// an event batch, or forever.
 int Server::Impl::WaitMs() const {
   auto next = counter.NextDeadline();
+  if (events_resume && (!next || *events_resume < *next)) next = events_resume;
   if (!next) return -1;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next -
                                                                   FlowCounter::Clock::now())
@@ -762,11 +804,13 @@ Result<Server::Exit> Server::Run() {
         s.Accept();
       } else if (fd == s.tracker.event_fd()) {
         s.ReadFlows();
+        s.PauseEvents();
       } else if (s.session && fd == s.session->fd.get()) {
         if (ev & EPOLLOUT) s.FlushOut(*s.session);
         if (s.session && (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))) s.ReadRequests();
       }
     }
+    s.ResumeEventsIfDue();
     s.ProbeDue();
     s.PushCounts();
   }
