@@ -82,9 +82,9 @@ run: deps build
 	BUILD=$(BUILD) ./init/run-demo.sh
 
 # The benchmarks (as root), in network namespaces of their own: forwarding
-# (routed, proxygw, HAProxy, socat), control plane, idle detection, cold
-# start. Writes bench/results/<UTC date>.md, latest.md, forwarding.png and
-# the raw JSON; about 20 minutes. BENCH_QUICK=1: a smoke run of ~3 minutes.
+# (routed, proxygw, hand-written nft DNAT, HAProxy, socat), control plane,
+# idle detection, cold start. Writes bench/results/<UTC date>.md, latest.md,
+# forwarding.png and the raw JSON; about 25 minutes. BENCH_QUICK=1: a smoke run of ~4 minutes.
 # A number never fails the build.
 bench: deps build
 	cmake -S bench -B $(BUILD)/bench

@@ -9,6 +9,9 @@ Paths (same client, gateway and backend namespaces, same backend servers):
   haproxy  HAProxy 2.6, mode tcp, maxconn 8000 (the open-file limit is 20000)
   socat    socat with backlog=1024,nodelay (its default backlog of 5 makes HTTP
            runs time out, see forwarding-anchors.md); UDP through UDP-LISTEN,fork
+  nft      a hand-written nftables DNAT map (forwarding-anchors.md's layout (b)):
+           the least a user could write, to tell what proxygw's table (marks,
+           timeout policies, flow events) costs over kernel DNAT itself
 Optional (--paths): socat-default (plain options), proxyd (systemd-socket-proxyd).
 
 Tests, each `duration` seconds, 2 s apart, every client command bounded by a
@@ -81,15 +84,27 @@ backend web
   server s1 198.18.11.2:80
 """
 
+NFT_DNAT = """\
+table inet bench_dnat {
+  map svc { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service
+    elements = { tcp . 198.18.10.1 . 5201 : 198.18.11.2 . 5201, udp . 198.18.10.1 . 5201 : 198.18.11.2 . 5201,
+                 tcp . 198.18.10.1 . 8080 : 198.18.11.2 . 80 } }
+  chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+    dnat ip to meta l4proto . ip daddr . th dport map @svc
+  }
+}
+"""
+
 LABELS = {
     "routed": "routed (no NAT, no conntrack)",
     "proxygw": "proxygw (kernel DNAT)",
+    "nft": "hand-written nft DNAT map",
     "haproxy": "HAProxy 2.6 (mode tcp)",
     "socat": "socat (backlog=1024, nodelay)",
     "socat-default": "socat (defaults)",
     "proxyd": "systemd-socket-proxyd",
 }
-DEFAULT_PATHS = ["routed", "proxygw", "haproxy", "socat"]
+DEFAULT_PATHS = ["routed", "proxygw", "nft", "haproxy", "socat"]
 
 
 class Path:
@@ -169,6 +184,20 @@ class Proxygw(Path):
             raise RuntimeError("proxygw's table is still in the gateway namespace")
 
 
+class NftDnat(Path):
+    name = "nft"
+
+    def setup(self):
+        path = os.path.join(self.ctx.workdir, "dnat.nft")
+        with open(path, "w") as f:
+            f.write(NFT_DNAT)
+        run(topo.ns_exec(topo.GATEWAY, ["nft", "-f", path]))
+
+    def teardown(self):
+        run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "table", "inet", "bench_dnat"]))
+        run(topo.ns_exec(topo.GATEWAY, ["conntrack", "-F"]), check=False)
+
+
 class Haproxy(Path):
     name = "haproxy"
     udp = False
@@ -219,7 +248,7 @@ class Proxyd(Path):
                 cwd=BENCH_DIR)
 
 
-PATHS = {c.name: c for c in (Routed, Proxygw, Haproxy, Socat, SocatDefault, Proxyd)}
+PATHS = {c.name: c for c in (Routed, Proxygw, NftDnat, Haproxy, Socat, SocatDefault, Proxyd)}
 
 
 # --- tests ------------------------------------------------------------------------

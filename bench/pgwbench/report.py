@@ -367,11 +367,12 @@ METHOD = """\
 - **Paths**: *routed* has no nftables table in the gateway, hence no conntrack (the ceiling); *proxygw* is
   proxygw-netd (own uid, CAP_NET_ADMIN only) and proxygw-engine (engine uid, no capability) with static:none
   targets behind static:always frontends, the mappings switched on by netd in its own table `inet proxygw`
-  (flow_timeout 60 s); *HAProxy* 2.6 `mode tcp`, maxconn 8000 (the open-file limit is 20,000), 2 threads;
+  (flow_timeout 60 s); *nft* is a hand-written table with one DNAT map in a prerouting nat chain (no marks, no
+  timeout policy, nobody listening to conntrack events), the least a user could write; *HAProxy* 2.6 `mode tcp`, maxconn 8000 (the open-file limit is 20,000), 2 threads;
   *socat* with `backlog=1024,nodelay` (its default backlog of 5 makes the HTTP runs time out) and one child per
   connection, UDP through `UDP-LISTEN,fork`. Backend: nginx (2 workers, 128-byte page, backlog 4096) and iperf3.
   The proxies' table is gone before the next path starts (checked).
-- **Order**: paths run in turn (A B C D), the whole sequence repeated per round; tests 2 s apart, every client
+- **Order**: paths run in turn (A B C D E), the whole sequence repeated per round; tests 2 s apart, every client
   command bounded by a timeout. 8-stream TCP is bimodal on this VM (runs land near 12-22 or 30-33 Gbit/s for
   routed and DNAT alike), hence medians with their range, and ratios of medians.
 - **UDP 64 B** cannot be generated at 1 Gbit/s: the iperf3 client saturates one core at ~150 kpps, so that
