@@ -25,6 +25,7 @@
 #include <string>
 
 #include "common/c_handles.h"
+#include "proxygw-netd/validate.h"
 
 namespace netd {
 namespace {
@@ -1009,10 +1010,10 @@ Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
 
 Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   Impl& t = *impl_;
-  std::size_t after = t.installed.size() - d.gone.size() + d.fresh.size();
-  if (after > t.opt.max_mappings) {
-    return Status::InvalidArgument(std::to_string(after) + " mappings; the limit is " +
-                                   std::to_string(t.opt.max_mappings));
+  if (Status st = ValidateCount(t.installed.size() - d.gone.size() + d.fresh.size(),
+                                t.opt.max_mappings);
+      !st.ok()) {
+    return st;
   }
   Outcome out;
   out.unchanged = d.unchanged;
@@ -1075,9 +1076,8 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
 
   for (const auto& im : removes) t.used_ids.erase(t.IdOf(im.mark));
   for (const auto& im : adds) t.used_ids.insert(t.IdOf(im.mark));
-  for (const InstalledMapping* g : d.gone) {
-    out.gone.push_back(*g);
-  }
+  // `removes` starts with the gone mappings, `adds` ends with the fresh ones.
+  out.gone.assign(removes.begin(), removes.begin() + static_cast<std::ptrdiff_t>(d.gone.size()));
   for (const auto& im : out.gone) t.installed.erase(im.mapping.key);
   for (const auto& im : adds) t.installed[im.mapping.key] = im;
   out.fresh.assign(adds.end() - static_cast<std::ptrdiff_t>(d.fresh.size()), adds.end());

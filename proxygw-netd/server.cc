@@ -97,6 +97,10 @@ struct Server::Impl {
   Exit exit = Exit::kSignal;
 
   Impl(const ServerOptions& o, NftTable& t, FlowTracker& f) : opt(o), table(t), tracker(f) {
+    Reindex();
+  }
+  void Reindex() {
+    ports.Clear();
     for (const auto& [k, im] : table.installed()) ports.Add(k);
   }
 
@@ -160,11 +164,14 @@ struct Server::Impl {
     }
     return std::nullopt;
   }
-  std::optional<Refusal> CheckSet(const std::map<MappingKey, Mapping>& set) const {
-    if (set.size() > table.max_mappings()) {
-      return Refusal{ErrorCode::kLimit, std::to_string(set.size()) + " mappings; the limit is " +
-                                            std::to_string(table.max_mappings())};
+  std::optional<Refusal> CheckCount(std::size_t n) const {
+    if (Status st = ValidateCount(n, table.max_mappings()); !st.ok()) {
+      return Refusal{ErrorCode::kLimit, st.message()};
     }
+    return std::nullopt;
+  }
+  std::optional<Refusal> CheckSet(const std::map<MappingKey, Mapping>& set) const {
+    if (auto x = CheckCount(set.size())) return x;
     if (Status st = ValidateSet(set, table.max_mappings()); !st.ok()) {
       return Refusal{ErrorCode::kInvalid, st.message()};
     }
@@ -287,11 +294,7 @@ std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Requ
   for (const auto& k : off) {
     if (installed.count(k)) leaving.push_back(k);
   }
-  std::size_t after = installed.size() + entering.size() - leaving.size();
-  if (after > table.max_mappings()) {
-    return Refusal{ErrorCode::kLimit, std::to_string(after) + " mappings; the limit is " +
-                                          std::to_string(table.max_mappings())};
-  }
+  if (auto x = CheckCount(installed.size() + entering.size() - leaving.size())) return x;
   if (!ports.Overlaps(entering, leaving)) return std::nullopt;
   // Refused: the whole set as it would be names the overlapping mapping.
   std::map<MappingKey, Mapping> set;
@@ -349,8 +352,7 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   auto out = table.Sync(staged);
   if (!out.ok()) return out.status();
   Retire(*out);
-  ports.Clear();
-  for (const auto& [k, im] : table.installed()) ports.Add(k);
+  Reindex();
   Log(LogLevel::kInfo, "sync applied",
       Fields({{"mappings", std::to_string(table.installed().size())},
               {"added", std::to_string(out->added)},

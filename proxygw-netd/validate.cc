@@ -1,6 +1,5 @@
 #include "proxygw-netd/validate.h"
 
-#include <set>
 #include <tuple>
 
 namespace netd {
@@ -50,21 +49,20 @@ Status ValidateMapping(const Mapping& m) {
   return Status::Ok();
 }
 
+Status ValidateCount(std::size_t n, std::uint32_t limit) {
+  if (n <= limit) return Status::Ok();
+  return Status::InvalidArgument(std::to_string(n) + " mappings; the limit is " +
+                                 std::to_string(limit));
+}
+
 Status ValidateSet(const std::map<MappingKey, Mapping>& set, std::uint32_t limit) {
-  if (set.size() > limit) {
-    return Status::InvalidArgument(std::to_string(set.size()) + " mappings; the limit is " +
-                                   std::to_string(limit));
-  }
-  // (proto, family, port) of every wildcard key.
-  std::set<std::tuple<int, int, int>> wild;
+  if (Status st = ValidateCount(set.size(), limit); !st.ok()) return st;
+  PortIndex wild;  // every wildcard key
   for (const auto& [k, m] : set) {
-    if (k.wildcard()) {
-      wild.emplace(static_cast<int>(k.proto), static_cast<int>(k.listen.family()), k.port);
-    }
+    if (k.wildcard()) wild.Add(k);
   }
   for (const auto& [k, m] : set) {
-    if (!k.wildcard() &&
-        wild.count({static_cast<int>(k.proto), static_cast<int>(k.listen.family()), k.port})) {
+    if (!k.wildcard() && wild.Overlaps({k}, {})) {
       return Status::InvalidArgument(k.ToString() + ": overlaps the wildcard mapping of port " +
                                      std::to_string(k.port));
     }
@@ -76,15 +74,12 @@ PortIndex::Port PortIndex::PortOf(const MappingKey& k) {
   return {static_cast<int>(k.proto), static_cast<int>(k.listen.family()), k.port};
 }
 
-void PortIndex::Add(const MappingKey& k) {
-  Use& u = uses_[PortOf(k)];
-  ++(k.wildcard() ? u.wildcard : u.specific);
-}
+void PortIndex::Add(const MappingKey& k) { ++CountOf(uses_[PortOf(k)], k); }
 
 void PortIndex::Remove(const MappingKey& k) {
   auto it = uses_.find(PortOf(k));
   if (it == uses_.end()) return;
-  std::uint32_t& n = k.wildcard() ? it->second.wildcard : it->second.specific;
+  std::uint32_t& n = CountOf(it->second, k);
   if (n > 0) --n;
   if (it->second.wildcard == 0 && it->second.specific == 0) uses_.erase(it);
 }
@@ -102,10 +97,10 @@ bool PortIndex::Overlaps(const std::vector<MappingKey>& entering,
     return it->second;
   };
   for (const auto& k : leaving) {
-    std::uint32_t& n = k.wildcard() ? at(k).wildcard : at(k).specific;
+    std::uint32_t& n = CountOf(at(k), k);
     if (n > 0) --n;
   }
-  for (const auto& k : entering) ++(k.wildcard() ? at(k).wildcard : at(k).specific);
+  for (const auto& k : entering) ++CountOf(at(k), k);
   for (const auto& [p, u] : touched) {
     if (u.wildcard > 0 && u.specific > 0) return true;
   }

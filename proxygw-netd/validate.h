@@ -4,6 +4,7 @@
 // rules before sending, in its config loader).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <tuple>
@@ -26,6 +27,9 @@ common::Status ValidateMapping(const ipc::netd::Mapping& m);
 // A key on its own (Flush, Change's disable list): port 1-65535, not
 // multicast or IPv4-mapped.
 common::Status ValidateKey(const ipc::netd::MappingKey& k);
+
+// A set of `n` mappings within `limit`: "N mappings; the limit is L".
+common::Status ValidateCount(std::size_t n, std::uint32_t limit);
 
 // A whole set of mappings as it would be installed: unique keys, and no
 // wildcard and specific listen address of the same protocol, family and port
@@ -55,6 +59,9 @@ class PortIndex {
     std::uint32_t wildcard = 0, specific = 0;
   };
   static Port PortOf(const ipc::netd::MappingKey& k);
+  static std::uint32_t& CountOf(Use& u, const ipc::netd::MappingKey& k) {
+    return k.wildcard() ? u.wildcard : u.specific;
+  }
   std::map<Port, Use> uses_;
 };
 
