@@ -61,70 +61,58 @@ class FakeDataplane : public Dataplane {
   std::vector<std::string> calls;
 };
 
+// What a scripted handler was asked, and the calls it has not completed.
+struct CallScript {
+  std::vector<std::string> calls;     // e.g. "warm", "drain", "close"
+  std::deque<Done> pending;           // calls not completed yet
+  bool auto_complete = true;          // complete each call at once with `result`
+  common::Status result;
+  void Complete(common::Status st = common::Status::Ok()) {
+    auto d = std::move(pending.front());
+    pending.pop_front();
+    d(std::move(st));
+  }
+  // Records `what`; completes `d` now (auto_complete) or keeps it for Complete().
+  void Call(const char* what, Done d) {
+    calls.push_back(what);
+    if (auto_complete) {
+      d(result);
+    } else {
+      pending.push_back(std::move(d));
+    }
+  }
+};
+
 // A target handler whose Warm/Drain/Close complete when the test says.
 class ScriptedTarget : public TargetHandler {
  public:
-  struct Script {
-    std::vector<std::string> calls;     // "warm", "drain", "close"
-    std::deque<Done> pending;           // calls not completed yet
-    bool auto_complete = true;          // complete each call at once with `result`
-    common::Status result;
+  struct Script : CallScript {
     bool adopt = true;
-    void Complete(common::Status st = common::Status::Ok()) {
-      auto d = std::move(pending.front());
-      pending.pop_front();
-      d(std::move(st));
-    }
   };
   explicit ScriptedTarget(Script* s) : s_(s) {}
-  void Warm(Done d) override { Call("warm", std::move(d)); }
-  void Drain(Done d) override { Call("drain", std::move(d)); }
-  void Close(Done d) override { Call("close", std::move(d)); }
+  void Warm(Done d) override { s_->Call("warm", std::move(d)); }
+  void Drain(Done d) override { s_->Call("drain", std::move(d)); }
+  void Close(Done d) override { s_->Call("close", std::move(d)); }
   bool Adopt() override {
     s_->calls.push_back("adopt");
     return s_->adopt;
   }
 
  private:
-  void Call(const char* what, Done d) {
-    s_->calls.push_back(what);
-    if (s_->auto_complete) {
-      d(s_->result);
-    } else {
-      s_->pending.push_back(std::move(d));
-    }
-  }
   Script* s_;
 };
 
+// A frontend handler whose Start/Stop complete when the test says.
 class ScriptedFrontend : public FrontendHandler {
  public:
-  struct Script {
-    std::vector<std::string> calls;
-    std::deque<Done> pending;
-    bool auto_complete = true;
-    common::Status result;
-    void Complete(common::Status st = common::Status::Ok()) {
-      auto d = std::move(pending.front());
-      pending.pop_front();
-      d(std::move(st));
-    }
-  };
+  using Script = CallScript;
   explicit ScriptedFrontend(Script* s) : s_(s) {}
-  void Start(Done d) override { Call("start", std::move(d)); }
-  void Stop(Done d) override { Call("stop", std::move(d)); }
+  void Start(Done d) override { s_->Call("start", std::move(d)); }
+  void Stop(Done d) override { s_->Call("stop", std::move(d)); }
   void Close() override { s_->calls.push_back("close"); }
   void OnTargetFailed() override { s_->calls.push_back("target-failed"); }
 
  private:
-  void Call(const char* what, Done d) {
-    s_->calls.push_back(what);
-    if (s_->auto_complete) {
-      d(s_->result);
-    } else {
-      s_->pending.push_back(std::move(d));
-    }
-  }
   Script* s_;
 };
 
