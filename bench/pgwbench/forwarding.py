@@ -107,6 +107,10 @@ LABELS = {
 DEFAULT_PATHS = ["routed", "proxygw", "nft", "haproxy", "socat"]
 
 
+# The gateway ports a proxy listens on -> the backend ports (iperf3, nginx).
+FORWARDS = ((5201, 5201), (8080, 80))
+
+
 class Path:
     """One way through the gateway; subclasses start and stop what it needs."""
     name = ""
@@ -141,9 +145,11 @@ class Path:
         self.procs.append(p)
         return p
 
-    def wait_listening(self, port):
-        wait_for(lambda: "LISTEN" in run(topo.ns_exec(topo.GATEWAY, ["ss", "-Hltn", "sport = :%d" % port]),
-                                         check=False).stdout, 10, what="%s listening on %d" % (self.name, port))
+    def wait_listening(self):
+        """Until the proxy listens on every gateway port of FORWARDS."""
+        for port, _ in FORWARDS:
+            wait_for(lambda: "LISTEN" in run(topo.ns_exec(topo.GATEWAY, ["ss", "-Hltn", "sport = :%d" % port]),
+                                             check=False).stdout, 10, what="%s listening on %d" % (self.name, port))
 
     def gw_pids(self):
         return cpu.ns_pids(topo.net_inode(topo.GATEWAY))
@@ -207,8 +213,7 @@ class Haproxy(Path):
         with open(cfg, "w") as f:
             f.write(HAPROXY_CONFIG)
         self.start(["haproxy", "-db", "-f", cfg], "haproxy.log")
-        self.wait_listening(5201)
-        self.wait_listening(8080)
+        self.wait_listening()
 
 
 class Socat(Path):
@@ -217,13 +222,12 @@ class Socat(Path):
     connect_opts = ",nodelay"
 
     def setup(self):
-        for lport, dport in ((5201, 5201), (8080, 80)):
+        for lport, dport in FORWARDS:
             self.start(["socat", "TCP-LISTEN:%d,bind=%s,fork,reuseaddr%s" % (lport, topo.GW_CLIENT_IP, self.listen_opts),
                         "TCP:%s:%d%s" % (topo.BACKEND_IP, dport, self.connect_opts)], "socat.log")
         self.start(["socat", "-T", "5", "UDP-LISTEN:5201,bind=%s,fork,reuseaddr" % topo.GW_CLIENT_IP,
                     "UDP:%s:5201" % topo.BACKEND_IP], "socat.log")
-        self.wait_listening(5201)
-        self.wait_listening(8080)
+        self.wait_listening()
 
 
 class SocatDefault(Socat):
@@ -237,13 +241,12 @@ class Proxyd(Path):
     udp = False
 
     def setup(self):
-        for lport, dport in ((5201, 5201), (8080, 80)):
+        for lport, dport in FORWARDS:
             self.start(["systemd-socket-activate", "-l", "%s:%d" % (topo.GW_CLIENT_IP, lport),
                         "/lib/systemd/systemd-socket-proxyd", "%s:%d" % (topo.BACKEND_IP, dport)], "proxyd.log")
-        self.wait_listening(5201)
-        self.wait_listening(8080)
+        self.wait_listening()
         # The first connection execs proxyd in place of systemd-socket-activate: do it now.
-        for port in (5201, 8080):
+        for port, _ in FORWARDS:
             run(topo.ns_exec(topo.CLIENT, [sys.executable, "-m", "pgwbench.nsclient", "connect", topo.GW_CLIENT_IP, port, 5]),
                 cwd=BENCH_DIR)
 

@@ -42,6 +42,11 @@ def spread(values, digits=2):
     return "%s [%s-%s]" % (f(median(values), digits), f(min(values), digits), f(max(values), digits))
 
 
+def add_table(lines, caption, header, rows):
+    """A caption, then its table, each followed by a blank line."""
+    lines.extend([caption, "", table(header, rows), ""])
+
+
 def table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
@@ -135,12 +140,10 @@ def forwarding_md(fwd, quick):
                      ratio(median(u14) if u14 else None, med(fwd, ref, "udp1400", "recv_mbps")),
                      ("%s (%s kpps)" % (f(median(u64), 1), f(median(k64), 0))) if u64 else "n/a",
                      ratio(median(u64) if u64 else None, med(fwd, ref, "udp64", "recv_mbps"))])
-    lines.append("**Throughput** (iperf3, %d s per test; TCP Gbit/s at the receiver; UDP Mbit/s of payload received "
-                 "with 1 Gbit/s offered)" % fwd.get("duration_s", 10))
-    lines.append("")
-    lines.append(table(["path", "TCP 1 stream", "ratio", "TCP 8 streams", "ratio", "UDP 1400 B", "loss %", "ratio",
-                        "UDP 64 B", "ratio"], rows))
-    lines.append("")
+    add_table(lines, "**Throughput** (iperf3, %d s per test; TCP Gbit/s at the receiver; UDP Mbit/s of payload received "
+                     "with 1 Gbit/s offered)" % fwd.get("duration_s", 10),
+                     ["path", "TCP 1 stream", "ratio", "TCP 8 streams", "ratio", "UDP 1400 B", "loss %", "ratio",
+                      "UDP 64 B", "ratio"], rows)
     # Requests
     rows = []
     for p in paths:
@@ -153,13 +156,11 @@ def forwarding_md(fwd, quick):
                      ratio(med(fwd, p, "http_close", "p99_ms"), med(fwd, ref, "http_close", "p99_ms")),
                      f(med(fwd, p, "seqlat", "p50_us"), 0), f(med(fwd, p, "seqlat", "p99_us"), 0),
                      ratio(med(fwd, p, "seqlat", "p50_us"), med(fwd, ref, "seqlat", "p50_us"))])
-    lines.append("**Requests** (wrk -t2 -c50, 128-byte page from nginx; keep-alive = request rate, Connection: close = "
-                 "one TCP connection per request; latency percentiles in ms from wrk. Sequential: one connect + "
-                 "GET + read to EOF + close at a time, %s iterations, in us)" % fwd.get("seqlat_n", 1000))
-    lines.append("")
-    lines.append(table(["path", "keep-alive req/s", "ratio", "p50 ms", "p99 ms", "Connection: close req/s", "ratio",
-                        "p50 ms", "p99 ms", "p99 ratio", "sequential p50 us", "p99 us", "p50 ratio"], rows))
-    lines.append("")
+    add_table(lines, "**Requests** (wrk -t2 -c50, 128-byte page from nginx; keep-alive = request rate, Connection: close = "
+                     "one TCP connection per request; latency percentiles in ms from wrk. Sequential: one connect + "
+                     "GET + read to EOF + close at a time, %s iterations, in us)" % fwd.get("seqlat_n", 1000),
+                     ["path", "keep-alive req/s", "ratio", "p50 ms", "p99 ms", "Connection: close req/s", "ratio",
+                      "p50 ms", "p99 ms", "p99 ratio", "sequential p50 us", "p99 us", "p50 ratio"], rows)
     # CPU
     rows = []
     ref_gb = pinned_gateway(fwd, ref, "tcp1")
@@ -176,13 +177,11 @@ def forwarding_md(fwd, quick):
                      ratio(c["per_1k_conn_ms"] if c else None, ref_conn["per_1k_conn_ms"] if ref_conn else None),
                      ("%s conn/s" % f(c["result"]["rps"], 0)) if c else "",
                      f(mach, 3), ratio(mach, ref_shared[0]), f(gwp, 3), f(sirq, 3)])
-    lines.append("**Gateway CPU** (left: pinned pass, the gateway alone on CPU 1, see Method; right: the shared "
-                 "TCP 1-stream runs above, whole machine)")
-    lines.append("")
-    lines.append(table(["path", "gateway CPU s per GB", "ratio", "at", "gateway CPU ms per 1,000 connections",
-                        "ratio", "at", "machine CPU s per GB (shared)", "ratio", "of which gateway processes",
-                        "of which softirq+irq"], rows))
-    lines.append("")
+    add_table(lines, "**Gateway CPU** (left: pinned pass, the gateway alone on CPU 1, see Method; right: the shared "
+                     "TCP 1-stream runs above, whole machine)",
+                     ["path", "gateway CPU s per GB", "ratio", "at", "gateway CPU ms per 1,000 connections",
+                      "ratio", "at", "machine CPU s per GB (shared)", "ratio", "of which gateway processes",
+                      "of which softirq+irq"], rows)
     # Errors and notes
     notes = []
     for p in paths:
@@ -233,13 +232,11 @@ def control_md(ctl):
                          f(t["enable_us"]["p50"], 0), f(t["enable_us"]["p99"], 0),
                          f(t["live_us"].get("p50"), 0), f(t["live_us"].get("p99"), 0),
                          f(t["disable_us"]["p50"], 0), f(t["disable_us"]["p99"], 0), t["probe_failures"]])
-        lines.append("**One mapping switched on and off, N others present** (netd-bench as the engine: Change -> "
-                     "netd's reply = the nftables transaction committed; live = a TCP connect through the mapping "
-                     "succeeded, from the enable request; in us)")
-        lines.append("")
-        lines.append(table(["N present", "toggles", "enable p50", "enable p99", "live p50", "live p99",
-                            "disable p50", "disable p99", "never live"], rows))
-        lines.append("")
+        add_table(lines, "**One mapping switched on and off, N others present** (netd-bench as the engine: Change -> "
+                         "netd's reply = the nftables transaction committed; live = a TCP connect through the mapping "
+                         "succeeded, from the enable request; in us)",
+                         ["N present", "toggles", "enable p50", "enable p99", "live p50", "live p99",
+                          "disable p50", "disable p99", "never live"], rows)
     if n.get("syncs"):
         by = {}
         for s in n["syncs"]:
@@ -250,12 +247,10 @@ def control_md(ctl):
             rows.append([f(size, 0)] + [f(d[k]["seconds"] * 1e3, 1) if k in d else "n/a"
                                         for k in ("add", "unchanged", "remove")] +
                         [f(d.get("add", {}).get("netd_rss_kib", 0) / 1024.0, 1)])
-        lines.append("**Full sync** (sync-begin, sync-add chunks of 1,024, sync-commit, pipelined as the engine "
-                     "sends them; one nftables transaction; ms until the commit's reply)")
-        lines.append("")
-        lines.append(table(["mappings", "into an empty table", "same set again", "back to empty",
-                            "netd RSS after, MiB"], rows))
-        lines.append("")
+        add_table(lines, "**Full sync** (sync-begin, sync-add chunks of 1,024, sync-commit, pipelined as the engine "
+                         "sends them; one nftables transaction; ms until the commit's reply)",
+                         ["mappings", "into an empty table", "same set again", "back to empty",
+                          "netd RSS after, MiB"], rows)
         if n.get("netd_cpu_s") is not None:
             lines.append("netd's CPU for all of the above: %.2f s; its largest RSS %.1f MiB." % (
                 n["netd_cpu_s"], n["netd_rss_kib_max"] / 1024.0))
@@ -281,12 +276,10 @@ def idle_md(idle):
             rows.append([proto.upper(), len(ok), "%d s" % d["flow_timeout_s"], col("last_to_zero_s"),
                          "%d s" % d["idle_timeout_s"], col("zero_to_drain_s"), col("drain_to_inactive_s"),
                          col("last_to_inactive_s")])
-        lines.append("**A flow ends -> the engine sees 0 flows -> drain** (seconds, median [min-max]; one short flow "
-                     "through a static:none target, engine status read every 2 ms)")
-        lines.append("")
-        lines.append(table(["flow", "samples", "flow_timeout", "last packet -> 0 flows", "idle_timeout",
-                            "0 flows -> drain starts", "drain -> inactive", "last packet -> inactive"], rows))
-        lines.append("")
+        add_table(lines, "**A flow ends -> the engine sees 0 flows -> drain** (seconds, median [min-max]; one short flow "
+                         "through a static:none target, engine status read every 2 ms)",
+                         ["flow", "samples", "flow_timeout", "last packet -> 0 flows", "idle_timeout",
+                          "0 flows -> drain starts", "drain -> inactive", "last packet -> inactive"], rows)
     b = idle.get("background", {})
     if b.get("phases"):
         rows = []
@@ -294,15 +287,13 @@ def idle_md(idle):
             rows.append([ph["phase"], f(ph["wall_s"], 1), f(ph["netd_cpu_s"], 2), f(ph["netd_cpu_pct"], 2),
                          f(ph["netd_rss_kib"] / 1024.0, 1), f(ph["engine_cpu_s"], 2), f(ph["engine_cpu_pct"], 2),
                          f(ph["engine_rss_kib"] / 1024.0, 1)])
-        lines.append("**netd and engine while conntrack holds other traffic** (%s entries created by ct-fill in "
-                     "%.2f s, mark 0x1 outside netd's mask; conntrack count in the gateway namespace: %s before, %s "
-                     "after the fill; CPU = utime+stime, tick-sampled)" % (
+        add_table(lines, "**netd and engine while conntrack holds other traffic** (%s entries created by ct-fill in "
+                         "%.2f s, mark 0x1 outside netd's mask; conntrack count in the gateway namespace: %s before, %s "
+                         "after the fill; CPU = utime+stime, tick-sampled)" % (
                          f(b["entries"], 0), b["fill"]["seconds"], b.get("entries_before"),
-                         b.get("entries_after_fill")))
-        lines.append("")
-        lines.append(table(["phase", "seconds", "netd CPU s", "netd % of a core", "netd RSS MiB", "engine CPU s",
-                            "engine % of a core", "engine RSS MiB"], rows))
-        lines.append("")
+                         b.get("entries_after_fill")),
+                         ["phase", "seconds", "netd CPU s", "netd % of a core", "netd RSS MiB", "engine CPU s",
+                          "engine % of a core", "engine RSS MiB"], rows)
     return "\n".join(lines)
 
 
@@ -315,17 +306,15 @@ def cold_md(cold):
         def col(k, digits=1):
             v = [r[k] for r in ok]
             return "%s [%s-%s]" % (f(median(v), digits), f(min(v), digits), f(max(v), digits))
-        lines.append("**First connect -> first byte from the backend**, backend (static:cmd) ready %d-%d ms after it "
-                     "starts (%d samples spread over the readiness probe's %d ms period), the client retrying every "
-                     "%d ms while proxygw's static:http frontend serves its \"starting\" page; ms, median [min-max]" % (
+        add_table(lines, "**First connect -> first byte from the backend**, backend (static:cmd) ready %d-%d ms after it "
+                         "starts (%d samples spread over the readiness probe's %d ms period), the client retrying every "
+                         "%d ms while proxygw's static:http frontend serves its \"starting\" page; ms, median [min-max]" % (
                          min(cold["delays_ms"]), max(cold["delays_ms"]), len(ok), cold.get("probe_period_ms", 200),
-                         cold["retry_ms"]))
-        lines.append("")
-        lines.append(table(["first connect -> backend process started", "-> backend listening (its own ready time)",
-                            "backend listening -> first byte at the client", "total", "proxygw's overhead (total - ready time)"],
-                           [[col("connect_to_start_ms"), col("start_to_listening_ms"),
-                             col("listening_to_first_byte_ms"), col("total_ms"), col("overhead_ms")]]))
-        lines.append("")
+                         cold["retry_ms"]),
+                         ["first connect -> backend process started", "-> backend listening (its own ready time)",
+                          "backend listening -> first byte at the client", "total", "proxygw's overhead (total - ready time)"],
+                         [[col("connect_to_start_ms"), col("start_to_listening_ms"),
+                          col("listening_to_first_byte_ms"), col("total_ms"), col("overhead_ms")]])
     errs = [r["error"] for r in cold.get("reps", []) if "error" in r]
     if errs:
         lines.append("Failed samples: %s" % "; ".join(errs))
