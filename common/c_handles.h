@@ -17,17 +17,10 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 
+#include "common/c_free.h"
 #include "common/unique_fd.h"
 
 namespace common {
-
-template <auto Free>
-struct CFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    if (p) Free(p);
-  }
-};
 
 using MnlSocket = std::unique_ptr<mnl_socket, CFree<mnl_socket_close>>;
 using NftnlBatch = std::unique_ptr<nftnl_batch, CFree<nftnl_batch_free>>;

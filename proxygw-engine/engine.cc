@@ -261,11 +261,17 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
   return common::Status::Ok();
 }
 
-void Engine::Shutdown(std::function<void()> done) {
+void Engine::Shutdown(ShutdownMode mode, std::function<void()> done) {
   Impl& s = *impl_;
   if (s.closed) return;
   s.closed = true;
-  s.log.Info("shutting down: frontends, then targets (backends stop), then plugins");
+  if (mode == ShutdownMode::kKeep) {
+    s.log.Info(
+        "shutting down for a restart: frontends, then plugins; targets, backends and "
+        "forwarding are kept for the next engine");
+  } else {
+    s.log.Info("shutting down: frontends, then targets (backends stop), then plugins");
+  }
   for (auto& [name, f] : s.frontends) f->Close();
   auto left = std::make_shared<std::size_t>(s.targets.size());
   auto finish = [this, done] {
@@ -273,7 +279,7 @@ void Engine::Shutdown(std::function<void()> done) {
     impl_->log.Info("engine stopped");
     done();
   };
-  if (s.targets.empty()) return finish();
+  if (s.targets.empty() || mode == ShutdownMode::kKeep) return finish();
   for (auto& [name, t] : s.targets) {
     t->Close([left, finish](common::Status) {
       if (--*left == 0) finish();

@@ -4,8 +4,10 @@
 // plugin.yaml order, targets (adopting those that were active before an
 // engine restart), the dataplane connection, frontends. Shutdown, in reverse:
 // frontends close, targets drain and close (their handlers stop backends),
-// netd is told to remove its table and exit, plugins unload. One Boost.Asio
-// event loop; no thread per object.
+// plugins unload (main() then tells netd to remove its table and exit); or,
+// for a restart, frontends close and plugins unload while targets, backends
+// and forwarding stay for the next engine to adopt. One Boost.Asio event
+// loop; no thread per object.
 #pragma once
 
 #include <functional>
@@ -42,8 +44,13 @@ class Engine : public Control {
   // start is logged and stays stopped, as in the original).
   common::Status Start(const std::function<void()>& start_dataplane, std::function<void()> ready);
 
+  enum class ShutdownMode {
+    kDrain,  // stop: every target drains and closes, its backend stops
+    kKeep,   // restart: targets and backends are left as they are (their
+             // state stays in engine.state_dir), as after a crash
+  };
   // The shutdown sequence; `done` runs at its end. A second call is ignored.
-  void Shutdown(std::function<void()> done);
+  void Shutdown(ShutdownMode mode, std::function<void()> done);
 
   // Control
   StatusSnapshot Status() const override;

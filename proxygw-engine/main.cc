@@ -4,8 +4,10 @@
 //     print "ok" or every error, touch nothing.
 //   --config FILE: load and check the config, set up logging, build the
 //     engine (plugins, targets, frontends), connect to proxygw-netd, serve
-//     until SIGTERM or SIGINT, then shut down in order. A second signal
-//     forces a quick exit. SIGHUP reopens the log file.
+//     until SIGTERM or SIGINT, then shut down in order: drain every target
+//     (backends stop) and remove netd's table; or, when systemd is restarting
+//     the engine's unit, keep targets, backends and forwarding for the next
+//     engine. A second signal forces a quick exit. SIGHUP reopens the log file.
 #include <unistd.h>
 
 #include <csignal>
@@ -22,6 +24,7 @@
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/log.h"
 #include "proxygw-engine/netd_dataplane.h"
+#include "proxygw-engine/systemd_unit.h"
 
 namespace {
 
@@ -56,11 +59,34 @@ int CheckConfig(const std::string& path) {
   return kExitOk;
 }
 
+// A stop drains; only a restart of the engine's own systemd unit
+// (`systemctl restart proxygw`) keeps backends and forwarding for the next
+// engine. Anything that cannot be told apart is a stop.
+engine::Engine::ShutdownMode ModeFor(int sig, const engine::Logger& log) {
+  if (sig != SIGTERM) return engine::Engine::ShutdownMode::kDrain;
+  common::Result<engine::PendingJob> job = engine::PendingJobOfOwnUnit();
+  if (!job.ok()) {
+    if (!job.status().IsNotFound()) {
+      log.Warn("cannot tell a restart from a stop; stopping (draining every target)",
+               {{"reason", job.status().message()}});
+    }
+    return engine::Engine::ShutdownMode::kDrain;
+  }
+  if (*job != engine::PendingJob::kRestart) return engine::Engine::ShutdownMode::kDrain;
+  log.Info("systemd is restarting the unit: backends and forwarding are kept for the next engine");
+  return engine::Engine::ShutdownMode::kKeep;
+}
+
 int Run(const std::string& path) {
   auto cfg = LoadChecked(path);
   if (!cfg) return kExitConfig;
   if (common::Status st = engine::SetUpLogging(cfg->log.output, cfg->log.level); !st.ok()) {
-    std::fprintf(stderr, "proxygw-engine: %s\n", st.message().c_str());
+    // The unit's file system is read-only but for its own directories.
+    const char* hint = std::getenv("INVOCATION_ID") != nullptr && cfg->log.output.front() == '/'
+                           ? " (under systemd the engine writes files only in /var/log/proxygw/: "
+                             "e.g. log.output: /var/log/proxygw/proxygw.log)"
+                           : "";
+    std::fprintf(stderr, "proxygw-engine: %s%s\n", st.message().c_str(), hint);
     return kExitStart;
   }
   engine::Logger log;
@@ -97,7 +123,12 @@ int Run(const std::string& path) {
       log.Info("signal received, shutting down (send it again to exit at once)",
                {{"signal", strsignal(sig)}});
       sd_notify(0, "STOPPING=1");
-      eng.Shutdown([&] {
+      engine::Engine::ShutdownMode mode = ModeFor(sig, log);
+      eng.Shutdown(mode, [&, mode] {
+        if (mode == engine::Engine::ShutdownMode::kKeep) {
+          dataplane.Stop();  // netd keeps the table and waits for the next engine
+          return io.stop();
+        }
         dataplane.Shutdown(/*remove_table=*/true, [&](common::Status st) {
           if (!st.ok()) log.Info("netd not told to remove its table", {{"reason", st.message()}});
           io.stop();
