@@ -10,14 +10,16 @@ DESTDIR    ?=
 FUZZ_SECONDS ?= 20
 
 # Debian 12 packages, grouped by what needs them. `make deps` installs exactly
-# these, and does nothing when all are present.
+# these, and does nothing when all are present; then it builds, once, the
+# Debian root that the booted-systemd test starts in a container
+# (tests/systemd/debian-root.sh, cached under /var/cache/proxygw-test).
 DEPS_BUILD = cmake make g++ pkg-config \
 	libyaml-cpp-dev libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev libboost-dev \
 	libspdlog-dev libsystemd-dev \
 	libnftnl-dev libmnl-dev libnetfilter-conntrack-dev libcap-ng-dev libseccomp-dev
 DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
-	util-linux libcap2-bin systemd
+	util-linux libcap2-bin systemd debootstrap systemd-container
 DEPS_RUN   = iproute2 python3 passwd
 # make bench only: load generators, the proxies compared, the backend's web
 # server, and gnuplot for the chart (gnuplot-nox: ~3 MB, where
@@ -38,7 +40,8 @@ deps:
 	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
 	    || missing="$$missing $$p"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages present"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages present"; \
+	  exec sh tests/systemd/debian-root.sh; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "deps: missing:$$missing; run 'sudo make deps'" >&2; exit 1; fi; \
 	echo "deps: installing$$missing"; \
 	export DEBIAN_FRONTEND=noninteractive; \
@@ -55,7 +58,8 @@ deps:
 	        && echo "deps: $${pu#*:}.service disabled (installed for make bench only)";; \
 	    esac; \
 	  done; \
-	fi
+	fi; \
+	sh tests/systemd/debian-root.sh
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROXYGW_TESTS=OFF
@@ -67,7 +71,8 @@ build:
 test: deps build unit fuzz
 
 unit:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPROXYGW_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPROXYGW_SANITIZE=ON \
+	  -DPROXYGW_RELEASE_BUILD=$(abspath $(BUILD))
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
