@@ -3,6 +3,7 @@
 // (ctl_server_testing.h).
 #include "plugins/ctl/ctl_server.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugins/ctl/ctl_server_testing.h"
+#include "plugins/ctl/socket_file.h"
 
 namespace ctl_plugin {
 namespace {
@@ -253,6 +255,29 @@ TEST_F(CtlServer, ConnectionsBeyondTheLimitAreClosed) {
   EXPECT_TRUE(c.ClosedByPeer());
   ASSERT_TRUE(a.Send(Request(1, wire::StatusRequest{})));
   EXPECT_EQ(a.Line(), kSampleStatusLine);
+}
+
+// The proxygw supervisor binds the socket as root and keeps it across engine
+// restarts (issue 10): the engine serves it and leaves its file alone.
+TEST_F(CtlServer, ServesAnInheritedSocketAndLeavesItsFile) {
+  auto passed = ListenAt(config_.socket, 0660, 8);
+  ASSERT_TRUE(passed.ok()) << passed.status().message();
+  common::UniqueFd kept(::fcntl(passed->fd.get(), F_DUPFD_CLOEXEC, 0));  // the supervisor's copy
+  auto s = Server::Start(io_, control_, engine::Logger(), config_, {}, std::move(passed->fd));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  server_ = std::move(s).value();
+  RunLoop();
+  EXPECT_EQ(LogLines("msg=\"ctl socket adopted\"").size(), 1u);
+  {
+    Client c(config_.socket);
+    ASSERT_TRUE(c.Send(Request(1, wire::StatusRequest{})));
+    EXPECT_EQ(c.Line(), kSampleStatusLine);
+  }
+  Stop();
+  EXPECT_TRUE(std::filesystem::exists(config_.socket));
+  // Clients queue on the supervisor's copy until the next engine.
+  Client waiting(config_.socket);
+  EXPECT_TRUE(waiting.connected());
 }
 
 TEST_F(CtlServer, CloseEndsConnectionsAndRemovesTheSocket) {
