@@ -5,10 +5,12 @@
 #include <climits>
 #include <cstdlib>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "plugins/ctl/ctl_config.h"
 #include "proxygw-engine/config/loader.h"
 #include "proxygw-supervisor/supervisor.h"
 
@@ -52,11 +54,20 @@ int main(int argc, char** argv) {
     free(abs);
   }
   config::LoadResult r = config::LoadConfigFile(opt.config_path);
+  // The supervisor binds the ctl socket for the engine: plugins.ctl must be
+  // valid to the plugin's own reader.
+  std::optional<ctl_plugin::CtlConfig> ctl;
+  if (r.ok()) {
+    if (const config::Options* o = r.config->PluginOptions("ctl")) {
+      config::ErrorSink sink(r.config->file, &r.errors);
+      ctl = ctl_plugin::ReadCtlConfig(*o, sink);
+    }
+  }
   if (!r.ok()) {
     std::fputs(r.ErrorText().c_str(), stderr);
     std::fprintf(stderr, "proxygw: %zu error%s in %s\n", r.errors.size(),
                  r.errors.size() == 1 ? "" : "s", opt.config_path.c_str());
     return 1;
   }
-  return supervisor::Run(opt, *r.config);
+  return supervisor::Run(opt, *r.config, ctl);
 }

@@ -1,14 +1,12 @@
 #include "proxygw-supervisor/supervisor.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +23,8 @@
 #include <vector>
 
 #include "common/unique_fd.h"
+#include "plugins/ctl/inherited_socket.h"
+#include "proxygw-supervisor/runtime_paths.h"
 
 namespace supervisor {
 namespace {
@@ -53,12 +53,6 @@ void Log(const char* level, const std::string& msg, const std::string& fields = 
   std::exit(1);
 }
 
-struct User {
-  std::string name;
-  uid_t uid;
-  gid_t gid;
-};
-
 User LookUp(const std::string& name, const char* field) {
   errno = 0;
   passwd* pw = getpwnam(name.c_str());
@@ -70,49 +64,8 @@ User LookUp(const std::string& name, const char* field) {
   return {name, pw->pw_uid, pw->pw_gid};
 }
 
-std::string Dirname(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// mkdir -p, then the last component's owner and mode.
-void MakeDir(const std::string& dir, uid_t uid, gid_t gid, mode_t mode, const char* what) {
-  std::string partial;
-  for (std::size_t i = 1; i <= dir.size(); ++i) {
-    if (i == dir.size() || dir[i] == '/') {
-      partial = dir.substr(0, i);
-      if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-        Die(std::string("create ") + what + " " + partial + ": " + std::strerror(errno));
-      }
-    }
-  }
-  if (chown(dir.c_str(), uid, gid) != 0 || chmod(dir.c_str(), mode) != 0) {
-    Die(std::string("set owner of ") + what + " " + dir + ": " + std::strerror(errno));
-  }
-}
-
-UniqueFd NetdSocket(const std::string& path, uid_t netd_uid, gid_t engine_gid) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) Die("netd.socket " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  struct stat st{};
-  if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) Die("netd.socket " + path + " exists and is not a socket");
-    unlink(path.c_str());
-  }
-  UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) Die(std::string("netd socket: ") + std::strerror(errno));
-  mode_t old = umask(0177);
-  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  umask(old);
-  if (rc != 0) Die("bind " + path + ": " + std::strerror(errno));
-  if (chown(path.c_str(), netd_uid, engine_gid) != 0 || chmod(path.c_str(), 0660) != 0 ||
-      listen(fd.get(), 8) != 0) {
-    Die("prepare " + path + ": " + std::strerror(errno));
-  }
-  return fd;
-}
+// Makes `fd` descriptor 3 of a child about to exec, inherited by the program.
+bool AsFd3(int fd) { return fd == 3 ? fcntl(3, F_SETFD, 0) == 0 : dup2(fd, 3) == 3; }
 
 // The readiness channel: systemd's notify protocol on an abstract socket that
 // only this network namespace sees; SO_PASSCRED tells which child spoke.
@@ -151,17 +104,28 @@ std::string ExitText(int status) {
 
 class Supervisor {
  public:
-  Supervisor(const Options& o, const config::Config& cfg) : opt_(o), cfg_(cfg) {}
+  Supervisor(const Options& o, const config::Config& cfg,
+             const std::optional<ctl_plugin::CtlConfig>& ctl)
+      : opt_(o), cfg_(cfg), ctl_(ctl) {}
 
   int Run() {
     if (geteuid() != 0) Die("must be started as root: it starts netd and the engine as their users");
     engine_ = LookUp(cfg_.engine.user, "engine.user");
     netd_user_ = LookUp(cfg_.netd.user, "netd.user");
     if (engine_.uid == netd_user_.uid) Die("engine.user and netd.user must be different users");
-    CheckEngineCanRead(opt_.config_path);
-    Prepare();
+    // The engine reads the config itself, as its user: find out now, not in
+    // a restart loop.
+    if (!UserCan(engine_, opt_.config_path, R_OK)) {
+      Die("user " + engine_.name + " (engine.user) cannot read " + opt_.config_path +
+          "; make it readable to that user (e.g. chgrp " + engine_.name + " and chmod 0640)");
+    }
     BlockSignals();
     notify_ = NotifySocket(&notify_address_);
+    paths_.emplace(cfg_, ctl_, engine_, netd_user_);
+    if (common::Status st = paths_->Prepare(); !st.ok()) Die(st.message());
+    for (const auto& f : cfg_.frontends) {
+      if (f.listen.port < 1024) need_bind_ = true;
+    }
     DropPrivileges();
     // Start-up, all or nothing: netd ready, then the engine ready.
     Spawn(netd_);
@@ -174,47 +138,6 @@ class Supervisor {
   }
 
  private:
-  void Prepare() {
-    if (!cfg_.engine.state_dir.empty()) {
-      MakeDir(cfg_.engine.state_dir, engine_.uid, engine_.gid, 0700, "engine.state_dir");
-    }
-    if (const config::Options* ctl = cfg_.PluginOptions("ctl"); ctl && ctl->node.IsMap()) {
-      if (auto s = ctl->node["socket"]; s && s.IsScalar() && !s.Scalar().empty()) {
-        MakeDir(Dirname(s.Scalar()), engine_.uid, engine_.gid, 0755, "ctl socket directory");
-      }
-    }
-    MakeDir(Dirname(cfg_.netd.socket), 0, engine_.gid, 0750, "netd socket directory");
-    netd_socket_ = NetdSocket(cfg_.netd.socket, netd_user_.uid, engine_.gid);
-    if (cfg_.log.output.front() == '/') {
-      MakeDir(Dirname(cfg_.log.output), 0, 0, 0755, "log directory");
-      int fd = open(cfg_.log.output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-      if (fd < 0 || fchown(fd, engine_.uid, engine_.gid) != 0) {
-        Die("prepare log.output " + cfg_.log.output + ": " + std::strerror(errno));
-      }
-      close(fd);
-    }
-    for (const auto& f : cfg_.frontends) {
-      if (f.listen.port < 1024) need_bind_ = true;
-    }
-  }
-
-  // The engine reads the config itself, as its user: find out now, not in
-  // a restart loop.
-  void CheckEngineCanRead(const std::string& path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (setgroups(0, nullptr) != 0 || setgid(engine_.gid) != 0 || setuid(engine_.uid) != 0) _exit(2);
-      int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      _exit(fd >= 0 ? 0 : 1);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      Die("user " + engine_.name + " (engine.user) cannot read " + path +
-          "; make it readable to that user (e.g. chgrp " + engine_.name + " and chmod 0640)");
-    }
-  }
-
   void BlockSignals() {
     sigset_t set;
     sigemptyset(&set);
@@ -269,12 +192,8 @@ class Supervisor {
   }
 
   [[noreturn]] void ExecNetd() {
-    // The listening socket becomes fd 3 (not close-on-exec); netd closes the rest.
-    if (netd_socket_.get() == 3) {
-      if (fcntl(3, F_SETFD, 0) != 0) _exit(127);
-    } else if (dup2(netd_socket_.get(), 3) < 0) {
-      _exit(127);
-    }
+    // The listening socket becomes fd 3; netd closes the rest.
+    if (!AsFd3(paths_->netd_socket())) _exit(127);
     std::vector<std::string> args = {opt_.netd_binary, "--fd", "3", "--engine-user", engine_.name,
                                      "--user", netd_user_.name};
     std::vector<char*> argv;
@@ -286,6 +205,14 @@ class Supervisor {
   }
 
   [[noreturn]] void ExecEngine() {
+    // The ctl socket, with systemd's socket-activation convention, which the
+    // ctl plugin follows (plugins/ctl/inherited_socket.h).
+    if (paths_->ctl_socket() >= 0) {
+      if (!AsFd3(paths_->ctl_socket())) _exit(127);
+      setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+      setenv("LISTEN_FDS", "1", 1);
+      setenv("LISTEN_FDNAMES", ctl_plugin::kInheritedSocketName, 1);
+    }
     capng_clear(CAPNG_SELECT_BOTH);
     if (need_bind_) {
       capng_update(CAPNG_ADD,
@@ -396,9 +323,15 @@ class Supervisor {
     stopping_ = true;
     Stop(engine_child_, SIGTERM, kEngineStopTimeout);
     Stop(netd_, SIGTERM, kNetdStopTimeout);
-    unlink(cfg_.netd.socket.c_str());
+    RemoveSockets();
     std::fprintf(stderr, "proxygw: %s\n", why.c_str());
     return 1;
+  }
+
+  void RemoveSockets() {
+    if (common::Status st = paths_->RemoveSockets(); !st.ok()) {
+      Log("WARN", "socket not removed", "error=\"" + st.message() + "\"");
+    }
   }
 
   // Sends `sig`, waits up to `limit`, then SIGKILL.
@@ -456,7 +389,7 @@ class Supervisor {
             stopping_ = true;
             Stop(engine_child_, SIGTERM, kEngineStopTimeout);
             Stop(netd_, SIGTERM, kNetdStopTimeout);
-            unlink(cfg_.netd.socket.c_str());
+            RemoveSockets();
             Log("INFO", "stopped");
             return 0;
         }
@@ -469,11 +402,12 @@ class Supervisor {
 
   Options opt_;
   const config::Config& cfg_;
+  const std::optional<ctl_plugin::CtlConfig>& ctl_;
   User engine_;
   User netd_user_;
+  std::optional<RuntimePaths> paths_;  // prepared in Run
   bool need_bind_ = false;
   bool stopping_ = false;
-  UniqueFd netd_socket_;
   UniqueFd signals_;
   UniqueFd notify_;
   std::string notify_address_;
@@ -483,8 +417,9 @@ class Supervisor {
 
 }  // namespace
 
-int Run(const Options& options, const config::Config& cfg) {
-  Supervisor s(options, cfg);
+int Run(const Options& options, const config::Config& cfg,
+        const std::optional<ctl_plugin::CtlConfig>& ctl) {
+  Supervisor s(options, cfg, ctl);
   return s.Run();
 }
 

@@ -1,13 +1,15 @@
 // The ctl plugin: the engine's control socket, which proxygwctl (and the
 // original's clients) talk to. It reads plugins.ctl, opens the socket when
-// the engine starts (not for --check-config), serves status, warm and drain
-// on the engine's loop, and removes the socket at unload. Without a
-// plugins.ctl section there is no socket. It registers no frontend or target
-// kinds.
+// the engine starts (not for --check-config), or adopts the one the proxygw
+// supervisor bound and passed down, serves status, warm and drain on the
+// engine's loop, and at unload removes the socket file if it created it.
+// Without a plugins.ctl section there is no socket. It registers no frontend
+// or target kinds.
 #include <memory>
 
 #include "plugins/ctl/ctl_config.h"
 #include "plugins/ctl/ctl_server.h"
+#include "plugins/ctl/inherited_socket.h"
 #include "proxygw-engine/plugin_api.h"
 
 namespace ctl_plugin {
@@ -32,7 +34,13 @@ void Load(engine::PluginContext& ctx, engine::Namespace& /*ns*/, config::ErrorSi
   }
   std::optional<CtlConfig> cfg = ReadCtlConfig(*ctx.options, errors);
   if (!cfg || !start) return;
-  auto server = Server::Start(ctx.io, ctx.control, ctx.log, *cfg);
+  auto inherited = TakeInheritedSocket(cfg->socket);
+  if (!inherited.ok()) {
+    ctx.log.Warn("ctl socket: not using the inherited one; binding the path here",
+                 {{"error", inherited.status().message()}});
+  }
+  auto server = Server::Start(ctx.io, ctx.control, ctx.log, *cfg, {},
+                              inherited.ok() ? std::move(inherited).value() : common::UniqueFd());
   if (!server.ok()) {
     errors.Add(cfg->socket_location, cfg->socket_path, server.status().message());
     return;

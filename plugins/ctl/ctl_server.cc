@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
@@ -37,7 +38,7 @@ struct Server::State : std::enable_shared_from_this<State> {
   engine::Logger log;
   CtlConfig config;
   ServerLimits limits;
-  SocketFileId file;
+  std::optional<SocketFileId> file;  // what Close removes: none for an inherited socket
   std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;  // by number
   std::uint64_t accepted = 0;
   bool troubled = false;  // the last accept failed or was refused
@@ -121,30 +122,34 @@ void Server::State::Close() {
   retry.cancel();
   for (auto& [id, conn] : connections) conn->Close();
   connections.clear();
-  common::Status st = RemoveSocketFile(config.socket, file);
-  if (!st.ok()) {
-    log.Warn("ctl socket: not removed", {{"error", st.message()}});
+  if (file) {
+    common::Status st = RemoveSocketFile(config.socket, *file);
+    if (!st.ok()) log.Warn("ctl socket: not removed", {{"error", st.message()}});
   }
   log.Info("ctl socket closed", {{"socket", config.socket}});
 }
 
 common::Result<std::unique_ptr<Server>> Server::Start(boost::asio::io_context& io,
                                                       engine::Control& control, engine::Logger log,
-                                                      const CtlConfig& config,
-                                                      ServerLimits limits) {
-  auto listening = ListenAt(config.socket, config.mode, SOMAXCONN);
-  if (!listening.ok()) return listening.status();
+                                                      const CtlConfig& config, ServerLimits limits,
+                                                      common::UniqueFd inherited) {
   auto state = std::make_shared<State>(io, control, std::move(log), config, limits);
-  state->file = listening->file;
+  common::UniqueFd fd = std::move(inherited);
+  if (!fd.valid()) {
+    auto listening = ListenAt(config.socket, config.mode, SOMAXCONN);
+    if (!listening.ok()) return listening.status();
+    fd = std::move(listening->fd);
+    state->file = listening->file;
+  }
   boost::system::error_code ec;
-  state->acceptor.assign(stream_protocol(), listening->fd.get(), ec);
+  state->acceptor.assign(stream_protocol(), fd.get(), ec);
   if (ec) {
-    // The fd is still listening->fd's to close.
-    RemoveSocketFile(config.socket, state->file);
+    // The fd is still ours to close.
+    if (state->file) RemoveSocketFile(config.socket, *state->file);
     return common::Status::IoError("ctl socket \"" + config.socket + "\": " + ec.message());
   }
-  listening->fd.Release();  // the acceptor owns it now
-  state->log.Info("ctl socket listening",
+  fd.Release();  // the acceptor owns it now
+  state->log.Info(state->file ? "ctl socket listening" : "ctl socket adopted",
                   {{"socket", config.socket}, {"codec", ipc::ctl::CodecName(config.codec)}});
   state->Accept();
   return std::unique_ptr<Server>(new Server(std::move(state)));

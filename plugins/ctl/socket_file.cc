@@ -1,5 +1,6 @@
 #include "plugins/ctl/socket_file.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,7 +34,8 @@ Result<bool> SomethingListens(const sockaddr_un& addr) {
 
 }  // namespace
 
-Result<ListeningSocket> ListenAt(const std::string& path, mode_t mode, int backlog) {
+Result<ListeningSocket> ListenAt(const std::string& path, mode_t mode, int backlog, uid_t uid,
+                                 gid_t gid) {
   const std::string what = "ctl socket \"" + path + "\"";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -77,7 +79,11 @@ Result<ListeningSocket> ListenAt(const std::string& path, mode_t mode, int backl
   };
   struct stat bound {};
   if (::stat(path.c_str(), &bound) != 0) return fail("stat");
-  if (::chmod(path.c_str(), mode) != 0) return fail("chmod");
+  // By path, as sockets have no other handle to their file, but never through
+  // a link that something put there meanwhile: the supervisor calls this as
+  // root.
+  if (::fchownat(AT_FDCWD, path.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return fail("chown");
+  if (::fchmodat(AT_FDCWD, path.c_str(), mode, AT_SYMLINK_NOFOLLOW) != 0) return fail("chmod");
   if (::listen(fd.get(), backlog) != 0) return fail("listen");
   return ListeningSocket{std::move(fd), SocketFileId{bound.st_dev, bound.st_ino}};
 }

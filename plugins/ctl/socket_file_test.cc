@@ -56,6 +56,18 @@ TEST_F(CtlSocketFile, CreatesAListeningSocketWithTheMode) {
   EXPECT_TRUE(Connects(path_));
 }
 
+// The supervisor binds the socket as root for the engine's user (issue 10).
+TEST_F(CtlSocketFile, SetsTheOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  auto s = ListenAt(path_, 0660, 8, 65534, 65533);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  struct stat st {};
+  ASSERT_EQ(::lstat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65533u);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+}
+
 // B2: a socket file left by a dead engine no longer blocks the next start.
 TEST_F(CtlSocketFile, ReplacesAStaleSocket) {
   MakeStaleSocket();

@@ -1,11 +1,14 @@
 """The proxygw supervisor with the real netd and engine, as `make run` and
-hosts without systemd use it (issue 5's tests). It runs as root in the gateway
-namespace and starts netd as proxygw-netd and the engine as proxygw (the
-users `make run` and systemd-sysusers create; created here when missing)."""
+hosts without systemd use it (issue 5's tests; issue 10's: what it prepares on
+the file system, in directories of the test's own). It runs as root in the
+gateway namespace and starts netd as proxygw-netd and the engine as proxygw
+(the users `make run` and systemd-sysusers create; created here when
+missing)."""
 import os
 import pwd
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -53,18 +56,20 @@ class SupervisorTest(unittest.TestCase):
         os.chmod(self.tmp, 0o755)
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.topo.up()
-        self.ctl_sock = os.path.join(self.tmp, "run", "ctl.sock")
+        # As the default config: the ctl socket in the engine's state directory.
+        self.ctl_sock = os.path.join(self.tmp, "state", "ctl.sock")
         self.netd_sock = os.path.join(self.tmp, "netd", "netd.sock")
 
-    def write_config(self, body, engine_user="proxygw"):
+    def write_config(self, body, engine_user="proxygw", log="stderr", state_dir=None):
         path = os.path.join(self.tmp, "proxygw.yaml")
         with open(path, "w") as f:
             f.write("version: v1\n"
-                    "log: {output: stderr}\n"
+                    "log: {output: %s}\n"
                     "netd: {socket: %s, user: proxygw-netd}\n"
                     "engine: {user: %s, state_dir: %s}\n"
                     "plugins:\n  ctl: {socket: %s}\n  static: {}\n" %
-                    (self.netd_sock, engine_user, os.path.join(self.tmp, "state"), self.ctl_sock)
+                    (log, self.netd_sock, engine_user,
+                     state_dir or os.path.join(self.tmp, "state"), self.ctl_sock)
                     + body)
         os.chmod(path, 0o644)
         return path
@@ -173,6 +178,131 @@ class SupervisorTest(unittest.TestCase):
             self.assertFalse(os.path.exists("/proc/%d" % pid), "process %d left running" % pid)
         self.assertEqual(self.nft(), "")
         self.assertFalse(os.path.exists(self.netd_sock))
+        # Removed although the supervisor can no longer enter the engine's
+        # 0700 directory as root.
+        self.assertFalse(os.path.exists(self.ctl_sock))
+
+    def make_dir(self, name, mode):
+        """A directory of root's with `mode` (chmod: umask and sticky bit)."""
+        path = os.path.join(self.tmp, name)
+        os.mkdir(path)
+        os.chown(path, 0, 0)
+        os.chmod(path, mode)
+        return path
+
+    def refusal(self):
+        """The supervisor's one line after it refused to start (exit 1, no child)."""
+        self.assertEqual(self.sup.wait(timeout=30), 1, self.text())
+        lines = [l for l in self.text().splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(self.kids(), {})
+        return lines[0]
+
+    # Issue 10: the supervisor chowned and chmodded the parent of the ctl
+    # socket, of netd's socket and of the log file, whoever had made it:
+    # `plugins.ctl.socket: /run/proxygw.sock` handed /run to the engine user,
+    # `log.output: /tmp/proxygw.log` stripped /tmp's sticky bit.
+    def test_existing_directories_are_left_alone(self):
+        run_like = self.make_dir("run", 0o755)     # like /run: root's, 0755
+        tmp_like = self.make_dir("tmp", 0o1777)    # like /tmp: root's, sticky
+        self.netd_sock = os.path.join(run_like, "proxygw-netd.sock")
+        before = {d: os.stat(d) for d in (self.tmp, run_like, tmp_like)}
+
+        def unchanged(when):
+            for d, st in before.items():
+                now = os.stat(d)
+                self.assertEqual((now.st_uid, now.st_gid, stat.S_IMODE(now.st_mode)),
+                                 (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
+                                 "%s changed %s" % (d, when))
+
+        # The ctl socket and the log in either kind of directory; the third
+        # start finds the log file the first one made (the engine's now).
+        for ctl_dir, log_dir in ((run_like, tmp_like), (tmp_like, run_like), (run_like, tmp_like)):
+            self.ctl_sock = os.path.join(ctl_dir, "proxygw.sock")
+            log = os.path.join(log_dir, "proxygw.log")
+            self.start(self.write_config(self.CONFIG, log=log))
+            self.wait_running()
+            unchanged("by the start")
+            # proxygwctl works through the socket the supervisor bound.
+            self.assertIn("bulk", [t["name"] for t in self.status().get("targets", [])],
+                          self.text())
+            sock = os.stat(self.ctl_sock)
+            self.assertTrue(stat.S_ISSOCK(sock.st_mode))
+            self.assertEqual((sock.st_uid, sock.st_gid, stat.S_IMODE(sock.st_mode)),
+                             (self.engine_user.pw_uid, self.engine_user.pw_gid, 0o660))
+            lf = os.lstat(log)
+            self.assertTrue(stat.S_ISREG(lf.st_mode))
+            self.assertEqual((lf.st_uid, lf.st_gid, stat.S_IMODE(lf.st_mode)),
+                             (self.engine_user.pw_uid, self.engine_user.pw_gid, 0o640))
+            with open(log) as f:
+                self.assertIn('msg="ctl socket adopted"', f.read())
+            netd = os.stat(self.netd_sock)
+            self.assertEqual((netd.st_uid, netd.st_gid, stat.S_IMODE(netd.st_mode)),
+                             (self.netd_user.pw_uid, self.engine_user.pw_gid, 0o660))
+            state = os.stat(os.path.join(self.tmp, "state"))
+            self.assertEqual((state.st_uid, stat.S_IMODE(state.st_mode)),
+                             (self.engine_user.pw_uid, 0o700))
+
+            # The supervisor keeps the socket while the engine restarts: a
+            # request in that gap waits for the next engine.
+            engine = self.kids()["proxygw-engine"]
+            os.kill(engine, signal.SIGKILL)
+            wait_for(lambda: not os.path.exists("/proc/%d" % engine), 10, what="engine reaped")
+            p = run([binary("proxygwctl"), "--socket", self.ctl_sock, "--timeout", "30s",
+                     "status"], check=False, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr + self.text())
+            self.assertNotEqual(self.kids().get("proxygw-engine"), engine)
+
+            os.kill(self.sup.pid, signal.SIGTERM)
+            self.assertEqual(self.sup.wait(timeout=60), 0, self.text())
+            unchanged("by the stop")
+            self.assertFalse(os.path.exists(self.ctl_sock), "ctl socket left behind")
+            self.assertFalse(os.path.exists(self.netd_sock), "netd socket left behind")
+            self.assertTrue(os.path.exists(log))
+
+    def test_a_state_dir_the_engine_cannot_write_is_refused(self):
+        state = self.make_dir("state", 0o755)
+        self.start(self.write_config(self.CONFIG, state_dir=state))
+        line = self.refusal()
+        self.assertEqual(
+            line, "proxygw: engine.state_dir: user proxygw cannot write to %s (owner uid 0, mode "
+            "0755); chown it to proxygw, or remove it and the supervisor creates it" % state)
+        st = os.stat(state)
+        self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o755))
+        self.assertEqual(os.listdir(state), [])
+        # Nothing else was created either.
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["proxygw.yaml", "state", "supervisor.log"])
+
+    def test_a_log_file_of_another_user_is_refused(self):
+        tmp_like = self.make_dir("tmp", 0o1777)
+        log = os.path.join(tmp_like, "proxygw.log")
+        with open(log, "w") as f:
+            f.write("not the engine's\n")
+        os.chown(log, self.netd_user.pw_uid, self.netd_user.pw_gid)
+        self.start(self.write_config(self.CONFIG, log=log))
+        line = self.refusal()
+        self.assertEqual(
+            line, "proxygw: log.output: %s is owned by uid %d, neither root nor proxygw "
+            "(engine.user); remove it, or choose another path" % (log, self.netd_user.pw_uid))
+        st = os.stat(log)
+        self.assertEqual(st.st_uid, self.netd_user.pw_uid)
+        with open(log) as f:
+            self.assertEqual(f.read(), "not the engine's\n")
+        self.assertEqual(stat.S_IMODE(os.stat(tmp_like).st_mode), 0o1777)
+        # What the supervisor had created before it looked at the log is gone.
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["proxygw.yaml", "supervisor.log", "tmp"])
+
+    def test_a_log_path_that_is_a_symlink_is_refused(self):
+        target = os.path.join(self.tmp, "target")
+        with open(target, "w") as f:
+            f.write("keep\n")
+        log = os.path.join(self.tmp, "proxygw.log")
+        os.symlink(target, log)
+        self.start(self.write_config(self.CONFIG, log=log))
+        line = self.refusal()
+        self.assertEqual(line, "proxygw: log.output: %s is not a regular file; remove it, or "
+                         "choose another path" % log)
+        self.assertEqual(os.stat(target).st_uid, 0)
 
     def test_a_missing_user_is_one_line_and_exit_1(self):
         self.start(self.write_config(self.CONFIG, engine_user="pgw-no-such-user"))
