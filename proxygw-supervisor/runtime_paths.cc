@@ -74,7 +74,7 @@ Status RuntimePaths::Prepare() {
 Status RuntimePaths::PrepareStateDir() {
   const std::string& dir = cfg_.engine.state_dir;
   if (dir.empty()) return Status::Ok();
-  auto created = MakeDirs("engine.state_dir", dir, engine_.uid, engine_.gid, 0700);
+  auto created = MakeDirs("engine.state_dir", dir, engine_.uid, engine_.gid, 0750);
   if (!created.ok()) return created.status();
   if (!*created && !UserCan(engine_, dir, W_OK | X_OK)) {
     return Status::PermissionDenied("engine.state_dir: user " + engine_.name + " cannot write to " +

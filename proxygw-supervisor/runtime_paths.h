@@ -44,8 +44,10 @@ class RuntimePaths {
 
   // In order, each directory created when missing (intermediate ones 0755
   // root), and checked when it exists:
-  //   - engine.state_dir: created 0700 for the engine's user; an existing one
-  //     must be writable and searchable by that user;
+  //   - engine.state_dir: created 0750 for the engine's user and group (as
+  //     the unit's RuntimeDirectoryMode, so that the group reaches a ctl
+  //     socket inside); an existing one must be writable and searchable by
+  //     that user;
   //   - netd.socket: its directory created 0750 root with the engine's group,
   //     an existing one must be searchable by the engine's user; the socket
   //     is bound here, netd's user and the engine's group, 0660;

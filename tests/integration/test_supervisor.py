@@ -179,7 +179,7 @@ class SupervisorTest(unittest.TestCase):
         self.assertEqual(self.nft(), "")
         self.assertFalse(os.path.exists(self.netd_sock))
         # Removed although the supervisor can no longer enter the engine's
-        # 0700 directory as root.
+        # 0750 directory as root.
         self.assertFalse(os.path.exists(self.ctl_sock))
 
     def make_dir(self, name, mode):
@@ -241,7 +241,7 @@ class SupervisorTest(unittest.TestCase):
                              (self.netd_user.pw_uid, self.engine_user.pw_gid, 0o660))
             state = os.stat(os.path.join(self.tmp, "state"))
             self.assertEqual((state.st_uid, stat.S_IMODE(state.st_mode)),
-                             (self.engine_user.pw_uid, 0o700))
+                             (self.engine_user.pw_uid, 0o750))
 
             # The supervisor keeps the socket while the engine restarts: a
             # request in that gap waits for the next engine.
