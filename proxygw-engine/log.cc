@@ -31,10 +31,16 @@ void AppendField(std::string& out, std::string_view key, std::string_view value)
 
 }  // namespace
 
+namespace {
+// Control characters (a backend's \r progress bars, ESC colour codes) would
+// let a logged value rewrite the line on a terminal or forge a new one.
+bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+}  // namespace
+
 std::string LogValue(std::string_view v) {
   bool quote = v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || c == '\n' || c == '\t') quote = true;
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || IsControl(c)) quote = true;
   }
   if (!quote) return std::string(v);
   std::string out = "\"";
@@ -46,6 +52,13 @@ std::string LogValue(std::string_view v) {
       out += "\\n";
     } else if (c == '\t') {
       out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (IsControl(c)) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[(c >> 4) & 0xf];
+      out += kHex[c & 0xf];
     } else {
       out += c;
     }
