@@ -4,6 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/cloexec.h"
+
 namespace engine {
 namespace {
 
@@ -71,6 +73,10 @@ class Probe : public ReadinessProbe, public std::enable_shared_from_this<Probe> 
   void Attempt(std::size_t i) {
     if (finished_) return;
     auto sock = std::make_shared<asio::ip::tcp::socket>(io_);
+    // Opened here rather than by async_connect, to mark it close-on-exec.
+    boost::system::error_code open_ec;
+    sock->open(ToEndpoint(addrs_[i]).protocol(), open_ec);
+    if (!open_ec) (void)common::SetCloexec(sock->native_handle());
     auto timer = std::make_shared<asio::steady_timer>(io_);
     sockets_.push_back(sock);
     timers_.push_back(timer);

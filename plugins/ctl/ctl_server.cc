@@ -2,13 +2,13 @@
 
 #include <sys/socket.h>
 
-#include <optional>
-#include <unordered_map>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
+#include <unordered_map>
 
+#include "common/cloexec.h"
 #include "plugins/ctl/socket_file.h"
 
 namespace ctl_plugin {
@@ -94,6 +94,7 @@ void Server::State::OnAccept(const boost::system::error_code& ec, stream_protoco
 }
 
 void Server::State::Serve(stream_protocol::socket socket) {
+  (void)common::SetCloexec(socket.native_handle());  // Asio's accept() sets no flag
   const std::uint64_t id = ++accepted;
   engine::Logger conn_log = log.With({{"conn", std::to_string(id)}});
   ucred peer{};
