@@ -299,7 +299,7 @@ StatusSnapshot Engine::Status() const {
     ts.kind = cfg->kind.ToString();
     ts.state = TargetStateName(t->state());
     ts.last_error = t->last_error();
-    ts.flows = t->flows();
+    if (s.dp.connected()) ts.flows = t->flows();
     ts.since = t->since();
     for (const auto& e : cfg->endpoints) {
       EndpointStatus es;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ struct TargetStatus {
   std::string last_error;  // empty when none
   std::vector<EndpointStatus> endpoints;  // sorted by name
   // Additions to the original's shape:
-  std::uint32_t flows = 0;  // active DNATed flows to its endpoints, as netd last reported
+  // Active DNATed flows to its endpoints, as netd reported them; unknown
+  // (nullopt) while the engine is not in sync with netd.
+  std::optional<std::uint32_t> flows;
   std::chrono::system_clock::time_point since;  // when it entered its state
 };
 

@@ -272,6 +272,8 @@ class NetdRestart(EngineTestCase):
         # The engine keeps serving ctl and says so; the kernel keeps forwarding.
         wait_for(lambda: self.status()["dataplane"] == "disconnected", 20, what="disconnected")
         self.assertEqual(self.target("web")["state"], "active")
+        # Flow counts are unknown meanwhile: absent, not 0.
+        self.assertNotIn("flows", self.target("web"))
         self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
         # A new netd: the engine reconnects, re-syncs, nothing changes.
         self.start_netd()
