@@ -38,7 +38,7 @@ constexpr const char* kExitCodesHelp =
     "  1  other error (config unreadable, the engine refused the request...)\n"
     "  2  bad usage\n"
     "  3  the engine is not running (no socket, or connection refused)\n"
-    "  4  permission denied on the socket\n"
+    "  4  permission denied (by the socket's mode, or by the engine's allow lists)\n"
     "  5  unknown target name (warm, drain)\n"
     "  6  timeout (no answer within --timeout)\n"
     "  7  protocol error (the answer could not be read)";
@@ -136,6 +136,8 @@ int Run(const Args& args, const CallOptions& options) {
       code = kExitUnknownTarget;
     } else if (e->code == wire::ErrorCodeName(common::Status::Code::kProtocolError)) {
       code = kExitProtocol;  // the engine could not read our request
+    } else if (e->code == wire::ErrorCodeName(common::Status::Code::kPermissionDenied)) {
+      code = kExitPermission;  // plugins.ctl.allow_users/allow_groups
     }
     return Fail(code, args.command + " request: " + e->msg);
   }

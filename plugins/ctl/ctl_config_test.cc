@@ -43,6 +43,24 @@ TEST(CtlConfig, Defaults) {
   EXPECT_EQ(p.config->socket_location.column, 13);
 }
 
+TEST(CtlConfig, AllowListsTakeNamesAndIds) {
+  auto p = Read(
+      "plugins:\n  ctl:\n    socket: /s\n    allow_users: [root, 1001]\n"
+      "    allow_groups: [root, 27]\n");
+  ASSERT_TRUE(p.config);
+  EXPECT_EQ(p.config->allow_users, (std::vector<uid_t>{0, 1001}));
+  EXPECT_EQ(p.config->allow_groups, (std::vector<gid_t>{0, 27}));
+}
+
+TEST(CtlConfig, AllowListErrorsAreLocated) {
+  EXPECT_EQ(Errors("plugins:\n  ctl:\n    socket: /s\n    allow_users: [pgw-no-such-user]\n"
+                   "    allow_groups: wheel\n"),
+            (std::vector<std::string>{
+                "proxygw.yaml:4:19: plugins.ctl.allow_users[0]: no user \"pgw-no-such-user\"",
+                "proxygw.yaml:5:19: plugins.ctl.allow_groups: expected a list of group names or "
+                "ids, got the string \"wheel\""}));
+}
+
 TEST(CtlConfig, CodecAndModeForms) {
   auto p = Read("plugins:\n  ctl:\n    socket: /s\n    codec: ' CBOR '\n    mode: \"0600\"\n");
   ASSERT_TRUE(p.config);

@@ -10,10 +10,12 @@ namespace ctl_plugin {
 namespace wire = ipc::ctl;
 
 Connection::Connection(Socket socket, wire::Codec codec, engine::Control& control,
-                       engine::Logger log, ConnectionLimits limits,
-                       std::function<void()> on_closed)
+                       engine::Logger log, ConnectionLimits limits, std::function<void()> on_closed,
+                       common::Status refusal)
     : socket_(std::move(socket)),
       linger_(socket_.get_executor()),
+      idle_(socket_.get_executor()),
+      refusal_(std::move(refusal)),
       codec_(codec),
       control_(control),
       log_(std::move(log)),
@@ -21,7 +23,21 @@ Connection::Connection(Socket socket, wire::Codec codec, engine::Control& contro
       on_closed_(std::move(on_closed)),
       decoder_(codec, limits.max_request_bytes) {}
 
-void Connection::Start() { Read(); }
+void Connection::Start() {
+  ArmIdle();
+  Read();
+}
+
+void Connection::ArmIdle() {
+  idle_.expires_after(limits_.idle);
+  idle_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->closed_ || self->closing_) return;
+    if (!self->out_.empty()) return self->ArmIdle();  // still answering
+    self->log_.Info("ctl client idle; closing the connection",
+                    {{"idle", std::to_string(self->limits_.idle.count() / 1000) + "s"}});
+    self->Finish();
+  });
+}
 
 void Connection::Close() {
   on_closed_ = nullptr;
@@ -48,6 +64,7 @@ void Connection::OnRead(const boost::system::error_code& ec, std::size_t n) {
     CloseAfterWrites();
     return;
   }
+  ArmIdle();
   decoder_.Feed(std::string_view(read_buf_.data(), n));
   for (;;) {
     auto next = decoder_.Next();
@@ -57,13 +74,18 @@ void Connection::OnRead(const boost::system::error_code& ec, std::size_t n) {
     }
     if (!next->has_value()) break;
     Handle(**next);
-    if (closed_) return;
+    if (closed_ || closing_) return;
   }
   Read();
 }
 
 void Connection::Handle(const wire::Packet& packet) {
   const bool request = packet.id != 0 && !wire::IsResponse(packet.method);
+  if (!refusal_.ok()) {
+    log_.Warn("ctl request refused", {{"error", refusal_.message()}});
+    if (Send(packet.id, wire::ErrorFrom(refusal_), /*tracked=*/false)) CloseAfterWrites();
+    return;
+  }
   if (request && in_flight_.count(packet.id) != 0) {
     // As the original: a second request with an id whose response is still
     // on its way is refused at once.
@@ -161,6 +183,7 @@ void Connection::Finish() {
   socket_.shutdown(Socket::shutdown_both, ignored);
   socket_.close(ignored);
   linger_.cancel();
+  idle_.cancel();
   // out_ stays: a cancelled write may still refer to its front.
   if (auto done = std::move(on_closed_)) done();
 }

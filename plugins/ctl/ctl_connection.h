@@ -33,6 +33,9 @@ struct ConnectionLimits {
   std::size_t max_output_bytes = 1024 * 1024;
   // How long a closing connection waits for its last responses to be read.
   std::chrono::milliseconds linger{5000};
+  // A connection with no request and nothing to answer for this long is
+  // closed: idle clients must not hold the server's connection slots.
+  std::chrono::milliseconds idle{60000};
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -41,9 +44,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // `on_closed` runs once, on the loop, when the connection ends by itself
   // (not after Close()). `control` must outlive the connection's serving,
-  // that is, until Close() or on_closed.
+  // that is, until Close() or on_closed. `refusal` not ok: the peer may not
+  // send requests (peer_policy.h); its first request is answered with that
+  // error and the connection closed.
   Connection(Socket socket, ipc::ctl::Codec codec, engine::Control& control, engine::Logger log,
-             ConnectionLimits limits, std::function<void()> on_closed);
+             ConnectionLimits limits, std::function<void()> on_closed,
+             common::Status refusal = common::Status::Ok());
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -73,9 +79,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Fail(const std::string& why);
   void CloseAfterWrites();
   void Finish();
+  void ArmIdle();
 
   Socket socket_;
   boost::asio::steady_timer linger_;
+  boost::asio::steady_timer idle_;
+  common::Status refusal_;
   ipc::ctl::Codec codec_;
   engine::Control& control_;
   engine::Logger log_;

@@ -129,7 +129,7 @@ TEST_F(CtlPlugin, ConfigErrorsAreLocated) {
                  /*start=*/true),
             (std::vector<std::string>{
                 "proxygw.yaml:5:5: plugins.ctl: unknown key \"user\" (expected one of: socket, "
-                "codec, mode)",
+                "codec, mode, allow_users, allow_groups)",
                 "proxygw.yaml:3:13: plugins.ctl.socket: must be an absolute path, got "
                 "\"relative.sock\"",
                 "proxygw.yaml:4:12: plugins.ctl.codec: invalid codec \"xml\": expected \"json\" "

@@ -1,14 +1,17 @@
 #include "plugins/ctl/ctl_server.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdio>
 #include <optional>
 #include <unordered_map>
 
 #include "common/cloexec.h"
+#include "plugins/ctl/peer_policy.h"
 #include "plugins/ctl/socket_file.h"
 
 namespace ctl_plugin {
@@ -97,20 +100,21 @@ void Server::State::Serve(stream_protocol::socket socket) {
   (void)common::SetCloexec(socket.native_handle());  // Asio's accept() sets no flag
   const std::uint64_t id = ++accepted;
   engine::Logger conn_log = log.With({{"conn", std::to_string(id)}});
-  ucred peer{};
-  socklen_t len = sizeof peer;
-  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0) {
+  common::Result<Peer> peer = PeerOf(socket.native_handle());
+  common::Status refusal = peer.status();
+  if (peer.ok()) {
     conn_log = conn_log.With(
-        {{"peer_pid", std::to_string(peer.pid)}, {"peer_uid", std::to_string(peer.uid)}});
+        {{"peer_pid", std::to_string(peer->pid)}, {"peer_uid", std::to_string(peer->uid)}});
+    refusal = CheckPeer(*peer, config, ::geteuid(), ::getegid());
   }
   // The connection reports its end to erase itself; the server may be gone
   // by then.
   auto on_closed = [weak = weak_from_this(), id] {
     if (auto self = weak.lock()) self->connections.erase(id);
   };
-  auto conn = std::make_shared<Connection>(std::move(socket), config.codec, control,
-                                           std::move(conn_log), limits.connection,
-                                           std::move(on_closed));
+  auto conn =
+      std::make_shared<Connection>(std::move(socket), config.codec, control, std::move(conn_log),
+                                   limits.connection, std::move(on_closed), std::move(refusal));
   connections.emplace(id, conn);
   conn->Start();
 }
@@ -152,6 +156,14 @@ common::Result<std::unique_ptr<Server>> Server::Start(boost::asio::io_context& i
   fd.Release();  // the acceptor owns it now
   state->log.Info(state->file ? "ctl socket listening" : "ctl socket adopted",
                   {{"socket", config.socket}, {"codec", ipc::ctl::CodecName(config.codec)}});
+  if (config.mode & 0002) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(config.mode));
+    state->log.Warn(
+        "ctl socket is world-writable: every local user can connect, and only "
+        "plugins.ctl.allow_users/allow_groups keep them from sending requests",
+        {{"mode", mode}});
+  }
   state->Accept();
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }

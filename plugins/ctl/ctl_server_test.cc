@@ -4,17 +4,17 @@
 #include "plugins/ctl/ctl_server.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "plugins/ctl/ctl_server_testing.h"
 #include "plugins/ctl/socket_file.h"
@@ -243,6 +243,57 @@ TEST_F(CtlServer, KeepsAcceptingAfterAcceptErrors) {
   ASSERT_EQ(failed.size(), 1u);  // not one per retry
   EXPECT_NE(failed[0].find("error=\"Too many open files\""), std::string::npos) << failed[0];
   EXPECT_EQ(LogLines("ctl socket: accepting connections again").size(), 1u);
+}
+
+// Bug: a client that connected and sent nothing held one of the 64
+// connection slots for ever.
+TEST_F(CtlServer, IdleConnectionsAreClosed) {
+  ServerLimits limits;
+  limits.connection.idle = 300ms;
+  Start(wire::Codec::kJson, limits);
+  Client idle(config_.socket);
+  EXPECT_TRUE(idle.ClosedByPeer());
+  EXPECT_TRUE(Eventually([&] { return server_->connection_count() == 0; }));
+  Stop();
+  EXPECT_EQ(LogLines("ctl client idle; closing the connection").size(), 1u);
+}
+
+// Bug: SO_PEERCRED was logged, not checked: the socket's mode was the only
+// authorization, and a mode of 0666 let any local user drain every target.
+TEST_F(CtlServer, APeerThatIsNotAllowedGetsPermissionDenied) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+  config_.mode = 0666;
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);  // the socket's directory: open to all
+  Start();
+  // A child connects as uid/gid 65532, which neither the defaults nor the
+  // lists allow, and reports the first line it gets.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65532) != 0 || ::setuid(65532) != 0) _exit(2);
+    Client c(config_.socket);
+    c.Send(Request(1, wire::DrainTargetRequest{"web"}));
+    std::string line = c.Line().value_or("(none)") + (c.ClosedByPeer() ? " closed" : " open");
+    (void)!::write(pipe_fds[1], line.data(), line.size());
+    _exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string got;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) got.append(buf, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_EQ(
+      got, R"x({"id":1,"method":1,"body":{"msg":"uid 65532 may not use the control socket: only )x"
+           R"x(root, the engine's user and members of its group may (see plugins.ctl.allow_users )x"
+           R"x(and allow_groups)","code":"permission_denied"}} closed)x");
+  EXPECT_TRUE(OnLoop([&] { return control_.calls().empty(); }));
+  Stop();
+  EXPECT_EQ(LogLines("ctl request refused").size(), 1u);
+  EXPECT_EQ(LogLines("ctl socket is world-writable").size(), 1u);
 }
 
 TEST_F(CtlServer, ConnectionsBeyondTheLimitAreClosed) {

@@ -273,6 +273,23 @@ class ProxygwctlTest(unittest.TestCase):
         # Root gets in.
         self.assertExit(self.ctl("--socket", self.sock, "status"), EXIT_OK)
 
+    def test_a_user_the_mode_lets_in_is_refused_by_the_allow_lists(self):
+        # Bug: the socket's mode was the only authorization (SO_PEERCRED was
+        # logged, not checked): with 0666 any local user could drain targets.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run proxygwctl as another user")
+        self.engine("--mode", "0666")  # root:root 0666; the engine runs as root
+        ctl = os.path.join(self.dir, "proxygwctl")
+        shutil.copy(binary("proxygwctl"), ctl)
+        os.chmod(ctl, 0o755)
+        os.chmod(self.dir, 0o755)
+        p = subprocess.run([ctl, "--socket", self.sock, "drain", "web"], capture_output=True,
+                           text=True, timeout=30, user=NOBODY, group=NOBODY, extra_groups=[])
+        self.assertExit(p, EXIT_PERMISSION,
+                        "proxygwctl: drain request: uid %d may not use the control socket: only "
+                        "root, the engine's user and members of its group may (see "
+                        "plugins.ctl.allow_users and allow_groups)\n" % NOBODY)
+
     def test_timeout_waiting_for_the_answer(self):
         self.server(None)  # listens, never accepts, never answers
         start = time.monotonic()
