@@ -157,7 +157,7 @@ common::Result<std::unique_ptr<Server>> Server::Start(boost::asio::io_context& i
   state->log.Info(state->file ? "ctl socket listening" : "ctl socket adopted",
                   {{"socket", config.socket}, {"codec", ipc::ctl::CodecName(config.codec)}});
   if (config.mode & 0002) {
-    char mode[8];
+    char mode[16];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(config.mode));
     state->log.Warn(
         "ctl socket is world-writable: every local user can connect, and only "
