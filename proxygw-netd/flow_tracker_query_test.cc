@@ -1,5 +1,5 @@
 // Kernel tests of FlowTracker's queries (proxygw-netd's conntrack view):
-// filtered snapshots and flushes by mark. The binary's main
+// filtered snapshots, probes of one entry, and flushes by mark. The binary's main
 // (tests/support/netns_test_main.cc) has already moved the process into a
 // fresh network namespace; the fixture is in
 // proxygw-netd/testing/conntrack_fixture.h.
@@ -8,8 +8,12 @@
 
 #include "proxygw-netd/flow_tracker.h"
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,17 +22,22 @@
 
 namespace {
 
+using netd::FlowEvent;
+using netd::FlowEventType;
+using netd::TrackedFlow;
 using netd::testing::Ap;
 using netd::testing::Describe;
 using netd::testing::Entry;
 using netd::testing::FlowSpec;
 using netd::testing::FlowTracker;
+using netd::testing::kEventWait;
 using netd::testing::kForeignMark;
 using netd::testing::kMarkA;
 using netd::testing::kMarkB;
 using netd::testing::OpenTracker;
-using netd::TrackedFlow;
+using netd::testing::ReadEventsUntil;
 using Tracker = netd::FlowTracker;
+using Clock = std::chrono::steady_clock;
 
 TEST_F(FlowTracker, SnapshotReturnsExactlyTheMarkedDnatFlows) {
   std::unique_ptr<Tracker> tracker = OpenTracker();
@@ -66,6 +75,69 @@ TEST_F(FlowTracker, SnapshotOfEmptyTableIsEmpty) {
   common::Result<std::vector<TrackedFlow>> snap = tracker->Snapshot();
   ASSERT_TRUE(snap.ok()) << snap.status().ToString();
   EXPECT_TRUE(snap->empty());
+}
+
+TEST_F(FlowTracker, ProbeOfALiveEntryReportsItWithTheTimeItHasLeft) {
+  std::unique_ptr<Tracker> tracker = OpenTracker();
+  ASSERT_TRUE(tracker);
+  Create({IPPROTO_TCP, Ap("192.0.2.90:48001"), Ap("198.18.0.1:80"), kMarkA, Ap("10.0.1.2:8080")});
+  Create({IPPROTO_UDP, Ap("[2001:db8::90]:48002"), Ap("[2001:db8:1::1]:53"), kMarkB,
+          Ap("[fd00::3]:5353")});
+  common::Result<std::vector<TrackedFlow>> snap = tracker->Snapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  ASSERT_EQ(snap->size(), 2u);
+
+  for (const TrackedFlow& f : *snap) {
+    common::Result<std::optional<TrackedFlow>> probed = tracker->Probe(f);
+    ASSERT_TRUE(probed.ok()) << probed.status().ToString();
+    ASSERT_TRUE(probed->has_value()) << Describe(f);
+    EXPECT_EQ(Describe(**probed), Describe(f));
+    ASSERT_TRUE((*probed)->timeout_s.has_value()) << Describe(f);
+    EXPECT_LE(*(*probed)->timeout_s, 600u);  // created with 600 s to live
+    EXPECT_GT(*(*probed)->timeout_s, 0u);
+  }
+}
+
+// Issue 10, item 3: the kernel rounds an entry's time left down to whole
+// seconds, so in its last second a probe answers 0 s; that is an answer (look
+// again a second later), not a missing timeout. Once the entry has expired,
+// the probe's own lookup reaps it: it is gone, and its DESTROY event is sent
+// without waiting for the garbage collector.
+TEST_F(FlowTracker, ProbeInAnEntrysLastSecondSaysZeroLeftThenGone) {
+  std::unique_ptr<Tracker> tracker = OpenTracker();
+  ASSERT_TRUE(tracker);
+  FlowSpec spec{IPPROTO_TCP, Ap("192.0.2.91:48101"), Ap("198.18.0.1:80"), kMarkA,
+                Ap("10.0.1.2:8080")};
+  spec.timeout_s = 1;
+  Create(spec);
+  common::Result<std::vector<TrackedFlow>> snap = tracker->Snapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().ToString();
+  ASSERT_EQ(snap->size(), 1u);
+  const TrackedFlow flow = snap->front();
+
+  bool said_zero = false;
+  bool gone = false;
+  for (const auto deadline = Clock::now() + kEventWait; !gone && Clock::now() < deadline;) {
+    common::Result<std::optional<TrackedFlow>> probed = tracker->Probe(flow);
+    ASSERT_TRUE(probed.ok()) << probed.status().ToString();
+    gone = !probed->has_value();
+    if (gone) break;
+    ASSERT_TRUE((*probed)->timeout_s.has_value()) << "a live entry's time left is always given";
+    EXPECT_LE(*(*probed)->timeout_s, 1u);
+    said_zero = said_zero || *(*probed)->timeout_s == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(said_zero) << "never probed in the entry's last second";
+  ASSERT_TRUE(gone) << "still there after " << kEventWait.count() << " s";
+  EXPECT_TRUE(DumpAll().empty());
+  std::vector<FlowEvent> events = ReadEventsUntil(*tracker, [&](const auto& evs) {
+    return std::any_of(evs.begin(), evs.end(), [&](const FlowEvent& e) {
+      return e.type == FlowEventType::kDestroy && e.flow.id == flow.id;
+    });
+  });
+  const std::vector<FlowEvent> expected = {{FlowEventType::kNew, flow},
+                                           {FlowEventType::kDestroy, flow}};
+  EXPECT_EQ(Describe(events), Describe(expected));
 }
 
 TEST_F(FlowTracker, FlushMarkDeletesExactlyTheFlowsWithThatMarkInBothFamilies) {

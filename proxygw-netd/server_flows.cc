@@ -51,23 +51,30 @@ void Server::Impl::ReadFlows() {
 }
 
 // Looks at the flows whose conntrack timeout should have run out: a live
-// one gets a new deadline, a gone one stops counting. Bounded per round so
-// that requests are not starved; the rest are due at the next round.
+// one gets a new deadline, a gone one stops counting, a failed probe is
+// retried soon. Bounded per round so that requests are not starved; the rest
+// are due at the next round. One log line per round, however many failed.
 void Server::Impl::ProbeDue() {
   constexpr std::size_t kMaxProbesPerRound = 512;
-  auto now = FlowCounter::Clock::now();
-  for (const TrackedFlow& f : counter.Due(now, kMaxProbesPerRound)) {
+  std::size_t failed = 0;
+  Status error;
+  for (const TrackedFlow& f : counter.Due(FlowCounter::Clock::now(), kMaxProbesPerRound)) {
     auto r = tracker.Probe(f);
+    // The time left counts from the answer, not from the start of the round,
+    // which can be well before it on a loaded machine.
+    auto answered = FlowCounter::Clock::now();
     if (!r.ok()) {
-      Log(LogLevel::kWarn, "conntrack probe failed", Fields({{"error", r.status().message()}}));
-      counter.Reschedule(f.id, 0, now);
-      continue;
-    }
-    if (*r) {
-      counter.Reschedule(f.id, **r, now);
+      if (failed++ == 0) error = r.status();
+      counter.Reschedule(f.id, std::nullopt, answered);
+    } else if (*r) {
+      counter.Reschedule(f.id, (*r)->timeout_s, answered);
     } else {
       counter.Remove(f.id);
     }
+  }
+  if (failed > 0) {
+    Log(LogLevel::kWarn, "conntrack probes failed, retrying",
+        Fields({{"failed", std::to_string(failed)}, {"error", error.message()}}));
   }
 }
 

@@ -113,7 +113,7 @@ void FlowTracker::Create(const FlowSpec& f) {
     nfct_set_attr(ct.get(), ATTR_REPL_IPV6_SRC, f.vip.address.data());
     nfct_set_attr(ct.get(), ATTR_REPL_IPV6_DST, f.client.address.data());
   }
-  nfct_set_attr_u32(ct.get(), ATTR_TIMEOUT, 600);
+  nfct_set_attr_u32(ct.get(), ATTR_TIMEOUT, f.timeout_s);
   if (f.l4proto == IPPROTO_TCP) {
     nfct_set_attr_u8(ct.get(), ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
   }

@@ -39,6 +39,7 @@ struct FlowSpec {
   common::AddrPort vip;
   std::uint32_t mark;                       // 0: no CTA_MARK
   std::optional<common::AddrPort> backend;  // nullopt: no NAT, so no IPS_DST_NAT
+  std::uint32_t timeout_s = 600;            // to live, from its creation
 };
 
 // What a full dump shows of one entry.
