@@ -9,10 +9,11 @@ FlowCounter::Dest FlowCounter::DestOf(const TrackedFlow& f) {
   return {f.l4proto == 17 ? Proto::kUdp : Proto::kTcp, f.destination};
 }
 
-void FlowCounter::SetDeadline(Entry& e, std::uint32_t id, std::uint32_t timeout_s,
+void FlowCounter::SetDeadline(Entry& e, std::uint32_t id, std::optional<std::uint32_t> timeout_s,
                               Clock::time_point now) {
   deadlines_.erase({e.deadline, id});
-  auto wait = timeout_s > 0 ? std::chrono::seconds(timeout_s) + kProbeSlack : kDefaultRecheck;
+  // 0 s left is an answer (under a second), not a missing one.
+  auto wait = timeout_s ? std::chrono::seconds(*timeout_s) + kProbeSlack : kRecheck;
   e.deadline = now + wait;
   deadlines_.insert({e.deadline, id});
 }
@@ -70,7 +71,8 @@ std::vector<TrackedFlow> FlowCounter::Due(Clock::time_point now, std::size_t max
   return out;
 }
 
-void FlowCounter::Reschedule(std::uint32_t id, std::uint32_t timeout_s, Clock::time_point now) {
+void FlowCounter::Reschedule(std::uint32_t id, std::optional<std::uint32_t> timeout_s,
+                             Clock::time_point now) {
   auto it = flows_.find(id);
   if (it != flows_.end()) SetDeadline(it->second, id, timeout_s, now);
 }

@@ -7,6 +7,9 @@
 // conntrack timeout would run out, as of the last event or probe. The kernel
 // reaps expired entries lazily, so netd probes a flow when its deadline
 // passes (FlowTracker::Probe) instead of waiting for the garbage collector.
+// No deadline is later than the time left the kernel last reported plus
+// kProbeSlack, or kRecheck when it reported none: a flow whose DESTROY event
+// is lost, or comes late, stops counting within that bound anyway.
 // Pure logic, given the time; runs in proxygw-netd.
 #pragma once
 
@@ -27,10 +30,14 @@ class FlowCounter {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // A probe comes this long after the timeout the kernel reported.
+  // A probe comes this long after the time left the kernel reported. The
+  // kernel rounds it down to whole seconds, so a flow reported with 0 s left
+  // has under a second, and is gone, or was refreshed, one kProbeSlack later.
   static constexpr std::chrono::seconds kProbeSlack{1};
-  // When an event or probe gives no timeout.
-  static constexpr std::chrono::seconds kDefaultRecheck{30};
+  // When the kernel reported no time left, or the probe failed: soon, so
+  // that a flow's end is not missed for long, yet not at every turn of the
+  // loop while a failure lasts.
+  static constexpr std::chrono::seconds kRecheck{5};
 
   void OnEvent(const FlowEvent& e, Clock::time_point now);
   // Replaces everything with a fresh snapshot; every destination becomes
@@ -42,7 +49,9 @@ class FlowCounter {
   // Flows whose deadline has passed, at most `max`, earliest first. Each must
   // then be Rescheduled or Removed.
   std::vector<TrackedFlow> Due(Clock::time_point now, std::size_t max) const;
-  void Reschedule(std::uint32_t id, std::uint32_t timeout_s, Clock::time_point now);
+  // `timeout_s`: the time left the probe reported at `now`; nullopt if none
+  // (or the probe failed).
+  void Reschedule(std::uint32_t id, std::optional<std::uint32_t> timeout_s, Clock::time_point now);
   void Remove(std::uint32_t id);
 
   // Destinations whose count changed since the last call (0 included), and
@@ -62,7 +71,8 @@ class FlowCounter {
   };
   static Dest DestOf(const TrackedFlow& f);
   void Upsert(const TrackedFlow& f, Clock::time_point now);
-  void SetDeadline(Entry& e, std::uint32_t id, std::uint32_t timeout_s, Clock::time_point now);
+  void SetDeadline(Entry& e, std::uint32_t id, std::optional<std::uint32_t> timeout_s,
+                   Clock::time_point now);
 
   std::unordered_map<std::uint32_t, Entry> flows_;  // conntrack id -> flow
   std::set<std::pair<Clock::time_point, std::uint32_t>> deadlines_;

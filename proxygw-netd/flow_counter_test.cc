@@ -8,7 +8,8 @@ namespace {
 using Clock = FlowCounter::Clock;
 using common::AddrPort;
 
-TrackedFlow F(std::uint32_t id, const char* dest, std::uint32_t timeout = 60, std::uint8_t proto = 6) {
+TrackedFlow F(std::uint32_t id, const char* dest, std::optional<std::uint32_t> timeout = 60,
+              std::uint8_t proto = 6) {
   TrackedFlow f;
   f.id = id;
   f.mark = 0x10000;
@@ -80,6 +81,42 @@ TEST(FlowCounter, ProbesAFlowJustAfterItsTimeoutAndNotBefore) {
   c.Remove(1);
   EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(61));
   EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
+}
+
+// Bug (issue 10, item 3): flow counts that never reached zero. The kernel
+// reports the time a conntrack entry has left in whole seconds, rounded
+// down, so a probe in the entry's last second answers 0; netd took that for
+// "no timeout given" and looked again only 30 s later. The kernel's garbage
+// collector reaps the expired entries of a quiet table late (more than 15 s
+// in the test that failed), so the closed flows kept counting and their
+// target would never idle out.
+TEST(FlowCounter, AFlowWithUnderASecondLeftIsProbedAgainASecondLater) {
+  FlowCounter c;
+  auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
+  auto t1 = t0 + std::chrono::seconds(6);
+  ASSERT_EQ(c.Due(t1, 10).size(), 1u);
+  c.Reschedule(1, 0, t1);  // still there, with under a second left
+  EXPECT_EQ(c.NextDeadline(), t1 + FlowCounter::kProbeSlack);
+  EXPECT_EQ(c.Due(t1 + FlowCounter::kProbeSlack, 10).size(), 1u);
+  // The same when a snapshot or an event says 0.
+  c.Reset({F(2, "198.18.2.2:80", 0)}, t1);
+  EXPECT_EQ(c.NextDeadline(), t1 + FlowCounter::kProbeSlack);
+}
+
+// When the kernel gives no time left, or the probe failed, the flow is looked
+// at again after kRecheck: no flow waits for a probe longer than its time
+// left plus kProbeSlack, or kRecheck, so one whose DESTROY event was lost
+// stops counting within that bound.
+TEST(FlowCounter, AFlowWithNoTimeLeftKnownIsProbedAgainAfterTheRecheck) {
+  FlowCounter c;
+  auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", std::nullopt)}, t0);
+  EXPECT_EQ(c.NextDeadline(), t0 + FlowCounter::kRecheck);
+  auto t1 = t0 + FlowCounter::kRecheck;
+  c.Reschedule(1, std::nullopt, t1);  // the probe failed
+  EXPECT_TRUE(c.Due(t1 + FlowCounter::kRecheck - std::chrono::milliseconds(1), 10).empty());
+  EXPECT_EQ(c.Due(t1 + FlowCounter::kRecheck, 10).size(), 1u);
 }
 
 TEST(FlowCounter, DueIsBounded) {

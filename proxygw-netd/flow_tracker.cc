@@ -381,7 +381,7 @@ Result<std::vector<TrackedFlow>> FlowTracker::Snapshot() {
   return std::exchange(ctx.flows, {});
 }
 
-Result<std::optional<std::uint32_t>> FlowTracker::Probe(const TrackedFlow& flow) {
+Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
   common::NfConntrack ct(nfct_new());
   if (!ct) return Status::FromErrno("FlowTracker: nfct_new", ENOMEM);
   bool v4 = flow.orig_source.address.is_v4();
@@ -405,13 +405,13 @@ Result<std::optional<std::uint32_t>> FlowTracker::Probe(const TrackedFlow& flow)
   errno = 0;
   if (nfct_query(impl_->queries.get(), NFCT_Q_GET, ct.get()) < 0) {
     const int err = LastErrno();
-    if (err == ENOENT) return std::optional<std::uint32_t>();
+    if (err == ENOENT) return std::optional<TrackedFlow>();
     return Status::FromErrno("FlowTracker: conntrack get", err);
   }
   for (const TrackedFlow& f : ctx.flows) {
-    if (f.id == flow.id) return std::optional<std::uint32_t>(f.timeout_s);
+    if (f.id == flow.id) return std::optional<TrackedFlow>(f);
   }
-  return std::optional<std::uint32_t>();
+  return std::optional<TrackedFlow>();
 }
 
 common::Status FlowTracker::FlushMark(std::uint32_t mark) {

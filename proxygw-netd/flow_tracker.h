@@ -34,7 +34,9 @@ struct TrackedFlow {
   common::AddrPort destination;            // reply-direction source: the backend
   common::AddrPort orig_source;            // the original tuple, to find the entry again
   common::AddrPort orig_destination;
-  std::uint32_t timeout_s = 0;             // seconds left when seen; 0 if not given
+  // Seconds left when seen, as the kernel reports them: rounded down, so 0
+  // means under a second left, not "none". nullopt if the kernel did not say.
+  std::optional<std::uint32_t> timeout_s;
 };
 
 // No UPDATE: while anyone listens to a conntrack event group, the kernel
@@ -43,7 +45,8 @@ struct TrackedFlow {
 // netd does not need them: at the deadline it holds for a flow it probes it,
 // a live flow answers with its real remaining time, and since no state of a
 // DNATed flow has a timeout above flow_timeout, a closed flow is gone, and
-// stops counting, within flow_timeout of its last packet.
+// stops counting, within flow_timeout of its last packet (plus a second, the
+// probe's slack), whether or not its DESTROY event ever comes.
 enum class FlowEventType { kNew, kDestroy };
 
 struct FlowEvent {
@@ -85,12 +88,12 @@ class FlowTracker {
   // family, on the second socket.
   common::Result<std::vector<TrackedFlow>> Snapshot();
 
-  // Looks up the one conntrack entry of `flow` (by its original tuple). Its
-  // remaining timeout in seconds if it is still the same live entry;
-  // nullopt if it is gone (expired entries are reaped by the lookup, which
-  // also sends their DESTROY event), or if the tuple now belongs to another
-  // entry.
-  common::Result<std::optional<std::uint32_t>> Probe(const TrackedFlow& flow);
+  // Looks up the one conntrack entry of `flow` (by its original tuple). The
+  // entry as it is now (its timeout_s is the time it has left) if it is
+  // still the same live entry; nullopt if it is gone (expired entries are
+  // reaped by the lookup, which also sends their DESTROY event), or if the
+  // tuple now belongs to another entry.
+  common::Result<std::optional<TrackedFlow>> Probe(const TrackedFlow& flow);
 
   // Deletes, in the kernel, every conntrack entry whose (mark & mark_mask) ==
   // `mark` (one IPCTNL_MSG_CT_DELETE with CTA_MARK/CTA_MARK_MASK and no tuple;

@@ -9,8 +9,9 @@
   hold PROTO ADDR PORT N TIMEOUT
                          opens N TCP connections, prints "open N", then for each
                          line on stdin: "ping" -> echoes through every
-                         connection and prints "pong K" (K answered), "close"
-                         -> closes them all and exits.
+                         connection and prints "pong K" (K answered),
+                         "close-one" -> closes the oldest one still open and
+                         prints "left K", "close" -> closes them all and exits.
   http ADDR PORT         one HTTP GET of /; prints the body
   stream ADDR PORT SECONDS
                          sends through a TCP connection to an echo server for
@@ -106,6 +107,10 @@ def hold(proto, addr, port, n, timeout):
                 except OSError:
                     pass
             print("pong %d" % ok, flush=True)
+        elif cmd == "close-one":
+            if conns:
+                conns.pop(0).close()
+            print("left %d" % len(conns), flush=True)
         elif cmd == "close":
             for s in conns:
                 s.close()

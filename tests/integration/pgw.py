@@ -250,7 +250,11 @@ class NetdClient:
         def ok():
             self.pump(0.1)
             return self.counts.get((proto, dest), 0) == want
-        wait_for(ok, timeout, what="%s %s flows == %d (now %r)" % (proto, dest, want, self.counts))
+        try:
+            wait_for(ok, timeout, what="%s %s flows == %d" % (proto, dest, want))
+        except AssertionError as e:
+            # The counts as they are at the end, not as they were at the start.
+            raise AssertionError("%s; counts at the end: %r" % (e, self.counts)) from None
 
     def call(self, cmd, timeout=30):
         self.send(cmd)
@@ -339,6 +343,14 @@ class NetdTestCase(unittest.TestCase):
         c = NetdClient(self.procs, self.topo, self.sock, uid, gid)
         self.addCleanup(c.close)
         return c
+
+    def load_cpus(self, seconds):
+        """Keeps every CPU busy beside the test: one busy loop per CPU, each
+        ending by itself after `seconds` and stopped at cleanup if still
+        running. For behaviour that depends on load (issue 10, item 3)."""
+        loop = "import time\nend = time.monotonic() + %g\nwhile time.monotonic() < end: pass\n"
+        for _ in range(os.cpu_count() or 1):
+            self.procs.start([sys.executable, "-c", loop % seconds])
 
     def nft_list(self):
         return self.topo.exec(self.topo.gw, ["nft", "list", "table", "inet", "proxygw"],

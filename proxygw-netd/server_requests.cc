@@ -1,0 +1,379 @@
+// Server::Impl's dispatch table: one row per request, each a validator that
+// checks the request against the phase, the limits and netd's own state, and
+// an applier that changes the kernel through NftTable and FlowTracker. See
+// server_impl.h; runs inside proxygw-netd only.
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proxygw-netd/log.h"
+#include "proxygw-netd/server_impl.h"
+
+namespace netd {
+namespace {
+
+using common::Result;
+using common::Status;
+using namespace ipc::netd;
+
+// Keys of removed mappings remembered for a later Flush (the engine drains by
+// disabling first, then flushing). Bounded; forgotten when the mark is reused.
+constexpr std::size_t kMaxRetired = 65536;
+
+}  // namespace
+
+const Server::Impl::OpRow Server::Impl::kOps[] = {
+    {Op::kHello, &Impl::ValidateHello, &Impl::ApplyHello},
+    {Op::kSyncBegin, &Impl::ValidateSyncBegin, &Impl::ApplySyncBegin},
+    {Op::kSyncAdd, &Impl::ValidateSyncAdd, &Impl::ApplySyncAdd},
+    {Op::kSyncCommit, &Impl::ValidateSyncCommit, &Impl::ApplySyncCommit},
+    {Op::kChange, &Impl::ValidateChange, &Impl::ApplyChange},
+    {Op::kFlush, &Impl::ValidateFlush, &Impl::ApplyFlush},
+    {Op::kSubscribe, &Impl::ValidateSubscribe, &Impl::ApplySubscribe},
+    {Op::kShutdown, &Impl::ValidateShutdown, &Impl::ApplyShutdown},
+};
+
+// --- Dispatch ------------------------------------------------------------------
+
+// Decodes one request, finds its row, validates, applies and answers. A
+// request that is malformed or refused sets *close; the kernel is untouched.
+void Server::Impl::Handle(const std::vector<std::uint8_t>& bytes, bool* close) {
+  Session& s = *session;
+  auto req = DecodeRequest(bytes);
+  if (!req.ok()) {
+    std::uint32_t id = PeekRequestId(bytes);
+    Log(LogLevel::kWarn, "refused a malformed message, closing",
+        Fields({{"reason", req.status().message()}}));
+    Send(s, {id, ErrorReply{ErrorCode::kMalformed, 0, req.status().message()}});
+    *close = true;
+    return;
+  }
+  const OpRow* row = nullptr;
+  for (const OpRow& r : kOps) {
+    if (r.op == req->op()) row = &r;
+  }
+  if (row == nullptr) {  // every request op has a row; a missing one is a bug
+    Send(s, {req->id, ErrorReply{ErrorCode::kMalformed, 0, "no handler"}});
+    *close = true;
+    return;
+  }
+  if (auto refusal = (this->*row->validate)(s, *req)) {
+    Log(LogLevel::kWarn, "refused a request, closing",
+        Fields({{"op", OpName(req->op())}, {"code", ErrorCodeName(refusal->code)},
+                {"reason", refusal->message}}));
+    Send(s, {req->id, ErrorReply{refusal->code, 0, refusal->message}});
+    *close = true;
+    return;
+  }
+  auto reply = (this->*row->apply)(s, *req);
+  if (!session) return;
+  if (!reply.ok()) {
+    const Status& st = reply.status();
+    ErrorCode code = st.IsNotFound() ? ErrorCode::kNotInstalled : ErrorCode::kKernel;
+    Log(LogLevel::kWarn, "request failed",
+        Fields({{"op", OpName(req->op())}, {"error", st.message()}}));
+    Send(s, {req->id, ErrorReply{code, st.sys_errno(), st.message()}});
+    return;
+  }
+  Send(s, {req->id, std::move(reply).value()});
+  if (session && session->subscribed && session->push_resync && session->out.empty()) {
+    PushAll(*session);
+  }
+}
+
+// --- Checks the validators share -------------------------------------------
+
+std::optional<Refusal> Server::Impl::NeedHello(const Session& s) const {
+  if (!s.hello) return Refusal{ErrorCode::kPhase, "hello must be the first request"};
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::NotInSync(const Session& s) const {
+  if (s.sync_total) {
+    return Refusal{ErrorCode::kPhase, "a sync is in progress: send sync-add or sync-commit"};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::CheckMappings(const std::vector<Mapping>& ms) {
+  for (const auto& m : ms) {
+    if (Status st = ValidateMapping(m); !st.ok()) return Refusal{ErrorCode::kInvalid, st.message()};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::CheckKeys(const std::vector<MappingKey>& ks) {
+  for (const auto& k : ks) {
+    if (Status st = ValidateKey(k); !st.ok()) return Refusal{ErrorCode::kInvalid, st.message()};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::ToSet(const std::vector<Mapping>& ms,
+                                           std::map<MappingKey, Mapping>* out) {
+  for (const auto& m : ms) {
+    if (!out->emplace(m.key, m).second) {
+      return Refusal{ErrorCode::kInvalid, m.key.ToString() + ": listed twice"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::CheckCount(std::size_t n) const {
+  if (Status st = ValidateCount(n, table.max_mappings()); !st.ok()) {
+    return Refusal{ErrorCode::kLimit, st.message()};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::CheckSet(const std::map<MappingKey, Mapping>& set) const {
+  if (auto x = CheckCount(set.size())) return x;
+  if (Status st = ValidateSet(set, table.max_mappings()); !st.ok()) {
+    return Refusal{ErrorCode::kInvalid, st.message()};
+  }
+  return std::nullopt;
+}
+
+ApplyReply Server::Impl::ToReply(const NftTable::Outcome& o, std::vector<Warning> w) const {
+  return ApplyReply{o.added, o.removed, o.unchanged, std::move(w)};
+}
+
+// --- Validators ---------------------------------------------------------------
+
+std::optional<Refusal> Server::Impl::ValidateHello(const Session& s, const Request& r) const {
+  if (s.hello) return Refusal{ErrorCode::kPhase, "hello was already sent on this connection"};
+  auto v = std::get<HelloRequest>(r.body).version;
+  if (v != kProtocolVersion) {
+    return Refusal{ErrorCode::kVersion, "protocol version " + std::to_string(v) +
+                                            " is not supported; this netd speaks " +
+                                            std::to_string(kProtocolVersion)};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const Request& r) const {
+  if (auto x = NeedHello(s)) return x;
+  if (auto x = NotInSync(s)) return x;
+  auto total = std::get<SyncBeginRequest>(r.body).total;
+  if (total > table.max_mappings()) {
+    return Refusal{ErrorCode::kLimit, std::to_string(total) + " mappings; the limit is " +
+                                          std::to_string(table.max_mappings())};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Request& r) const {
+  if (auto x = NeedHello(s)) return x;
+  if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-add without sync-begin"};
+  const auto& ms = std::get<SyncAddRequest>(r.body).mappings;
+  if (s.sync_staged.size() + ms.size() > *s.sync_total) {
+    return Refusal{ErrorCode::kLimit, "sync-add goes past the " + std::to_string(*s.sync_total) +
+                                          " mappings announced by sync-begin"};
+  }
+  return CheckMappings(ms);
+}
+
+std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const Request&) const {
+  if (auto x = NeedHello(s)) return x;
+  if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-commit without sync-begin"};
+  if (s.sync_staged.size() != *s.sync_total) {
+    return Refusal{ErrorCode::kPhase, "sync-commit after " + std::to_string(s.sync_staged.size()) +
+                                          " of the " + std::to_string(*s.sync_total) +
+                                          " mappings announced"};
+  }
+  std::map<MappingKey, Mapping> set;
+  if (auto x = ToSet(s.sync_staged, &set)) return x;
+  return CheckSet(set);
+}
+
+std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Request& r) const {
+  if (auto x = NeedHello(s)) return x;
+  if (auto x = NotInSync(s)) return x;
+  const auto& c = std::get<ChangeRequest>(r.body);
+  if (auto x = CheckMappings(c.enable)) return x;
+  if (auto x = CheckKeys(c.disable)) return x;
+  std::map<MappingKey, Mapping> enable;
+  if (auto x = ToSet(c.enable, &enable)) return x;
+  for (const auto& k : c.disable) {
+    if (enable.count(k)) {
+      return Refusal{ErrorCode::kInvalid, k.ToString() + ": both enabled and disabled"};
+    }
+  }
+  // Checked against what the change touches, so that its cost does not grow
+  // with the table; the installed set already satisfies every rule.
+  const auto& installed = table.installed();
+  std::vector<MappingKey> entering, leaving;
+  for (const auto& [k, m] : enable) {
+    if (!installed.count(k)) entering.push_back(k);
+  }
+  std::set<MappingKey> off(c.disable.begin(), c.disable.end());
+  for (const auto& k : off) {
+    if (installed.count(k)) leaving.push_back(k);
+  }
+  if (auto x = CheckCount(installed.size() + entering.size() - leaving.size())) return x;
+  if (!ports.Overlaps(entering, leaving)) return std::nullopt;
+  // Refused: the whole set as it would be names the overlapping mapping.
+  std::map<MappingKey, Mapping> set;
+  for (const auto& [k, im] : installed) set[k] = im.mapping;
+  for (const auto& k : c.disable) set.erase(k);
+  for (const auto& [k, m] : enable) set[k] = m;
+  if (auto x = CheckSet(set)) return x;
+  return Refusal{ErrorCode::kInvalid, "a wildcard and a specific mapping of the same port"};
+}
+
+std::optional<Refusal> Server::Impl::ValidateFlush(const Session& s, const Request& r) const {
+  if (auto x = NeedHello(s)) return x;
+  return CheckKeys(std::get<FlushRequest>(r.body).keys);
+}
+
+std::optional<Refusal> Server::Impl::ValidateSubscribe(const Session& s, const Request&) const {
+  if (auto x = NeedHello(s)) return x;
+  if (s.subscribed) return Refusal{ErrorCode::kPhase, "already subscribed"};
+  return std::nullopt;
+}
+
+std::optional<Refusal> Server::Impl::ValidateShutdown(const Session& s, const Request&) const {
+  return NeedHello(s);
+}
+
+// --- Appliers -------------------------------------------------------------------
+
+Result<ReplyBody> Server::Impl::ApplyHello(Session& s, const Request&) {
+  s.hello = true;
+  HelloReply h;
+  h.persistent_table = table.persistent();
+  h.max_mappings = table.max_mappings();
+  h.mark_mask = table.mark_mask();
+  h.installed = static_cast<std::uint32_t>(table.installed().size());
+  return ReplyBody(h);
+}
+
+Result<ReplyBody> Server::Impl::ApplySyncBegin(Session& s, const Request& r) {
+  s.sync_total = std::get<SyncBeginRequest>(r.body).total;
+  s.sync_staged.clear();
+  s.sync_staged.reserve(*s.sync_total);
+  return ReplyBody(EmptyReply{});
+}
+
+Result<ReplyBody> Server::Impl::ApplySyncAdd(Session& s, const Request& r) {
+  const auto& ms = std::get<SyncAddRequest>(r.body).mappings;
+  s.sync_staged.insert(s.sync_staged.end(), ms.begin(), ms.end());
+  return ReplyBody(EmptyReply{});
+}
+
+Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
+  std::vector<Mapping> staged = std::move(s.sync_staged);
+  s.sync_staged.clear();
+  s.sync_total.reset();
+  auto out = table.Sync(staged);
+  if (!out.ok()) return out.status();
+  Retire(*out);
+  Reindex();
+  Log(LogLevel::kInfo, "sync applied",
+      Fields({{"mappings", std::to_string(table.installed().size())},
+              {"added", std::to_string(out->added)},
+              {"removed", std::to_string(out->removed)},
+              {"unchanged", std::to_string(out->unchanged)}}));
+  return ReplyBody(ToReply(*out, WarningsFor(staged)));
+}
+
+Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
+  const auto& c = std::get<ChangeRequest>(r.body);
+  auto out = table.Change(c.enable, c.disable);
+  if (!out.ok()) return out.status();
+  Retire(*out);
+  for (const auto& im : out->gone) ports.Remove(im.mapping.key);
+  for (const auto& im : out->fresh) ports.Add(im.mapping.key);
+  Log(LogLevel::kInfo, "change applied",
+      Fields({{"enabled", std::to_string(c.enable.size())},
+              {"disabled", std::to_string(c.disable.size())},
+              {"mappings", std::to_string(table.installed().size())}}));
+  return ReplyBody(ToReply(*out, WarningsFor(c.enable)));
+}
+
+Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
+  const auto& keys = std::get<FlushRequest>(r.body).keys;
+  std::vector<std::uint32_t> marks;
+  for (const auto& k : keys) {
+    std::uint32_t mark = table.MarkOf(k);
+    if (mark == 0) {
+      auto it = retired.find(k);
+      if (it != retired.end()) mark = it->second;
+    }
+    if (mark == 0) {
+      return Status::NotFound(k.ToString() + ": not a mapping of this netd");
+    }
+    marks.push_back(mark);
+  }
+  for (std::size_t i = 0; i < marks.size(); ++i) {
+    if (Status st = tracker.FlushMark(marks[i]); !st.ok()) {
+      return st.WithContext("flush " + keys[i].ToString());
+    }
+  }
+  Log(LogLevel::kInfo, "flows flushed", Fields({{"mappings", std::to_string(keys.size())}}));
+  return ReplyBody(EmptyReply{});
+}
+
+Result<ReplyBody> Server::Impl::ApplySubscribe(Session& s, const Request&) {
+  auto flows = tracker.Snapshot();
+  if (!flows.ok()) return flows.status().WithContext("conntrack snapshot");
+  counter.Reset(*flows, FlowCounter::Clock::now());
+  counter.TakeChanges();
+  s.subscribed = true;
+  s.push_resync = true;  // the snapshot follows the reply
+  return ReplyBody(EmptyReply{});
+}
+
+Result<ReplyBody> Server::Impl::ApplyShutdown(Session&, const Request& r) {
+  bool remove = std::get<ShutdownRequest>(r.body).remove_table;
+  if (remove) {
+    if (Status st = table.DeleteTable(); !st.ok()) return st.WithContext("delete table");
+    Log(LogLevel::kInfo, "table removed on request");
+  }
+  stop = true;
+  exit = Exit::kShutdown;
+  return ReplyBody(EmptyReply{});
+}
+
+std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) const {
+  std::vector<Warning> out;
+  bool localnet_known = false, localnet_on = false;
+  for (const auto& m : ms) {
+    const auto& d = m.destination.address;
+    if (!d.IsLoopback()) continue;
+    if (d.is_v6()) {
+      out.push_back({m.key, WarningCode::kIpv6LoopbackLocalOnly});
+      continue;
+    }
+    if (!localnet_known && opt.route_localnet_fd >= 0) {
+      char c = '0';
+      localnet_known = pread(opt.route_localnet_fd, &c, 1, 0) == 1;
+      localnet_on = c == '1';
+    }
+    if (localnet_known && !localnet_on) out.push_back({m.key, WarningCode::kRouteLocalnetOff});
+  }
+  return out;
+}
+
+void Server::Impl::Retire(const NftTable::Outcome& o) {
+  auto forget = [&](std::map<MappingKey, std::uint32_t>::iterator it) {
+    retired_marks.erase(it->second);
+    retired.erase(it);
+  };
+  for (const auto& im : o.fresh) {
+    // Installed again, or its mark now belongs to another mapping's flows.
+    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
+    if (auto m = retired_marks.find(im.mark); m != retired_marks.end()) forget(retired.find(m->second));
+  }
+  for (const auto& im : o.gone) {
+    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
+    retired[im.mapping.key] = im.mark;
+    retired_marks[im.mark] = im.mapping.key;
+  }
+  while (retired.size() > kMaxRetired) forget(retired.begin());
+}
+
+}  // namespace netd
