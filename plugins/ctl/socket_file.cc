@@ -82,7 +82,12 @@ Result<ListeningSocket> ListenAt(const std::string& path, mode_t mode, int backl
   // By path, as sockets have no other handle to their file, but never through
   // a link that something put there meanwhile: the supervisor calls this as
   // root.
-  if (::fchownat(AT_FDCWD, path.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return fail("chown");
+  // Only when asked: the engine binds for itself, and its unit's syscall
+  // filter kills it on any chown (@privileged).
+  if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) &&
+      ::fchownat(AT_FDCWD, path.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    return fail("chown");
+  }
   if (::fchmodat(AT_FDCWD, path.c_str(), mode, AT_SYMLINK_NOFOLLOW) != 0) return fail("chmod");
   if (::listen(fd.get(), backlog) != 0) return fail("listen");
   return ListeningSocket{std::move(fd), SocketFileId{bound.st_dev, bound.st_ino}};
