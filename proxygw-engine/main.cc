@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <systemd/sd-daemon.h>
 
 #include "proxygw-engine/config/loader.h"
@@ -77,6 +78,25 @@ engine::Engine::ShutdownMode ModeFor(int sig, const engine::Logger& log) {
   return engine::Engine::ShutdownMode::kKeep;
 }
 
+// A drain takes as long as the targets' stop_timeouts allow: tell systemd
+// (whose TimeoutStopSec= is shorter than the longest allowed stop_timeout),
+// and give up past that budget rather than hang.
+void HoldToBudget(const config::Config& cfg, boost::asio::steady_timer& deadline,
+                  const engine::Logger& log) {
+  const std::chrono::seconds budget = cfg.ShutdownBudget();
+  sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu",
+             static_cast<unsigned long long>(
+                 std::chrono::microseconds(budget + std::chrono::seconds(10)).count()));
+  deadline.expires_after(budget);
+  deadline.async_wait([&log, budget](const boost::system::error_code& ec) {
+    if (ec) return;
+    log.Error("shutdown did not finish within its budget (the longest stop_timeout + 30s); "
+              "exiting now",
+              {{"budget", std::to_string(budget.count()) + "s"}});
+    std::_Exit(kExitForced);
+  });
+}
+
 int Run(const std::string& path) {
   auto cfg = LoadChecked(path);
   if (!cfg) return kExitConfig;
@@ -103,6 +123,7 @@ int Run(const std::string& path) {
   int exit_code = kExitOk;
   bool stopping = false;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  boost::asio::steady_timer shutdown_deadline(io);
   std::function<void()> wait_signal;
   wait_signal = [&] {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -124,6 +145,7 @@ int Run(const std::string& path) {
                {{"signal", strsignal(sig)}});
       sd_notify(0, "STOPPING=1");
       engine::Engine::ShutdownMode mode = ModeFor(sig, log);
+      if (mode == engine::Engine::ShutdownMode::kDrain) HoldToBudget(*cfg, shutdown_deadline, log);
       eng.Shutdown(mode, [&, mode] {
         if (mode == engine::Engine::ShutdownMode::kKeep) {
           dataplane.Stop();  // netd keeps the table and waits for the next engine

@@ -33,7 +33,6 @@ using Clock = std::chrono::steady_clock;
 using common::UniqueFd;
 
 constexpr auto kReadyTimeout = std::chrono::seconds(30);
-constexpr auto kEngineStopTimeout = std::chrono::seconds(120);  // drains take stop_timeouts
 constexpr auto kNetdStopTimeout = std::chrono::seconds(10);
 constexpr auto kMinBackoff = std::chrono::seconds(1);
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
@@ -321,7 +320,7 @@ class Supervisor {
 
   int Fail(const std::string& why) {
     stopping_ = true;
-    Stop(engine_child_, SIGTERM, kEngineStopTimeout);
+    Stop(engine_child_, SIGTERM, EngineStopBudget());
     Stop(netd_, SIGTERM, kNetdStopTimeout);
     RemoveSockets();
     std::fprintf(stderr, "proxygw: %s\n", why.c_str());
@@ -335,6 +334,10 @@ class Supervisor {
   }
 
   // Sends `sig`, waits up to `limit`, then SIGKILL.
+  // The engine drains its targets, each within its stop_timeout, and holds
+  // itself to the config's shutdown budget; a little more before SIGKILL.
+  std::chrono::seconds EngineStopBudget() const { return cfg_.ShutdownBudget() + kNetdStopTimeout; }
+
   void Stop(Child& c, int sig, std::chrono::seconds limit) {
     if (c.pid == 0) return;
     kill(c.pid, sig);
@@ -387,7 +390,7 @@ class Supervisor {
           case SIGINT:
             Log("INFO", "stopping: the engine first, then netd");
             stopping_ = true;
-            Stop(engine_child_, SIGTERM, kEngineStopTimeout);
+            Stop(engine_child_, SIGTERM, EngineStopBudget());
             Stop(netd_, SIGTERM, kNetdStopTimeout);
             RemoveSockets();
             Log("INFO", "stopped");

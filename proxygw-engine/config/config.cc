@@ -5,6 +5,10 @@
 #include <cstring>
 #include <strings.h>
 
+#include <algorithm>
+
+#include "proxygw-engine/config/duration.h"
+
 namespace config {
 
 std::string_view ProtocolName(Protocol p) { return p == Protocol::kTcp ? "tcp" : "udp"; }
@@ -108,6 +112,20 @@ std::vector<Mapping> Config::MappingsOf(const Frontend& f) const {
     out.push_back({f.protocol, f.listen, *e.AddressFor(f.listen.family()), f.flow_timeout_s});
   }
   return out;
+}
+
+std::chrono::seconds Config::ShutdownBudget() const {
+  std::chrono::seconds longest{0};
+  for (const auto& t : targets) {
+    std::chrono::seconds stop{10};
+    const YAML::Node& o = t.options.node;
+    if (o.IsMap() && o["stop_timeout"] && o["stop_timeout"].IsScalar()) {
+      auto d = ParseGoDuration(o["stop_timeout"].Scalar());
+      if (d.ok()) stop = std::chrono::ceil<std::chrono::seconds>(*d);
+    }
+    longest = std::max(longest, stop);
+  }
+  return longest + kShutdownSlack;
 }
 
 }  // namespace config

@@ -5,6 +5,7 @@
 // same structure as a JSON Schema.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -131,7 +132,15 @@ struct Config {
   const Endpoint& EndpointOf(const Frontend& f) const;
   // The DNAT mappings of one frontend (one, or two for a dual-stack listen).
   std::vector<Mapping> MappingsOf(const Frontend& f) const;
+  // How long a draining shutdown of the engine may take: targets drain in
+  // parallel, each bounded by its kind's `stop_timeout` option (10 s where a
+  // target has none, static:cmd's default), plus kShutdownSlack for the
+  // SIGKILL wait and the dataplane's steps. The engine holds itself to it and
+  // tells systemd; the supervisor waits that long before SIGKILL.
+  std::chrono::seconds ShutdownBudget() const;
 };
+
+inline constexpr std::chrono::seconds kShutdownSlack{30};
 
 inline constexpr std::uint32_t kDefaultReadyTimeoutS = 60;
 // Kernel conntrack keeps timeouts in jiffies (32 bits); 30 days stays clear of

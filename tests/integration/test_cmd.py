@@ -3,34 +3,13 @@ and 7): a drain gives a wrapper script's server its whole stop_timeout to
 save, a backend inherits no descriptor or variable of the engine's but gets
 the config's `environment`, and each run's output is logged once."""
 import os
+import shutil
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgw import ENGINE_UID, wait_for  # noqa: E402
+from pgw import ENGINE_UID, HERE, wait_for  # noqa: E402
 from test_engine import EngineTestCase  # noqa: E402
-
-# A game server in miniature: listens on ADDR:PORT, and on SIGTERM takes a
-# second to "save the world" (writes SAVED), then exits.
-SLOW_SAVE = """\
-import signal, socket, sys, time
-addr, port, saved = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port))
-s.listen(16)
-def term(*_):
-    time.sleep(1)
-    with open(saved, "w") as f:
-        f.write("saved")
-    sys.exit(0)
-signal.signal(signal.SIGTERM, term)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-"""
-
 
 class CmdBackend(EngineTestCase):
     def setUp(self):
@@ -38,9 +17,9 @@ class CmdBackend(EngineTestCase):
         self.work = os.path.join(self.tmp, "work")
         os.mkdir(self.work)
         os.chown(self.work, ENGINE_UID, ENGINE_UID)
+        # Readable by the engine's user, unlike the checkout under /root.
         self.server = os.path.join(self.tmp, "slow_save.py")
-        with open(self.server, "w") as f:
-            f.write(SLOW_SAVE)
+        shutil.copy(os.path.join(HERE, "slow_save.py"), self.server)
         os.chmod(self.server, 0o644)
 
     def config(self, command, extra=""):
