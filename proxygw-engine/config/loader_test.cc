@@ -81,6 +81,21 @@ TEST(ConfigLoad, UpstreamFixtureLoadsWithDefaults) {
   EXPECT_EQ(f.location.line, 11);
 }
 
+// Bug: the unit (150 s) and the supervisor (120 s) gave a drain less time
+// than a stop_timeout may take (up to 1 h).
+TEST(ConfigLoad, ShutdownBudgetIsTheLongestStopTimeoutPlusSlack) {
+  EXPECT_EQ(Load(std::string(kHead) + kTarget + kFrontend).ShutdownBudget(),
+            std::chrono::seconds(10) + kShutdownSlack);
+  std::string slow =
+      "  - name: slow\n"
+      "    kind: static:cmd\n"
+      "    idle_timeout: 300s\n"
+      "    endpoints: [{name: g, protocol: tcp, address: \"198.18.0.3:25565\"}]\n"
+      "    options: {command: server, stop_timeout: 15m}\n";
+  EXPECT_EQ(Load(std::string(kHead) + kTarget + slow + kFrontend).ShutdownBudget(),
+            std::chrono::minutes(15) + kShutdownSlack);
+}
+
 TEST(ConfigLoad, ProtocolComesFromTheEndpoint) {
   Config c = Load(std::string(kHead) +
                   "targets: [{name: g, kind: 'static:none', idle_timeout: 1m, endpoints: "
