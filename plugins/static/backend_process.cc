@@ -98,6 +98,7 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
   bool terminating = false;  // SIGTERM sent to the group
   bool stop_asked = false;   // by Stop(), not by the shell's own exit
   bool killed = false;       // SIGKILL sent
+  bool frozen = false;       // SIGSTOP sent, no SIGCONT since
   std::string how;
   std::vector<Stray> strays;
   std::unique_ptr<asio::posix::stream_descriptor> pidfd;
@@ -189,6 +190,11 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
       strays.push_back(std::move(s));
     }
     Signal(SIGTERM);
+    if (frozen) {
+      // Stopped processes act on SIGTERM only once they run again.
+      Signal(SIGCONT);
+      frozen = false;
+    }
     kill_timer.expires_after(stop_timeout);
     kill_timer.async_wait(Guard([](Impl& s, const boost::system::error_code& ec) {
       if (ec || s.Gone()) return;
@@ -236,7 +242,7 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
     pid = 0;
     strays.clear();
     bool asked = stop_asked;
-    terminating = stop_asked = killed = false;
+    terminating = stop_asked = killed = frozen = false;
     if (on_gone) on_gone(how, asked);
   }
 };
@@ -328,6 +334,31 @@ void BackendProcess::Stop() {
   if (s.pid == 0) return;
   s.stop_asked = true;
   if (!s.terminating) s.Terminate();
+}
+
+void BackendProcess::Freeze() {
+  Impl& s = *impl_;
+  if (s.pid == 0 || s.terminating || s.frozen) return;
+  for (auto& stray : s.FindStrays()) s.strays.push_back(std::move(stray));
+  s.Signal(SIGSTOP);
+  s.frozen = true;
+}
+
+void BackendProcess::Thaw() {
+  Impl& s = *impl_;
+  if (s.pid == 0 || !s.frozen) return;
+  s.Signal(SIGCONT);
+  s.frozen = false;
+  s.strays.clear();
+}
+
+bool BackendProcess::frozen() const { return impl_->frozen; }
+
+void BackendProcess::MarkFrozen() {
+  Impl& s = *impl_;
+  if (s.pid == 0) return;
+  s.frozen = true;
+  for (auto& stray : s.FindStrays()) s.strays.push_back(std::move(stray));
 }
 
 void BackendProcess::Release() {

@@ -12,6 +12,7 @@
 // that left the group (setsid, a daemon's double fork) are found by the
 // PROXYGW_TARGET=<target> variable in their environment among the processes
 // of the engine's user, signalled with the group and reported in the log.
+// A backend can also be frozen (SIGSTOP) and thawed (SIGCONT) as a whole.
 //
 // Runs on the engine's event loop (static plugin, proxygw-engine).
 #pragma once
@@ -62,6 +63,16 @@ class BackendProcess {
   // Stops the backend (see above); on_gone(..., true) follows. Idempotent
   // while a stop is under way.
   void Stop();
+
+  // Freezes the backend: SIGSTOP to its group (and to processes that left
+  // it), so that it keeps its memory and resumes in milliseconds. Thaw
+  // resumes it (SIGCONT). A stop of a frozen backend resumes it after its
+  // SIGTERM, so that it can act on it.
+  void Freeze();
+  void Thaw();
+  bool frozen() const;
+  // An adopted backend that a previous engine froze.
+  void MarkFrozen();
 
   // Forgets the backend without signalling it (the engine exits, keeping
   // it). on_gone is not called.

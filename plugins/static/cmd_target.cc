@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ using engine::Done;
 
 constexpr std::uint32_t kDefaultStopTimeoutS = 10;
 constexpr std::uint32_t kMaxStopTimeoutS = 3600;
+constexpr std::uint32_t kMaxFrozenForS = 30 * 24 * 3600;
 constexpr auto kTailEvery = std::chrono::milliseconds(500);
 // What a backend inherits of the engine's environment; the rest (the
 // service manager's NOTIFY_SOCKET, INVOCATION_ID, LISTEN_FDS...) stays out.
@@ -32,6 +34,27 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 const std::vector<std::pair<std::string, YAML::Node>> kNoEntries;
 
+// A duration option in whole seconds from 1 s to `max_s` (`max_text`).
+std::optional<std::chrono::seconds> ReadSeconds(config::ErrorSink& errors, const config::Fields& f,
+                                                std::string_view key, std::uint32_t max_s,
+                                                const char* max_text) {
+  auto s = f.String(errors, key, /*required=*/false);
+  if (!s) return std::nullopt;
+  auto d = config::ParseGoDuration(*s);
+  auto at = config::LocationOf(f.Get(key));
+  if (!d.ok()) {
+    errors.Add(at, f.PathOf(key), d.status().message());
+  } else if (d->count() < 1'000'000'000 || d->count() % 1'000'000'000 != 0 ||
+             d->count() / 1'000'000'000 > max_s) {
+    errors.Add(
+        at, f.PathOf(key),
+        std::string("must be whole seconds from 1s to ") + max_text + ", got \"" + *s + "\"");
+  } else {
+    return std::chrono::seconds(d->count() / 1'000'000'000);
+  }
+  return std::nullopt;
+}
+
 bool IsVariableName(const std::string& name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -39,42 +62,64 @@ bool IsVariableName(const std::string& name) {
   });
 }
 
+// static:cmd's options, as checked.
+struct CmdOptions {
+  std::string command;
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::chrono::seconds stop_timeout{kDefaultStopTimeoutS};
+  bool freeze = false;                             // idle: freeze
+  std::optional<std::chrono::seconds> frozen_for;  // then stopped for real
+};
+
 class CmdTarget : public engine::TargetHandler {
  public:
-  CmdTarget(const engine::TargetContext& ctx, std::string command,
-            std::vector<std::pair<std::string, std::string>> environment, std::chrono::seconds stop)
+  CmdTarget(const engine::TargetContext& ctx, CmdOptions options)
       : name_(ctx.config.name),
         log_(ctx.log),
         state_(ctx.state),
         exited_(ctx.backend_exited),
-        command_(std::move(command)),
-        environment_(std::move(environment)),
+        options_(std::move(options)),
         tail_timer_(ctx.io),
-        process_(ctx.io, ctx.log, ctx.config.name, stop,
+        frozen_timer_(ctx.io),
+        process_(ctx.io, ctx.log, ctx.config.name, options_.stop_timeout,
                  [this, w = std::weak_ptr<bool>(alive_)](const std::string& how, bool stopped) {
                    if (w.lock()) OnGone(how, stopped);
                  }),
         out_(OutputPath("stdout"), "stdout"),
         err_(OutputPath("stderr"), "stderr") {}
 
-  ~CmdTarget() override { tail_timer_.cancel(); }
+  ~CmdTarget() override {
+    tail_timer_.cancel();
+    frozen_timer_.cancel();
+  }
 
   void Warm(Done done) override {
-    if (process_.running()) return done(Status::Ok());
+    if (process_.running()) {
+      if (process_.frozen()) Thaw();
+      return done(Status::Ok());
+    }
     done(Spawn());
   }
 
+  // idle: freeze keeps the backend, stopped in its tracks; otherwise it stops.
   void Drain(Done done) override {
     if (!process_.running()) return done(Status::Ok());
-    stop_done_.push_back(std::move(done));
-    process_.Stop();
+    if (options_.freeze) {
+      Freeze();
+      return done(Status::Ok());
+    }
+    Stop(std::move(done));
   }
 
+  // The engine's shutdown: a frozen backend too stops for real.
   void Close(Done done) override {
-    Drain([this, done](Status st) {
+    auto finish = [this, done](Status st) {
       tail_timer_.cancel();
+      frozen_timer_.cancel();
       done(st);
-    });
+    };
+    if (!process_.running()) return finish(Status::Ok());
+    Stop(std::move(finish));
   }
 
   bool Adopt() override {
@@ -88,11 +133,18 @@ class CmdTarget : public engine::TargetHandler {
     out_.Begin();
     err_.Begin();
     TailSoon();
-    if (rec.value("command", "") != command_) {
+    if (rec.value("command", "") != options_.command) {
       log_.Warn("stopping a backend started with another command before the restart",
                 {{"pid", std::to_string(pid)}});
-      Drain([](Status) {});
+      Stop([](Status) {});
       return false;
+    }
+    if (rec.value("frozen", false)) {
+      process_.MarkFrozen();
+      log_.Info("took over the frozen backend", {{"pid", std::to_string(pid)}});
+      ArmFrozenTimer(
+          std::chrono::system_clock::time_point(std::chrono::seconds(rec.value("frozen_at", 0LL))));
+      return true;
     }
     log_.Info("took over the running backend", {{"pid", std::to_string(pid)}});
     return true;
@@ -111,7 +163,7 @@ class CmdTarget : public engine::TargetHandler {
       if (const char* v = std::getenv(name)) vars[name] = v;
     }
     // The config's own come last: they override the inherited ones.
-    for (const auto& [name, value] : environment_) vars[name] = value;
+    for (const auto& [name, value] : options_.environment) vars[name] = value;
     std::vector<std::string> env;
     for (const auto& [name, value] : vars) env.push_back(name + "=" + value);
     return env;
@@ -122,21 +174,75 @@ class CmdTarget : public engine::TargetHandler {
     // were logged in their time.
     out_.Begin();
     err_.Begin();
-    Status st =
-        process_.Start({command_, Environment(), OutputPath("stdout"), OutputPath("stderr")});
+    Status st = process_.Start(
+        {options_.command, Environment(), OutputPath("stdout"), OutputPath("stderr")});
     if (!st.ok()) return st;
     pid_t pid = process_.pid();
     nlohmann::json rec = state_.Get(name_);
     rec["pid"] = pid;
     rec["start_time"] = BackendProcess::StartTime(pid).value_or(0);
-    rec["command"] = command_;
+    rec["command"] = options_.command;
     if (Status put = state_.Put(name_, rec); !put.ok()) {
       log_.Warn("could not record the backend's pid; a restarted engine will not adopt it",
                 {{"error", put.message()}});
     }
-    log_.Info("backend started", {{"pid", std::to_string(pid)}, {"command", command_}});
+    log_.Info("backend started", {{"pid", std::to_string(pid)}, {"command", options_.command}});
     TailSoon();
     return Status::Ok();
+  }
+
+  void Stop(Done done) {
+    stop_done_.push_back(std::move(done));
+    frozen_timer_.cancel();
+    process_.Stop();
+  }
+
+  void Freeze() {
+    if (process_.frozen()) return;
+    process_.Freeze();
+    auto now = std::chrono::system_clock::now();
+    Record([now](nlohmann::json& rec) {
+      rec["frozen"] = true;
+      rec["frozen_at"] =
+          std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    });
+    log_.Info("backend frozen (SIGSTOP); the next warm resumes it",
+              {{"pid", std::to_string(process_.pid())}});
+    ArmFrozenTimer(now);
+  }
+
+  void Thaw() {
+    frozen_timer_.cancel();
+    process_.Thaw();
+    Record([](nlohmann::json& rec) {
+      rec.erase("frozen");
+      rec.erase("frozen_at");
+    });
+    log_.Info("backend resumed (SIGCONT)", {{"pid", std::to_string(process_.pid())}});
+  }
+
+  // frozen_for after `since`, a frozen backend is stopped for real.
+  void ArmFrozenTimer(std::chrono::system_clock::time_point since) {
+    if (!options_.frozen_for) return;
+    auto left = since + *options_.frozen_for - std::chrono::system_clock::now();
+    frozen_timer_.expires_after(std::max<std::chrono::steady_clock::duration>(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(left),
+        std::chrono::steady_clock::duration::zero()));
+    frozen_timer_.async_wait(
+        [w = std::weak_ptr<bool>(alive_), this](const boost::system::error_code& ec) {
+          if (ec || !w.lock() || !process_.frozen()) return;
+          log_.Info("backend frozen for frozen_for; stopping it",
+                    {{"frozen_for", std::to_string(options_.frozen_for->count()) + "s"}});
+          Stop([](Status) {});
+        });
+  }
+
+  void Record(const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json rec = state_.Get(name_);
+    change(rec);
+    if (Status put = state_.Put(name_, rec); !put.ok()) {
+      log_.Warn("could not record the backend's state, ignoring", {{"error", put.message()}});
+    }
   }
 
   void TailSoon() {
@@ -163,10 +269,9 @@ class CmdTarget : public engine::TargetHandler {
   }
 
   void Forget() {
+    frozen_timer_.cancel();
     nlohmann::json rec = state_.Get(name_);
-    rec.erase("pid");
-    rec.erase("start_time");
-    rec.erase("command");
+    for (const char* key : {"pid", "start_time", "command", "frozen", "frozen_at"}) rec.erase(key);
     (void)state_.Put(name_, rec);
   }
 
@@ -174,9 +279,9 @@ class CmdTarget : public engine::TargetHandler {
   engine::Logger log_;
   engine::StateStore& state_;
   std::function<void(const std::string&)> exited_;
-  std::string command_;
-  std::vector<std::pair<std::string, std::string>> environment_;
+  CmdOptions options_;
   asio::steady_timer tail_timer_;
+  asio::steady_timer frozen_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   BackendProcess process_;
   OutputTail out_, err_;
@@ -190,10 +295,12 @@ std::unique_ptr<engine::TargetHandler> NewCmdTarget(const engine::TargetContext&
   const config::Options& o = ctx.config.options;
   std::size_t before = errors.count();
   auto f = config::Fields::Read(errors, o.node, o.path, o.location,
-                                {"command", "stop_timeout", "environment"}, /*null_is_empty=*/true);
+                                {"command", "stop_timeout", "environment", "idle", "frozen_for"},
+                                /*null_is_empty=*/true);
   if (!f) return nullptr;
+  CmdOptions options;
   auto command = f->String(errors, "command", /*required=*/true);
-  std::vector<std::pair<std::string, std::string>> environment;
+  if (command) options.command = *command;
   if (f->Has("environment")) {
     auto env = config::Fields::ReadOpen(errors, f->Get("environment"), f->PathOf("environment"),
                                         f->KeyLocation("environment"), /*null_is_empty=*/true);
@@ -206,27 +313,28 @@ std::unique_ptr<engine::TargetHandler> NewCmdTarget(const engine::TargetContext&
         continue;
       }
       if (auto v = config::ReadString(errors, value, path, env->KeyLocation(name))) {
-        environment.emplace_back(name, *v);
+        options.environment.emplace_back(name, *v);
       }
     }
   }
-  std::uint32_t stop = kDefaultStopTimeoutS;
-  if (auto s = f->String(errors, "stop_timeout", /*required=*/false)) {
-    auto d = config::ParseGoDuration(*s);
-    auto at = config::LocationOf(f->Get("stop_timeout"));
-    if (!d.ok()) {
-      errors.Add(at, f->PathOf("stop_timeout"), d.status().message());
-    } else if (d->count() < 1'000'000'000 || d->count() % 1'000'000'000 != 0 ||
-               d->count() / 1'000'000'000 > kMaxStopTimeoutS) {
-      errors.Add(at, f->PathOf("stop_timeout"),
-                 "must be whole seconds from 1s to 1h, got \"" + *s + "\"");
-    } else {
-      stop = static_cast<std::uint32_t>(d->count() / 1'000'000'000);
+  if (auto stop = ReadSeconds(errors, *f, "stop_timeout", kMaxStopTimeoutS, "1h")) {
+    options.stop_timeout = *stop;
+  }
+  if (auto idle = f->String(errors, "idle", /*required=*/false)) {
+    if (*idle == "freeze") {
+      options.freeze = true;
+    } else if (*idle != "stop") {
+      errors.Add(config::LocationOf(f->Get("idle")), f->PathOf("idle"),
+                 "expected \"stop\" or \"freeze\", got \"" + *idle + "\"");
     }
   }
+  options.frozen_for = ReadSeconds(errors, *f, "frozen_for", kMaxFrozenForS, "30 days");
+  if (options.frozen_for && !options.freeze) {
+    errors.Add(config::LocationOf(f->Get("frozen_for")), f->PathOf("frozen_for"),
+               "only applies with idle: freeze");
+  }
   if (!command || errors.count() != before) return nullptr;
-  return std::make_unique<CmdTarget>(ctx, *command, std::move(environment),
-                                     std::chrono::seconds(stop));
+  return std::make_unique<CmdTarget>(ctx, std::move(options));
 }
 
 }  // namespace plugins::static_ns

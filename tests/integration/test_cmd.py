@@ -11,7 +11,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgw import ENGINE_UID, HERE, wait_for  # noqa: E402
 from test_engine import EngineTestCase  # noqa: E402
 
-class CmdBackend(EngineTestCase):
+class CmdCase(EngineTestCase):
+    """A slow-saving server as the backend, and a directory it may write."""
+
     def setUp(self):
         super().setUp()
         self.work = os.path.join(self.tmp, "work")
@@ -39,6 +41,8 @@ class CmdBackend(EngineTestCase):
     def serve_command(self):
         return "%s %s 198.18.100.1 7101 %s/saved" % (sys.executable, self.server, self.work)
 
+
+class CmdBackend(CmdCase):
     # Bug: when the shell (the group's leader) died of the drain's SIGTERM,
     # the rest of its group was SIGKILLed at once: a server started by a
     # wrapper (`server; cleanup`) lost its shutdown save.
@@ -91,6 +95,82 @@ class CmdBackend(EngineTestCase):
             self.ctl("drain", "game")
             self.wait_state("game", "inactive", timeout=60)
         self.assertEqual(self.engine_text().count("line=pgw-run-output"), 2, self.engine_text())
+
+
+def proc_state(pid):
+    """The state letter of /proc/<pid>/stat (R, S, T...), or None when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+class FrozenBackend(CmdCase):
+    def config_freeze(self, frozen_for=""):
+        return self.write_config(
+            "targets:\n"
+            "  - name: game\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 2s\n"
+            "    endpoints: [{name: game, protocol: tcp, address: '198.18.100.1:7101'}]\n"
+            "    options:\n"
+            "      command: exec %s\n"
+            "      idle: freeze\n%s"
+            "frontends:\n"
+            "  - {name: game, kind: 'static:http', listen: '0.0.0.0:7100', flow_timeout: 2s,"
+            " target: 'game:game', options: {content: starting}}\n"
+            % (self.serve_command(), ("      frozen_for: %s\n" % frozen_for) if frozen_for else ""))
+
+    def frozen_pid(self):
+        pids = self.backend_pids(self.server)
+        self.assertEqual(len(pids), 1, pids)
+        wait_for(lambda: proc_state(pids[0]) == "T", 20, what="backend stopped (state T)")
+        return pids[0]
+
+    def test_an_idle_backend_is_frozen_and_a_warm_resumes_the_same_process(self):
+        self.config_freeze()
+        self.start_engine()
+        self.ctl("warm", "game")
+        self.wait_state("game", "active")
+        self.wait_state("game", "inactive", timeout=60)  # idle: frozen, not stopped
+        pid = self.frozen_pid()
+        self.ctl("warm", "game")
+        self.wait_state("game", "active")
+        self.assertEqual(self.backend_pids(self.server), [pid])
+        self.assertNotEqual(proc_state(pid), "T")
+        # An engine crash while frozen: the next engine adopts it frozen and
+        # resumes it on a warm.
+        self.wait_state("game", "inactive", timeout=60)
+        self.assertEqual(self.frozen_pid(), pid)
+        self.engine.kill()
+        self.engine.wait(timeout=10)
+        self.start_engine()
+        self.assertIn("took over the frozen backend", self.engine_text())
+        self.assertEqual(proc_state(pid), "T")
+        self.ctl("warm", "game")
+        self.wait_state("game", "active")
+        self.assertEqual(self.backend_pids(self.server), [pid])
+        # The engine's shutdown stops it for real, frozen or not.
+        self.wait_state("game", "inactive", timeout=60)
+        self.engine.terminate()
+        self.assertEqual(self.engine.wait(timeout=60), 0, self.engine_text())
+        self.assertEqual(self.backend_pids(self.server), [])
+        self.assertTrue(os.path.exists(os.path.join(self.work, "saved")),
+                        "a frozen backend was not let to save on the engine's stop")
+
+    def test_a_backend_frozen_longer_than_frozen_for_is_stopped(self):
+        self.config_freeze(frozen_for="2s")
+        self.start_engine()
+        self.ctl("warm", "game")
+        self.wait_state("game", "active")
+        self.wait_state("game", "inactive", timeout=60)
+        self.frozen_pid()
+        wait_for(lambda: self.backend_pids(self.server) == [], 30, what="frozen backend stopped")
+        self.assertIn("backend frozen for frozen_for; stopping it", self.engine_text())
+        # A warm now starts a new one.
+        self.ctl("warm", "game")
+        self.wait_state("game", "active")
 
 
 if __name__ == "__main__":
