@@ -82,9 +82,9 @@ void ForEachKind(const config::Config& cfg, Registry& reg, config::ErrorSink& er
   for (const auto& t : cfg.targets) {
     auto it = reg.targets.find(t.kind.ToString());
     if (it == reg.targets.end()) {
-      errors.Add(t.location, t.path + ".kind",
-                 "unknown target kind \"" + t.kind.ToString() + "\" (known: " +
-                     KnownList(Registry::Names(reg.targets)) + ")");
+      errors.Add(t.at.At("kind"), t.path + ".kind",
+                 "unknown target kind \"" + t.kind.ToString() +
+                     "\" (known: " + KnownList(Registry::Names(reg.targets)) + ")");
       continue;
     }
     build(t, it->second);
@@ -92,9 +92,9 @@ void ForEachKind(const config::Config& cfg, Registry& reg, config::ErrorSink& er
   for (const auto& f : cfg.frontends) {
     auto it = reg.frontends.find(f.kind.ToString());
     if (it == reg.frontends.end()) {
-      errors.Add(f.location, f.path + ".kind",
-                 "unknown frontend kind \"" + f.kind.ToString() + "\" (known: " +
-                     KnownList(Registry::Names(reg.frontends)) + ")");
+      errors.Add(f.at.At("kind"), f.path + ".kind",
+                 "unknown frontend kind \"" + f.kind.ToString() +
+                     "\" (known: " + KnownList(Registry::Names(reg.frontends)) + ")");
       continue;
     }
     build(f, it->second);
