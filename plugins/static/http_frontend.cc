@@ -418,8 +418,9 @@ common::Result<std::shared_ptr<Listener>> Listener::Open(
   acceptor.assign(protocol, fd.get(), ec);
   if (ec) return ErrorStatus(what, ec);
   fd.Release();  // the acceptor owns it now
-  // [::] serves IPv4 clients too, whatever net.ipv6.bindv6only says.
-  if (dual_stack) acceptor.set_option(asio::ip::v6_only(false), ec);
+  // [::] serves IPv4 clients too when dual-stack, and only IPv6 clients
+  // otherwise, whatever net.ipv6.bindv6only says.
+  if (v6) acceptor.set_option(asio::ip::v6_only(!dual_stack), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor.bind(ToEndpoint(at), ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);

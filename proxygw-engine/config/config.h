@@ -112,8 +112,15 @@ struct Frontend {
   Location location;
   FieldLocations at;
 
-  // True when listen is [::]: IPv4 and IPv6 clients are served.
-  bool DualStack() const { return listen.address.is_v6() && listen.address.IsUnspecified(); }
+  // Set by the semantic checks: listen is [::] and the endpoint has an IPv6
+  // address only, so only IPv6 clients are served (the original's meaning).
+  bool ipv6_only = false;
+
+  // True when listen is [::] and the endpoint has both families: IPv4 and
+  // IPv6 clients are served.
+  bool DualStack() const {
+    return listen.address.is_v6() && listen.address.IsUnspecified() && !ipv6_only;
+  }
 };
 
 struct LogConfig {

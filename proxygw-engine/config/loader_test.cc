@@ -638,10 +638,10 @@ TEST(FrontendSemantics, ProtocolMustMatchTheEndpoint) {
 
 TEST(FrontendSemantics, AddressFamiliesMustBeServable) {
   EXPECT_EQ(Errors(Frontends({Fe("f", "[::]:80")})),
-            Lines{"t.yaml:11:46: frontends[0].listen: \"[::]:80\" serves IPv4 and IPv6 clients, but "
-                  "endpoint backend:http has no IPv6 address (it has \"198.18.0.2:8080\"); listen "
-                  "on \"0.0.0.0:80\" instead, or add an IPv6 address to the endpoint's "
-                  "\"addresses\""});
+            Lines{"t.yaml:11:46: frontends[0].listen: \"[::]:80\" serves IPv6 clients (and IPv4 "
+                  "ones when the endpoint has both families), but endpoint backend:http has no "
+                  "IPv6 address (it has \"198.18.0.2:8080\"); listen on \"0.0.0.0:80\" instead, or "
+                  "add an IPv6 address to the endpoint's \"addresses\""});
   EXPECT_EQ(Errors(Frontends({Fe("f", "[2001:db8::1]:80")})),
             Lines{"t.yaml:11:46: frontends[0].listen: IPv6 listen address \"[2001:db8::1]:80\" "
                   "needs an IPv6 address on endpoint backend:http (it has \"198.18.0.2:8080\")"});
@@ -652,11 +652,42 @@ TEST(FrontendSemantics, AddressFamiliesMustBeServable) {
                    "  - {" + Fe("b", "[::]:81", "target: 't:e'") + "}\n";
   EXPECT_EQ(Errors(v6),
             (Lines{"t.yaml:6:46: frontends[0].listen: IPv4 listen address \"198.18.0.1:80\" needs "
-                   "an IPv4 address on endpoint t:e (it has \"[2001:db8::2]:1\")",
-                   "t.yaml:7:46: frontends[1].listen: \"[::]:81\" serves IPv4 and IPv6 clients, but "
-                   "endpoint t:e has no IPv4 address (it has \"[2001:db8::2]:1\"); listen on a "
-                   "specific IPv6 address, e.g. \"[2001:db8::1]:81\" instead, or add an IPv4 "
-                   "address to the endpoint's \"addresses\""}));
+                   "an IPv4 address on endpoint t:e (it has \"[2001:db8::2]:1\")"}));
+}
+
+// The original's workaround for dual-stack, from its README: one 0.0.0.0:P
+// frontend to an IPv4 endpoint, one [::]:P frontend to an IPv6 endpoint. It
+// was refused (overlap, and [::] demanding both families).
+TEST(FrontendSemantics, TheOriginalsDualStackPairLoads) {
+  std::string y = std::string(kHead) +
+                  "targets:\n"
+                  "  - {name: t4, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                  "tcp, address: '198.18.0.2:1'}]}\n"
+                  "  - {name: t6, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                  "tcp, address: '[2001:db8::2]:1'}]}\n"
+                  "frontends:\n"
+                  "  - {" + Fe("a", "0.0.0.0:80", "target: 't4:e'") + "}\n"
+                  "  - {" + Fe("b", "[::]:80", "target: 't6:e'") + "}\n";
+  Config c = Load(y);
+  ASSERT_EQ(c.frontends.size(), 2u);
+  EXPECT_FALSE(c.frontends[1].DualStack());
+  EXPECT_TRUE(c.frontends[1].ipv6_only);
+  auto m = c.MappingsOf(c.frontends[1]);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].listen.ToString(), "[::]:80");
+  EXPECT_EQ(m[0].destination.ToString(), "[2001:db8::2]:1");
+  // With both families on its endpoint, [::] is dual-stack again and takes
+  // the IPv4 port too.
+  std::string both = std::string(kHead) +
+                     "targets:\n"
+                     "  - {name: t4, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                     "tcp, address: '198.18.0.2:1'}]}\n"
+                     "  - {name: t6, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                     "tcp, addresses: ['198.18.0.3:1', '[2001:db8::2]:1']}]}\n"
+                     "frontends:\n"
+                     "  - {" + Fe("a", "0.0.0.0:80", "target: 't4:e'") + "}\n"
+                     "  - {" + Fe("b", "[::]:80", "target: 't6:e'") + "}\n";
+  EXPECT_EQ(Errors(both).size(), 1u);
 }
 
 TEST(FrontendSemantics, ListenAddressesDoNotOverlap) {

@@ -83,17 +83,15 @@ bool Overlap(const Claim& x, const Claim& y) {
 void CheckFamilies(const Frontend& f, const Endpoint& e, ErrorSink& sink) {
   std::string ref = f.target + ":" + f.endpoint;
   std::string listen = Quoted(f.listen.ToString());
+  // [::] to an IPv6-only endpoint is an IPv6 wildcard (ipv6_only), to one
+  // with both families dual-stack; to an IPv4-only one it cannot work.
   if (f.DualStack()) {
-    for (Family fam : {Family::kIpv4, Family::kIpv6}) {
-      if (e.AddressFor(fam) == nullptr) {
-        std::string alt = fam == Family::kIpv6 ? "\"0.0.0.0:" : "a specific IPv6 address, e.g. \"[2001:db8::1]:";
-        sink.Add(f.at.At("listen"), f.path + ".listen",
-                 listen + " serves IPv4 and IPv6 clients, but endpoint " + ref + " has no " +
-                     std::string(common::FamilyName(fam)) + " address (it has " + AddressList(e) +
-                     "); listen on " + alt + std::to_string(f.listen.port) +
-                     "\" instead, or add an " + std::string(common::FamilyName(fam)) +
-                     " address to the endpoint's \"addresses\"");
-      }
+    if (e.AddressFor(Family::kIpv6) == nullptr) {
+      sink.Add(f.at.At("listen"), f.path + ".listen",
+               listen + " serves IPv6 clients (and IPv4 ones when the endpoint has both "
+                        "families), but endpoint " + ref + " has no IPv6 address (it has " +
+                   AddressList(e) + "); listen on \"0.0.0.0:" + std::to_string(f.listen.port) +
+                   "\" instead, or add an IPv6 address to the endpoint's \"addresses\"");
     }
     return;
   }
@@ -135,6 +133,12 @@ void CheckFrontends(Config& cfg, ErrorSink& sink, const std::set<std::string>& b
                    " (it has " + have + ")");
     }
     if (e != nullptr) {
+      // [::] to an endpoint with an IPv6 address only is an IPv6 wildcard
+      // (the original's meaning, so its "0.0.0.0:P -> IPv4, [::]:P -> IPv6"
+      // pair of frontends loads); with both families it is dual-stack.
+      f.ipv6_only = f.listen.address.is_v6() && f.listen.address.IsUnspecified() &&
+                    e->AddressFor(Family::kIpv6) != nullptr &&
+                    e->AddressFor(Family::kIpv4) == nullptr;
       if (!f.protocol_explicit) {
         f.protocol = e->protocol;
       } else if (f.protocol != e->protocol) {

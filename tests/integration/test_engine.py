@@ -284,6 +284,29 @@ class NetdRestart(EngineTestCase):
         self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
 
 
+class OriginalDualStack(EngineTestCase):
+    def test_the_originals_pair_of_frontends_forwards_both_families(self):
+        # The original README's dual-stack workaround: 0.0.0.0:P to an IPv4
+        # endpoint beside [::]:P to an IPv6-only one. It used to be refused.
+        self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"), ("tcp", "2001:db8:2::2", 80, "be-tcp6"))
+        self.write_config(
+            "targets:\n"
+            "  - {name: web4, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '198.18.2.2:80'}]}\n"
+            "  - {name: web6, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '[2001:db8:2::2]:80'}]}\n"
+            "frontends:\n"
+            "  - {name: web4, kind: 'static:always', listen: '0.0.0.0:8080', flow_timeout: 60s,"
+            " target: 'web4:http'}\n"
+            "  - {name: web6, kind: 'static:always', listen: '[::]:8080', flow_timeout: 60s,"
+            " target: 'web6:http'}\n")
+        self.start_engine()
+        self.wait_state("web4", "active")
+        self.wait_state("web6", "active")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "2001:db8:1::1", 8080), "be-tcp6")
+
+
 class Shutdown(EngineTestCase):
     def test_sigterm_stops_backends_and_removes_the_table(self):
         self.write_config(
