@@ -29,11 +29,14 @@ class Dataplane {
   virtual ~Dataplane() = default;
   virtual void SetListener(Listener listener) = 0;
 
-  // True when connected to netd and in sync: flow counts are current.
+  // True when connected to netd, in sync, and netd's flow snapshot has
+  // arrived: flow counts are current.
   virtual bool connected() const = 0;
 
   // Installs `owner`'s mappings (replacing what it had). Done(ok) once netd
-  // applied them; Done(error) (netd unreachable or refusing) changed nothing.
+  // applied them; Done(error) (netd unreachable, refusing, or not answering
+  // in time) changed nothing (what it may have applied is undone by the sync
+  // of the next connection).
   virtual void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings,
                       Done done) = 0;
   // Removes `owner`'s mappings. Done(error) changed nothing: they stay on.

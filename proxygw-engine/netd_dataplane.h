@@ -2,11 +2,17 @@
 // desired mappings of every target and, on every (re)connect, says hello,
 // sends them as one full sync (netd reconciles its table to it in one
 // transaction, leaving unchanged mappings and their flows alone) and
-// subscribes to flow counts. While netd is unreachable it retries with
+// subscribes to flow counts; it is connected (ready) once netd's flow
+// snapshot has arrived, so that counts are never read before they are known.
+//
+// A request netd does not answer within the request timeout drops the
+// connection (a wedged netd): pending requests fail with Unavailable and the
+// connection is made again. While netd is unreachable it retries with
 // back-off; requests made meanwhile fail with Unavailable, and the engine
 // keeps serving. Event loop only.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,9 +26,19 @@ class io_context;
 
 namespace engine {
 
+struct NetdDataplaneOptions {
+  // How long netd may take to answer a request (a full sync of many
+  // mappings is one kernel transaction; deleting a timeout policy walks
+  // the conntrack table).
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+};
+
 class NetdDataplane : public Dataplane {
  public:
-  NetdDataplane(boost::asio::io_context& io, std::string socket_path, Logger log);
+  using Options = NetdDataplaneOptions;
+
+  NetdDataplane(boost::asio::io_context& io, std::string socket_path, Logger log,
+                Options options = Options());
   ~NetdDataplane() override;
 
   // Starts connecting (and keeps reconnecting until Stop).
