@@ -4,9 +4,11 @@
 #include <set>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
 
 #include "proxygw-engine/netd_connection.h"
+#include "proxygw-engine/repeated_failure.h"
+#include "proxygw-engine/retry_timer.h"
 
 namespace engine {
 
@@ -14,11 +16,9 @@ namespace asio = boost::asio;
 using common::Result;
 using common::Status;
 using namespace ipc::netd;
+using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr auto kMinBackoff = std::chrono::milliseconds(100);
-constexpr auto kMaxBackoff = std::chrono::seconds(5);
 
 std::string WarningText(WarningCode c) {
   switch (c) {
@@ -49,9 +49,8 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
   Listener listener;
   Phase phase = Phase::kStopped;
   std::unique_ptr<NetdConnection> conn;  // while connecting or connected
-  asio::steady_timer retry;
-  std::chrono::milliseconds backoff = kMinBackoff;
-  std::string last_failure;  // logged once until it changes
+  RetryTimer reconnect;
+  RepeatedFailure failure;
   std::map<std::string, std::vector<Mapping>> desired;
   std::map<std::pair<Proto, common::AddrPort>, std::uint32_t> counts;
   std::set<std::pair<MappingKey, WarningCode>> warned;
@@ -61,7 +60,8 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
         path(std::move(p)),
         log(std::move(l)),
         opt(o),
-        retry(i) {}
+        reconnect(i, Backoff(o.first_retry, o.max_retry)),
+        failure(o.repeat_log_every) {}
 
   bool ready() const { return phase == Phase::kReady; }
 
@@ -78,19 +78,21 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     if (!c.ok()) return Retry(c.status().message());
     conn = std::move(c).value();
     phase = Phase::kHandshake;
-    last_failure.clear();
     Handshake();
   }
 
+  // Logs `why` unless it is a repeat, and connects again after the back-off.
   void Retry(const std::string& why) {
-    if (why != last_failure) {
-      log.Warn("proxygw-netd unavailable, retrying", {{"error", why}});
-      last_failure = why;
+    if (auto repeats = failure.Note(why, Clock::now())) {
+      if (*repeats == 0) {
+        log.Warn("proxygw-netd unavailable, retrying", {{"error", why}});
+      } else {
+        log.Warn("proxygw-netd still unavailable, retrying",
+                 {{"error", why}, {"repeated", std::to_string(*repeats)}});
+      }
     }
-    retry.expires_after(backoff);
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
-    retry.async_wait([self = weak_from_this()](const boost::system::error_code& ec) {
-      if (auto s = self.lock(); s && !ec) s->Connect();
+    reconnect.Schedule([w = weak_from_this()] {
+      if (auto s = w.lock()) s->Connect();
     });
   }
 
@@ -103,11 +105,13 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     counts.clear();
     auto ending = std::move(conn);
     if (ending) ending->Close(why);
-    log.Warn("lost the connection to proxygw-netd; the kernel keeps forwarding", {{"reason", why}});
-    last_failure = why;
-    if (was_ready && listener.connection_changed) listener.connection_changed(false);
+    if (was_ready) {
+      log.Warn("lost the connection to proxygw-netd; the kernel keeps forwarding",
+               {{"reason", why}});
+      (void)failure.Note(why, Clock::now());  // said just now
+      if (listener.connection_changed) listener.connection_changed(false);
+    }
     if (listener.counts_changed) listener.counts_changed();
-    backoff = kMinBackoff;
     if (phase == Phase::kDisconnected) Retry(why);
   }
 
@@ -210,14 +214,15 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
 
   void Ready() {
     phase = Phase::kReady;
-    backoff = kMinBackoff;
+    reconnect.Reset();  // only now: a refusal during the handshake keeps backing off
+    failure.Clear();
     if (listener.connection_changed) listener.connection_changed(true);
   }
 
   void Stop() {
     if (phase == Phase::kStopped) return;
     phase = Phase::kStopped;
-    retry.cancel();
+    reconnect.Cancel();
     auto ending = std::move(conn);
     if (ending) ending->Close("dataplane stopped");
   }

@@ -7,9 +7,13 @@
 //
 // A request netd does not answer within the request timeout drops the
 // connection (a wedged netd): pending requests fail with Unavailable and the
-// connection is made again. While netd is unreachable it retries with
-// back-off; requests made meanwhile fail with Unavailable, and the engine
-// keeps serving. Event loop only.
+// connection is made again.
+//
+// While netd is unreachable or refuses the connection (busy, wrong uid,
+// version) it retries with back-off (100 ms doubling to 5 s), reset only once
+// a connection is ready; a failure is logged when it first happens or
+// changes, then at most once a minute. Requests made meanwhile fail with
+// Unavailable, and the engine keeps serving. Event loop only.
 #pragma once
 
 #include <chrono>
@@ -31,6 +35,10 @@ struct NetdDataplaneOptions {
   // mappings is one kernel transaction; deleting a timeout policy walks
   // the conntrack table).
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds first_retry = std::chrono::milliseconds(100);
+  std::chrono::milliseconds max_retry = std::chrono::seconds(5);
+  // The same connection failure is logged again at most this often.
+  std::chrono::milliseconds repeat_log_every = std::chrono::minutes(1);
 };
 
 class NetdDataplane : public Dataplane {

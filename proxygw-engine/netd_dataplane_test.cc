@@ -1,5 +1,5 @@
 // NetdDataplane against a fake netd on a real socket: when it counts as
-// connected, and what it does with a netd that stops answering.
+// connected, and what it does with a netd that refuses it or stops answering.
 #include "proxygw-engine/netd_dataplane.h"
 
 #include <gtest/gtest.h>
@@ -102,6 +102,22 @@ TEST_F(NetdDataplaneTest, AHandshakeNetdNeverAnswersIsTriedAgain) {
   ASSERT_TRUE(RunUntil([&] { return netd_.connections >= 2; }));
   EXPECT_EQ(netd_.Count(Op::kHello), 2u);
 }
+
+TEST_F(NetdDataplaneTest, ARefusedConnectionKeepsBackingOff) {
+  // Issue 11 item 3: the back-off was reset by every successful connect(),
+  // so a netd refusing the handshake (busy, wrong uid) was retried at
+  // ~10 Hz forever. 100 ms doubling: attempts at 0, 0.1, 0.3, 0.7, 1.5 s.
+  netd_.reject = ipc::netd::ErrorCode::kBusy;
+  Make();
+  RunFor(milliseconds(2000));
+  EXPECT_GE(netd_.connections, 3);
+  EXPECT_LE(netd_.connections, 6);
+  EXPECT_FALSE(dp_->connected());
+  // Once in, the back-off starts over.
+  netd_.reject.reset();
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }, milliseconds(6000)));
+}
+
 
 }  // namespace
 }  // namespace engine
