@@ -241,7 +241,8 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
       }),
       s.Alive([this] {
         for (auto& [n, t] : impl_->targets) t->OnCountsChanged();
-      })});
+      }),
+      nullptr});
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();
   start_dataplane();

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include "proxygw-engine/netd_connection.h"
+#include "proxygw-engine/netd_stubs.h"
 #include "proxygw-engine/repeated_failure.h"
 #include "proxygw-engine/retry_timer.h"
 
@@ -51,7 +52,8 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<NetdConnection> conn;  // while connecting or connected
   RetryTimer reconnect;
   RepeatedFailure failure;
-  std::map<std::string, std::vector<Mapping>> desired;
+  std::uint32_t max_mappings = 0;  // netd's limit, from its hello
+  netd_stubs::Owned desired;
   std::map<std::pair<Proto, common::AddrPort>, std::uint32_t> counts;
   std::set<std::pair<MappingKey, WarningCode>> warned;
 
@@ -134,13 +136,22 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     if (ready() && listener.counts_changed) listener.counts_changed();
   }
 
-  // A reply's Status: ok, or the error netd sent (its text, and errno).
+  // A reply's Status: ok, or the error netd sent (its text, and errno). A
+  // refusal of the request's content is InvalidArgument (asking again is
+  // refused again); the rest is Unavailable.
   static Status StatusOf(const Result<NetdMessage>& r) {
     if (!r.ok()) return r.status();
     if (const auto* e = std::get_if<ErrorReply>(&r->body)) {
       std::string msg = std::string("netd: ") + ErrorCodeName(e->code) + ": " + e->message;
-      if (e->code == ErrorCode::kNotInstalled) return Status::NotFound(msg);
-      return Status::Unavailable(msg);
+      switch (e->code) {
+        case ErrorCode::kNotInstalled:
+          return Status::NotFound(msg);
+        case ErrorCode::kInvalid:
+        case ErrorCode::kLimit:
+          return Status::InvalidArgument(msg);
+        default:
+          return Status::Unavailable(msg);
+      }
     }
     return Status::Ok();
   }
@@ -160,6 +171,7 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
       if (Status st = StatusOf(r); !st.ok()) return self->Disconnect("hello: " + st.message());
       const auto* h = std::get_if<HelloReply>(&std::get<ReplyBody>(r->body));
       if (h == nullptr) return self->Disconnect("hello: unexpected reply");
+      self->max_mappings = h->max_mappings;
       self->log.Info("connected to proxygw-netd",
                      {{"persistent_table", h->persistent_table ? "yes" : "no"},
                       {"installed", std::to_string(h->installed)},
@@ -168,15 +180,20 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  std::vector<Mapping> AllDesired() const {
-    std::vector<Mapping> all;
-    for (const auto& [owner, ms] : desired) all.insert(all.end(), ms.begin(), ms.end());
-    return all;
-  }
-
+  // Sends the desired set, less the owners netd would refuse (they are told,
+  // and forgotten: a refused request would close the connection of all).
   void SyncAll() {
     auto self = shared_from_this();
-    std::vector<Mapping> all = AllDesired();
+    netd_stubs::SyncPlan plan = netd_stubs::PlanSync(desired, max_mappings);
+    for (const auto& [owner, why] : plan.refused) {
+      log.Warn("left a target's mappings out of the sync: netd would refuse them",
+               {{"target", owner}, {"error", why.message()}});
+      desired.erase(owner);
+      asio::post(io, [w = weak_from_this(), owner, why] {
+        if (auto s = w.lock(); s && s->listener.refused) s->listener.refused(owner, why);
+      });
+    }
+    const std::vector<Mapping>& all = plan.mappings;
     auto fail = [self](const char* step) {
       return [self, step](Result<NetdMessage> r) {
         if (Status st = StatusOf(r); !st.ok()) {
@@ -263,22 +280,10 @@ bool NetdDataplane::connected() const { return impl_->ready(); }
 void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>& mappings,
                            Done done) {
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  if (mappings.size() > kMaxItemsPerMessage) {
-    return done(Status::InvalidArgument("a target has more than " +
-                                        std::to_string(kMaxItemsPerMessage) + " mappings"));
-  }
-  ChangeRequest c;
-  c.enable = mappings;
-  auto it = impl_->desired.find(owner);
-  if (it != impl_->desired.end()) {
-    for (const auto& old : it->second) {
-      bool kept = std::any_of(mappings.begin(), mappings.end(),
-                              [&](const Mapping& m) { return m.key == old.key; });
-      if (!kept) c.disable.push_back(old.key);
-    }
-  }
+  auto change = netd_stubs::Enable(impl_->desired, owner, mappings, impl_->max_mappings);
+  if (!change.ok()) return done(change.status());
   auto self = impl_;
-  impl_->Send(std::move(c), [self, owner, mappings, done](Result<NetdMessage> r) {
+  impl_->Send(std::move(change).value(), [self, owner, mappings, done](Result<NetdMessage> r) {
     Status st = Impl::StatusOf(r);
     if (st.ok()) {
       self->desired[owner] = mappings;
@@ -291,26 +296,23 @@ void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>&
 }
 
 void NetdDataplane::Disable(const std::string& owner, Done done) {
-  auto it = impl_->desired.find(owner);
-  if (it == impl_->desired.end()) return done(Status::Ok());
+  if (!impl_->desired.count(owner)) return done(Status::Ok());
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  ChangeRequest c;
-  for (const auto& m : it->second) c.disable.push_back(m.key);
   auto self = impl_;
-  impl_->Send(std::move(c), [self, owner, done](Result<NetdMessage> r) {
-    Status st = Impl::StatusOf(r);
-    if (st.ok()) self->desired.erase(owner);
-    done(st);
-  });
+  impl_->Send(netd_stubs::Disable(impl_->desired, owner),
+              [self, owner, done](Result<NetdMessage> r) {
+                Status st = Impl::StatusOf(r);
+                if (st.ok()) self->desired.erase(owner);
+                done(st);
+              });
 }
 
 void NetdDataplane::Flush(const std::vector<MappingKey>& keys, Done done) {
   if (keys.empty()) return done(Status::Ok());
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  FlushRequest f;
-  f.keys.assign(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(
-                                                 std::min(keys.size(), kMaxItemsPerMessage)));
-  impl_->Send(std::move(f), [done](Result<NetdMessage> r) { done(Impl::StatusOf(r)); });
+  auto flush = netd_stubs::Flush(keys);
+  if (!flush.ok()) return done(flush.status());
+  impl_->Send(std::move(flush).value(), [done](Result<NetdMessage> r) { done(Impl::StatusOf(r)); });
 }
 
 void NetdDataplane::Preset(const std::string& owner, const std::vector<Mapping>& mappings) {

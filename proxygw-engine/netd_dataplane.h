@@ -5,9 +5,11 @@
 // subscribes to flow counts; it is connected (ready) once netd's flow
 // snapshot has arrived, so that counts are never read before they are known.
 //
-// A request netd does not answer within the request timeout drops the
-// connection (a wedged netd): pending requests fail with Unavailable and the
-// connection is made again.
+// Requests are checked before they are sent (netd_stubs.h): netd closes the
+// connection on a request it refuses, so one target's bad mapping is answered
+// here, for that target alone. A request netd does not answer within the
+// request timeout drops the connection (a wedged netd): pending requests fail
+// with Unavailable and the connection is made again.
 //
 // While netd is unreachable or refuses the connection (busy, wrong uid,
 // version) it retries with back-off (100 ms doubling to 5 s), reset only once

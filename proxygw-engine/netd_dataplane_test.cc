@@ -1,5 +1,7 @@
 // NetdDataplane against a fake netd on a real socket: when it counts as
-// connected, and what it does with a netd that refuses it or stops answering.
+// connected, what it does with a netd that refuses it or stops answering, and
+// that a mapping netd would refuse fails alone instead of disconnecting every
+// target.
 #include "proxygw-engine/netd_dataplane.h"
 
 #include <gtest/gtest.h>
@@ -24,7 +26,10 @@ class NetdDataplaneTest : public ::testing::Test {
  protected:
   void Make(NetdDataplane::Options opt = NetdDataplane::Options()) {
     dp_ = std::make_unique<NetdDataplane>(io_, netd_.path, Logger(), opt);
-    dp_->SetListener({[this](bool c) { changes_.push_back(c); }, [] {}});
+    dp_->SetListener({[this](bool c) { changes_.push_back(c); }, [] {},
+                      [this](const std::string& owner, const Status& why) {
+                        refused_.emplace_back(owner, why.message());
+                      }});
     dp_->Start();
   }
   template <class P>
@@ -45,6 +50,7 @@ class NetdDataplaneTest : public ::testing::Test {
   std::optional<Status> answer_;  // of a request; outlives dp_, which may answer as it goes
   std::unique_ptr<NetdDataplane> dp_;
   std::vector<bool> changes_;
+  std::vector<std::pair<std::string, std::string>> refused_;
 };
 
 TEST_F(NetdDataplaneTest, ConnectedOnlyOnceTheFlowSnapshotHasArrived) {
@@ -118,6 +124,54 @@ TEST_F(NetdDataplaneTest, ARefusedConnectionKeepsBackingOff) {
   ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }, milliseconds(6000)));
 }
 
+TEST_F(NetdDataplaneTest, AMappingNetdWouldRefuseFailsThatTargetAloneAndTheConnectionStays) {
+  // Issue 11 item 3: netd closes the connection on a refused request, so one
+  // target over netd's limit kept every target disconnected.
+  netd_.max_mappings = 1;
+  Make();
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  EXPECT_TRUE(Enable("game", {TcpMapping("198.18.0.1:25565", "198.18.2.3:25565")}).ok());
+  Status st = Enable("web", {TcpMapping("198.18.0.1:80", "198.18.2.2:80")});
+  EXPECT_TRUE(st.IsInvalidArgument()) << st.message();
+  EXPECT_EQ(st.message(), "2 mappings; the limit is 1 (proxygw-netd --max-mappings)");
+  RunFor(milliseconds(100));
+  EXPECT_TRUE(dp_->connected());
+  EXPECT_EQ(netd_.connections, 1);
+  EXPECT_EQ(netd_.Count(Op::kChange), 1u) << "the refused change is never sent";
+}
+
+TEST_F(NetdDataplaneTest, ASyncLeavesOutTheTargetsNetdWouldRefuseAndTellsThem) {
+  netd_.max_mappings = 1;
+  dp_ = nullptr;
+  NetdDataplane dp(io_, netd_.path, Logger());
+  dp.SetListener({nullptr, nullptr, [this](const std::string& owner, const Status& why) {
+                    refused_.emplace_back(owner, why.message());
+                  }});
+  dp.Preset("a", {TcpMapping("198.18.0.1:80", "198.18.2.2:80")});
+  dp.Preset("b", {TcpMapping("198.18.0.1:81", "198.18.2.2:81")});
+  dp.Start();
+  ASSERT_TRUE(RunUntil([&] { return dp.connected() && !refused_.empty(); }));
+  EXPECT_EQ(netd_.installed, 1u);
+  EXPECT_EQ(refused_, (std::vector<std::pair<std::string, std::string>>{
+                          {"b", "2 mappings; the limit is 1 (proxygw-netd --max-mappings)"}}));
+  EXPECT_EQ(netd_.connections, 1);
+  // "b" is forgotten: disabling it has nothing to do.
+  std::optional<Status> got;
+  dp.Disable("b", [&](Status st) { got = st; });
+  EXPECT_TRUE(got && got->ok());
+}
+
+TEST_F(NetdDataplaneTest, ARequestNetdRefusesIsInvalidArgumentNotRetryable) {
+  // Should the engine's checks and netd's rules ever differ, netd's own
+  // refusal still fails that target's warm instead of being retried.
+  netd_.max_mappings = 1;
+  Make();
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  netd_.max_mappings = 0;  // netd now refuses what the engine believes fits
+  Status st = Enable("web", {TcpMapping("198.18.0.1:80", "198.18.2.2:80")});
+  EXPECT_TRUE(st.IsInvalidArgument()) << st.message();
+  EXPECT_EQ(st.message(), "netd: over limit: over the limit");
+}
 
 }  // namespace
 }  // namespace engine

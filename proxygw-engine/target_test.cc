@@ -49,7 +49,7 @@ class TargetTest : public ::testing::Test {
     m.flow_timeout_s = 15;
     // The engine forwards the dataplane's news to its targets; so does this test.
     dp_.SetListener({[this](bool) { target_->OnCountsChanged(); },
-                     [this] { target_->OnCountsChanged(); }});
+                     [this] { target_->OnCountsChanged(); }, nullptr});
     Target::Hooks hooks;
     hooks.failed = [this] { ++failed_; };
     hooks.changed = [this](TargetState s) { changes_.push_back(TargetStateName(s)); };
