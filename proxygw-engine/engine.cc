@@ -237,10 +237,14 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
   s.dp.SetListener(Dataplane::Listener{
       s.Alive([this](bool connected) {
         impl_->log.Info(connected ? "dataplane connected" : "dataplane disconnected");
-        for (auto& [n, t] : impl_->targets) t->OnCountsChanged();
+        for (auto& [n, t] : impl_->targets) t->OnConnectionChanged(connected);
       }),
       s.Alive([this] {
         for (auto& [n, t] : impl_->targets) t->OnCountsChanged();
+      }),
+      s.Alive([this](const std::string& owner, const common::Status& why) {
+        auto it = impl_->targets.find(owner);
+        if (it != impl_->targets.end()) it->second->OnForwardingRefused(why);
       })});
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();

@@ -307,6 +307,41 @@ class OriginalDualStack(EngineTestCase):
         self.assertEqual(self.fetch("tcp", "2001:db8:1::1", 8080), "be-tcp6")
 
 
+class NetdRefusesTheEngine(EngineTestCase):
+    def test_a_refused_handshake_backs_off_and_is_logged_once(self):
+        # Issue 11 item 3: the back-off was reset by every successful
+        # connect(), so a netd refusing the handshake (here: the engine's uid
+        # is not the one it lets in) was retried at ~10 Hz forever, with two
+        # log lines each time.
+        self.procs.stop(self.netd)
+        self.start_netd(engine_uid=ENGINE_UID - 1)
+        os.chmod(self.sock, 0o666)  # the engine may connect; netd's uid check refuses it
+        self.write_config(
+            "targets:\n"
+            "  - {name: web, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '198.18.2.2:80'}]}\n"
+            "frontends:\n"
+            "  - {name: web, kind: 'static:http', listen: '0.0.0.0:8080', flow_timeout: 60s,"
+            " target: 'web:http', options: {content: 'cold'}}\n")
+        self.start_engine()
+        time.sleep(4)
+        refusals = self.log_text().count("refused a peer that is not the engine")
+        # Back-off from 100 ms, doubling to 5 s: tries at 0, 0.1, 0.3, 0.7, 1.5, 3.1 s.
+        self.assertGreaterEqual(refusals, 1, self.log_text())
+        self.assertLessEqual(refusals, 7, self.log_text())
+        netd_lines = [l for l in self.engine_text().splitlines()
+                      if "component=netd" in l and "level=INFO" not in l]
+        self.assertEqual(len(netd_lines), 1, "\n".join(netd_lines))
+        self.assertIn('msg="proxygw-netd unavailable, retrying"', netd_lines[0])
+        self.assertIn('error="refused by netd: permission denied: uid %d may not use netd"'
+                      % ENGINE_UID, netd_lines[0])
+        self.assertEqual(self.status()["dataplane"], "disconnected")
+        # A netd that lets it in: connected within the longest wait (5 s).
+        self.procs.stop(self.netd)
+        self.start_netd()
+        wait_for(lambda: self.status()["dataplane"] == "connected", 15, what="connected")
+
+
 class Shutdown(EngineTestCase):
     def test_sigterm_stops_backends_and_removes_the_table(self):
         self.write_config(
