@@ -205,7 +205,10 @@ struct Engine::Impl {
                               if (!st.ok()) log.Debug("warm signal ignored", {{"target", target->name()},
                                                                              {"reason", st.message()}});
                             })};
-        if (auto h = factory(ctx, sink)) frontends.at(obj.name)->SetHandler(std::move(h));
+        if (auto h = factory(ctx, sink)) {
+          if (h->KeepsTargetWarm()) target->KeepWarm(obj.name);
+          frontends.at(obj.name)->SetHandler(std::move(h));
+        }
       }
     });
     if (!errors.empty()) {
@@ -303,6 +306,7 @@ StatusSnapshot Engine::Status() const {
     ts.kind = cfg->kind.ToString();
     ts.state = TargetStateName(t->state());
     ts.last_error = t->last_error();
+    ts.kept_warm_by = t->kept_warm_by();
     if (s.dp.connected()) ts.flows = t->flows();
     ts.since = t->since();
     for (const auto& e : cfg->endpoints) {
