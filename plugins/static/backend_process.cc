@@ -12,9 +12,11 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 
 namespace plugins::static_ns {
@@ -72,7 +74,7 @@ std::string Comm(pid_t pid) {
   return c;
 }
 
-// Whether /proc/<pid>/environ holds `entry` ("PROXYGW_TARGET=web"). Only the
+// Whether /proc/<pid>/environ holds `entry` ("PROXYGW_RUN=..."). Only the
 // engine user's own processes are readable; others fail quietly.
 bool EnvironHas(pid_t pid, const std::string& entry) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
@@ -81,6 +83,19 @@ bool EnvironHas(pid_t pid, const std::string& entry) {
     if (var == entry) return true;
   }
   return false;
+}
+
+// The value of `name` in /proc/<pid>/environ, "" when absent or unreadable.
+std::string EnvironValue(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string var;
+  while (std::getline(in, var, '\0')) {
+    if (var.size() > name.size() && var.compare(0, name.size(), name) == 0 &&
+        var[name.size()] == '=') {
+      return var.substr(name.size() + 1);
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -99,6 +114,7 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
   bool stop_asked = false;   // by Stop(), not by the shell's own exit
   bool killed = false;       // SIGKILL sent
   bool frozen = false;       // SIGSTOP sent, no SIGCONT since
+  bool command = false;      // see RunToCompletion()
   std::string how;
   std::vector<Stray> strays;
   std::unique_ptr<asio::posix::stream_descriptor> pidfd;
@@ -114,7 +130,10 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
         poll(i),
         kill_timer(i) {}
 
-  std::string Marker() const { return "PROXYGW_TARGET=" + target; }
+  // This run's mark, in the environment of everything the backend starts;
+  // "" for a backend adopted without one (then only its group is ours).
+  std::string run_id;
+  std::string Marker() const { return "PROXYGW_RUN=" + run_id; }
 
   template <class F>
   auto Guard(F f) {
@@ -142,6 +161,7 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
     }
     shell_alive = false;
     pidfd.reset();
+    if (command && !terminating) return Finish();
     if (!terminating && (GroupAlive() || !FindStrays().empty())) {
       // A wrapper's shell ended while what it started runs on: that is the
       // backend ending, but the rest gets its stop_timeout to finish (a save).
@@ -157,6 +177,7 @@ struct BackendProcess::Impl : std::enable_shared_from_this<Impl> {
   // the group. The group's own members are signalled through the group.
   std::vector<Stray> FindStrays() const {
     std::vector<Stray> out;
+    if (command || run_id.empty()) return out;
     DIR* d = ::opendir("/proc");
     if (d == nullptr) return out;
     const std::string marker = Marker();
@@ -254,6 +275,8 @@ BackendProcess::BackendProcess(asio::io_context& io, engine::Logger log, std::st
 
 BackendProcess::~BackendProcess() { Release(); }
 
+void BackendProcess::RunToCompletion() { impl_->command = true; }
+
 Status BackendProcess::Start(const Spec& spec) {
   Impl& s = *impl_;
   if (s.pid > 0) return Status::Internal("backend already running");
@@ -281,7 +304,12 @@ Status BackendProcess::Start(const Spec& spec) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::random_device random;
+  char id[17];
+  std::snprintf(id, sizeof id, "%08x%08x", random(), random());
+  s.run_id = id;
   std::vector<std::string> env = spec.environment;
+  env.push_back("PROXYGW_TARGET=" + s.target);
   env.push_back(s.Marker());
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
@@ -325,6 +353,7 @@ bool BackendProcess::Adopt(pid_t pid, unsigned long long start_time) {
   }
   s.pid = pid;
   s.our_child = false;
+  s.run_id = EnvironValue(pid, "PROXYGW_RUN");
   s.Watch(fd);
   return true;
 }

@@ -10,8 +10,10 @@
 // exit, then SIGKILL. When the shell exits on its own while the rest of its
 // group runs on, the rest gets the same SIGTERM, grace and SIGKILL. Processes
 // that left the group (setsid, a daemon's double fork) are found by the
-// PROXYGW_TARGET=<target> variable in their environment among the processes
-// of the engine's user, signalled with the group and reported in the log.
+// PROXYGW_RUN=<random id of this run> variable in their environment among
+// the processes of the engine's user (not by PROXYGW_TARGET=<target>, which
+// another engine's backend of the same name carries too), signalled with the
+// group and reported in the log.
 // A backend can also be frozen (SIGSTOP) and thawed (SIGCONT) as a whole.
 //
 // Runs on the engine's event loop (static plugin, proxygw-engine).
@@ -49,10 +51,15 @@ class BackendProcess {
 
   struct Spec {
     std::string command;
-    std::vector<std::string> environment;  // "NAME=value"; PROXYGW_TARGET is added
+    std::vector<std::string> environment;  // "NAME=value"; PROXYGW_TARGET and _RUN are added
     std::string stdout_path;               // appended to (created 0600)
     std::string stderr_path;
   };
+  // A command rather than a server (static:exec's `start`, `stop`, `check`):
+  // it is done when the shell exits, and what it leaves running (a daemon,
+  // in its group or not) is left alone. Stop() still stops the group.
+  void RunToCompletion();
+
   // Starts the shell. Not while running().
   common::Status Start(const Spec& spec);
 

@@ -3,17 +3,14 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cctype>
 #include <chrono>
-#include <cstdlib>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "plugins/static/backend_options.h"
 #include "plugins/static/backend_process.h"
-#include "plugins/static/output_tail.h"
-#include "proxygw-engine/config/duration.h"
+#include "plugins/static/backend_output.h"
 #include "proxygw-engine/state_store.h"
 
 namespace plugins::static_ns {
@@ -26,46 +23,11 @@ using engine::Done;
 constexpr std::uint32_t kDefaultStopTimeoutS = 10;
 constexpr std::uint32_t kMaxStopTimeoutS = 3600;
 constexpr std::uint32_t kMaxFrozenForS = 30 * 24 * 3600;
-constexpr auto kTailEvery = std::chrono::milliseconds(500);
-// What a backend inherits of the engine's environment; the rest (the
-// service manager's NOTIFY_SOCKET, INVOCATION_ID, LISTEN_FDS...) stays out.
-constexpr const char* kInherited[] = {"HOME", "USER", "LOGNAME", "LANG", "TZ"};
-constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-const std::vector<std::pair<std::string, YAML::Node>> kNoEntries;
-
-// A duration option in whole seconds from 1 s to `max_s` (`max_text`).
-std::optional<std::chrono::seconds> ReadSeconds(config::ErrorSink& errors, const config::Fields& f,
-                                                std::string_view key, std::uint32_t max_s,
-                                                const char* max_text) {
-  auto s = f.String(errors, key, /*required=*/false);
-  if (!s) return std::nullopt;
-  auto d = config::ParseGoDuration(*s);
-  auto at = config::LocationOf(f.Get(key));
-  if (!d.ok()) {
-    errors.Add(at, f.PathOf(key), d.status().message());
-  } else if (d->count() < 1'000'000'000 || d->count() % 1'000'000'000 != 0 ||
-             d->count() / 1'000'000'000 > max_s) {
-    errors.Add(
-        at, f.PathOf(key),
-        std::string("must be whole seconds from 1s to ") + max_text + ", got \"" + *s + "\"");
-  } else {
-    return std::chrono::seconds(d->count() / 1'000'000'000);
-  }
-  return std::nullopt;
-}
-
-bool IsVariableName(const std::string& name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
-}
 
 // static:cmd's options, as checked.
 struct CmdOptions {
   std::string command;
-  std::vector<std::pair<std::string, std::string>> environment;
+  EnvVars environment;
   std::chrono::seconds stop_timeout{kDefaultStopTimeoutS};
   bool freeze = false;                             // idle: freeze
   std::optional<std::chrono::seconds> frozen_for;  // then stopped for real
@@ -79,17 +41,14 @@ class CmdTarget : public engine::TargetHandler {
         state_(ctx.state),
         exited_(ctx.backend_exited),
         options_(std::move(options)),
-        tail_timer_(ctx.io),
         frozen_timer_(ctx.io),
         process_(ctx.io, ctx.log, ctx.config.name, options_.stop_timeout,
                  [this, w = std::weak_ptr<bool>(alive_)](const std::string& how, bool stopped) {
                    if (w.lock()) OnGone(how, stopped);
                  }),
-        out_(OutputPath("stdout"), "stdout"),
-        err_(OutputPath("stderr"), "stderr") {}
+        output_(ctx.io, ctx.log, ctx.state, ctx.config.name) {}
 
   ~CmdTarget() override {
-    tail_timer_.cancel();
     frozen_timer_.cancel();
   }
 
@@ -114,7 +73,7 @@ class CmdTarget : public engine::TargetHandler {
   // The engine's shutdown: a frozen backend too stops for real.
   void Close(Done done) override {
     auto finish = [this, done](Status st) {
-      tail_timer_.cancel();
+      output_.Cancel();
       frozen_timer_.cancel();
       done(st);
     };
@@ -130,9 +89,7 @@ class CmdTarget : public engine::TargetHandler {
       Forget();
       return false;
     }
-    out_.Begin();
-    err_.Begin();
-    TailSoon();
+    output_.Follow([this] { return process_.running(); });
     if (rec.value("command", "") != options_.command) {
       log_.Warn("stopping a backend started with another command before the restart",
                 {{"pid", std::to_string(pid)}});
@@ -151,31 +108,16 @@ class CmdTarget : public engine::TargetHandler {
   }
 
  private:
-  std::string OutputPath(const char* stream) const {
-    return state_.dir().empty() ? "/dev/null" : state_.PathFor(name_, stream);
-  }
-
   std::vector<std::string> Environment() const {
-    std::map<std::string, std::string> vars;
-    const char* path = std::getenv("PATH");
-    vars["PATH"] = path ? path : kDefaultPath;
-    for (const char* name : kInherited) {
-      if (const char* v = std::getenv(name)) vars[name] = v;
-    }
-    // The config's own come last: they override the inherited ones.
-    for (const auto& [name, value] : options_.environment) vars[name] = value;
-    std::vector<std::string> env;
-    for (const auto& [name, value] : vars) env.push_back(name + "=" + value);
-    return env;
+    return BackendEnvironment(options_.environment);
   }
 
   Status Spawn() {
     // This run's output starts where the files end now: earlier runs' lines
     // were logged in their time.
-    out_.Begin();
-    err_.Begin();
+    output_.Follow([this] { return process_.running(); });
     Status st = process_.Start(
-        {options_.command, Environment(), OutputPath("stdout"), OutputPath("stderr")});
+        {options_.command, Environment(), output_.stdout_path(), output_.stderr_path()});
     if (!st.ok()) return st;
     pid_t pid = process_.pid();
     nlohmann::json rec = state_.Get(name_);
@@ -187,7 +129,6 @@ class CmdTarget : public engine::TargetHandler {
                 {{"error", put.message()}});
     }
     log_.Info("backend started", {{"pid", std::to_string(pid)}, {"command", options_.command}});
-    TailSoon();
     return Status::Ok();
   }
 
@@ -245,21 +186,8 @@ class CmdTarget : public engine::TargetHandler {
     }
   }
 
-  void TailSoon() {
-    tail_timer_.expires_after(kTailEvery);
-    tail_timer_.async_wait(
-        [w = std::weak_ptr<bool>(alive_), this](const boost::system::error_code& ec) {
-          if (ec || !w.lock() || !process_.running()) return;
-          out_.Read(log_, false);
-          err_.Read(log_, false);
-          TailSoon();
-        });
-  }
-
   void OnGone(const std::string& how, bool stopped) {
-    tail_timer_.cancel();
-    out_.Read(log_, true);
-    err_.Read(log_, true);
+    output_.Finish();
     log_.Info("backend stopped", {{"how", how}});
     Forget();
     auto done = std::move(stop_done_);
@@ -280,11 +208,10 @@ class CmdTarget : public engine::TargetHandler {
   engine::StateStore& state_;
   std::function<void(const std::string&)> exited_;
   CmdOptions options_;
-  asio::steady_timer tail_timer_;
   asio::steady_timer frozen_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   BackendProcess process_;
-  OutputTail out_, err_;
+  BackendOutput output_;
   std::vector<Done> stop_done_;
 };
 
@@ -301,22 +228,7 @@ std::unique_ptr<engine::TargetHandler> NewCmdTarget(const engine::TargetContext&
   CmdOptions options;
   auto command = f->String(errors, "command", /*required=*/true);
   if (command) options.command = *command;
-  if (f->Has("environment")) {
-    auto env = config::Fields::ReadOpen(errors, f->Get("environment"), f->PathOf("environment"),
-                                        f->KeyLocation("environment"), /*null_is_empty=*/true);
-    for (const auto& [name, value] : env ? env->entries() : kNoEntries) {
-      std::string path = env->PathOf(name);
-      if (!IsVariableName(name) || name == "PROXYGW_TARGET") {
-        errors.Add(env->KeyLocation(name), path,
-                   "not a usable variable name (letters, digits and _, not starting with a "
-                   "digit; PROXYGW_TARGET is set by proxygw)");
-        continue;
-      }
-      if (auto v = config::ReadString(errors, value, path, env->KeyLocation(name))) {
-        options.environment.emplace_back(name, *v);
-      }
-    }
-  }
+  options.environment = ReadEnvironment(errors, *f);
   if (auto stop = ReadSeconds(errors, *f, "stop_timeout", kMaxStopTimeoutS, "1h")) {
     options.stop_timeout = *stop;
   }

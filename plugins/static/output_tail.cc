@@ -13,6 +13,7 @@ OutputTail::OutputTail(std::string path, std::string stream, Limits limits)
 
 void OutputTail::Begin() {
   partial_.clear();
+  last_line_.clear();
   offset_ = 0;
   struct stat st {};
   if (::stat(path_.c_str(), &st) == 0) offset_ = st.st_size;
@@ -39,6 +40,7 @@ void OutputTail::Line(const engine::Logger& log, std::chrono::steady_clock::time
     ++window_lines_;
     log.Info("backend output", {{"stream", stream_}, {"line", partial_}});
   }
+  if (!partial_.empty()) last_line_ = std::move(partial_);
   partial_.clear();
 }
 

@@ -41,6 +41,9 @@ class OutputTail {
   // the backend is gone; a last partial line is logged too.
   void Read(const engine::Logger& log, bool final);
 
+  // The last line read since Begin() (logged or over the rate), "" if none.
+  const std::string& last_line() const { return last_line_; }
+
  private:
   void Line(const engine::Logger& log, std::chrono::steady_clock::time_point now);
   void ReportSuppressed(const engine::Logger& log);
@@ -50,6 +53,7 @@ class OutputTail {
   Limits limits_;
   off_t offset_ = 0;
   std::string partial_;
+  std::string last_line_;
   std::chrono::steady_clock::time_point window_start_{};
   std::uint32_t window_lines_ = 0;
   std::uint64_t suppressed_ = 0;

@@ -97,5 +97,23 @@ TEST_F(OutputTailTest, ControlCharactersAreEscaped) {
   EXPECT_EQ(Log().find('\r'), std::string::npos);
 }
 
+// static:exec fails a warm with the last line of its start command's stderr:
+// the last line of this run, a final partial line included, never an
+// earlier run's.
+TEST_F(OutputTailTest, KeepsTheLastLineOfTheRun) {
+  OutputTail tail((dir_ / "out").string(), "stderr");
+  Append("old run's error\n");
+  tail.Begin();
+  EXPECT_EQ(tail.last_line(), "");
+  Append("connecting\nerror: failed to get domain 'vm1'\n\n");
+  tail.Read(log_, false);
+  EXPECT_EQ(tail.last_line(), "error: failed to get domain 'vm1'");
+  Append("no newline at the end");
+  tail.Read(log_, true);
+  EXPECT_EQ(tail.last_line(), "no newline at the end");
+  tail.Begin();
+  EXPECT_EQ(tail.last_line(), "");
+}
+
 }  // namespace
 }  // namespace plugins::static_ns
