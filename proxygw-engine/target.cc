@@ -241,6 +241,15 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     WindDown(/*stop_backend=*/true, last_error);
   }
 
+  void SetMappings(std::vector<Mapping> m) {
+    mappings = m;
+    // A remap that failed first is retried (its error in last_error); once
+    // through, an active target has no error left.
+    forwarding.Remap(std::move(m), Guard([](Impl& s, Status) {
+                       if (s.state == TargetState::kActive) s.last_error.clear();
+                     }));
+  }
+
   // --- flows ---
   void OnCountsChanged() {
     // While the counts are not current, the last known count stands.
@@ -319,6 +328,9 @@ const std::vector<Mapping>& Target::mappings() const { return impl_->mappings; }
 
 Status Target::Warm() { return impl_->Warm(); }
 Status Target::Drain(const std::string& why) { return impl_->Drain(why); }
+void Target::SetMappings(std::vector<Mapping> mappings) {
+  impl_->SetMappings(std::move(mappings));
+}
 void Target::AdoptAtStart(bool was_active) { impl_->AdoptAtStart(was_active); }
 void Target::OnCountsChanged() { impl_->OnCountsChanged(); }
 void Target::OnConnectionChanged(bool connected) { impl_->OnConnectionChanged(connected); }

@@ -84,6 +84,13 @@ class Target {
   // warm (if in flight) has returned. `why` is logged ("idle", "ctl").
   common::Status Drain(const std::string& why);
 
+  // A config reload changed the frontends that forward to this target:
+  // `mappings` replace its mappings, in any state. Forwarding that is on
+  // changes to the new set in one dataplane request (the mappings that stay,
+  // and their flows, are untouched; the flows of those that went are
+  // flushed); the state does not change.
+  void SetMappings(std::vector<ipc::netd::Mapping> mappings);
+
   // At engine start, before the dataplane connects: asks the handler to take
   // over a backend left by an engine restart. If the target was active
   // (`was_active`, from the state store) and the backend still runs, it is
