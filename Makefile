@@ -17,9 +17,13 @@ DEPS_BUILD = cmake make g++ pkg-config \
 	libyaml-cpp-dev libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev libboost-dev \
 	libspdlog-dev libsystemd-dev \
 	libnftnl-dev libmnl-dev libnetfilter-conntrack-dev libcap-ng-dev libseccomp-dev
+# nodejs and npm run the game clients and servers of test_games (tests/npm).
+# npm is left out where /usr/bin/npm exists already: a nodejs package from
+# outside Debian ships its own npm and conflicts with Debian's.
 DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
-	util-linux libcap2-bin systemd debootstrap systemd-container prometheus
+	util-linux libcap2-bin systemd debootstrap systemd-container prometheus \
+	nodejs $(if $(wildcard /usr/bin/npm),,npm)
 DEPS_RUN   = iproute2 python3 passwd
 # make bench only: load generators, the proxies compared, the backend's web
 # server, and gnuplot for the chart (gnuplot-nox: ~3 MB, where

@@ -44,6 +44,7 @@ bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& error
   slot.target = std::move(target);
   slot.serial = serial;
   slot.error.clear();
+  UpdateKeptWarm(name);
   return true;
 }
 
@@ -60,7 +61,24 @@ bool Engine::Impl::BuildFrontend(const std::string& name, config::ErrorSink& err
   fe->SetHandler(std::move(handler));
   slot.frontend = std::move(fe);
   slot.error.clear();
+  UpdateKeptWarm(f.target);
   return true;
+}
+
+// A target is kept warm while a built frontend of the running config that
+// forwards to it says so (static:always); a reload may add or remove one.
+void Engine::Impl::UpdateKeptWarm(const std::string& name) {
+  auto it = targets.find(name);
+  if (it == targets.end() || !it->second.target) return;
+  std::string by;
+  for (const auto& [fname, slot] : frontends) {
+    if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr &&
+        slot.frontend->handler()->KeepsTargetWarm()) {
+      by = fname;
+      break;
+    }
+  }
+  if (by != it->second.target->kept_warm_by()) it->second.target->KeepWarm(by);
 }
 
 Status Engine::Impl::Build() {
@@ -259,6 +277,7 @@ StatusSnapshot Engine::Status() const {
     if (t != nullptr) {
       ts.state = TargetStateName(t->state());
       ts.last_error = t->last_error();
+      ts.kept_warm_by = t->kept_warm_by();
       if (s.dp.connected()) ts.flows = t->flows();
       ts.since = t->since();
     } else {

@@ -106,6 +106,8 @@ struct Engine::Impl {
   // cannot be built.
   bool BuildTarget(const std::string& name, config::ErrorSink& errors);
   bool BuildFrontend(const std::string& name, config::ErrorSink& errors);
+  // Tells target `name` which frontend keeps it warm, if any (KeepWarm).
+  void UpdateKeptWarm(const std::string& name);
   // The built target `name` of this serial: the running one or a retiring one.
   Target* FindTarget(const std::string& name, std::uint64_t serial);
   // Every built target, running and retiring.

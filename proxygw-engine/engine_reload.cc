@@ -184,6 +184,7 @@ void Engine::Impl::CloseFrontend(const std::string& name) {
   if (it == frontends.end()) return;
   FrontendSlot slot = std::move(it->second);
   frontends.erase(it);
+  UpdateKeptWarm(slot.conf->target);
   if (!slot.frontend) return;
   const std::uint64_t id = ++serials;
   Frontend* fe = slot.frontend.get();

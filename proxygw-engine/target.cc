@@ -52,6 +52,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   std::uint32_t flows = 0;
   std::uint64_t cycle = 0;
   std::shared_ptr<ReadinessProbe> probe;
+  std::string kept_warm_by;  // a frontend that keeps it warm: it never idles out
 
   Impl(asio::io_context& i, const config::Target& c, std::vector<Mapping> m, Dataplane& d, Logger l,
        Hooks h)
@@ -70,6 +71,12 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
         idle(
             i, std::chrono::seconds(c.idle_timeout_s), [this] { return KnownFlows(); },
             [this] {
+              if (!kept_warm_by.empty()) {
+                log.Info("idle: no flows for idle_timeout, kept warm",
+                         {{"idle_timeout", std::to_string(cfg.idle_timeout_s) + "s"},
+                          {"by", kept_warm_by}});
+                return;
+              }
               log.Info("idle: no flows for idle_timeout, draining",
                        {{"idle_timeout", std::to_string(cfg.idle_timeout_s) + "s"}});
               (void)Drain("idle");
@@ -315,6 +322,14 @@ Target::Target(asio::io_context& io, const config::Target& cfg, std::vector<Mapp
                                    std::move(hooks))) {}
 
 Target::~Target() = default;
+
+void Target::KeepWarm(const std::string& by) {
+  const bool released = by.empty() && !impl_->kept_warm_by.empty();
+  impl_->kept_warm_by = by;
+  // Its idle time may have run out while it was kept warm: it counts anew.
+  if (released && impl_->state == TargetState::kActive) impl_->idle.Start();
+}
+const std::string& Target::kept_warm_by() const { return impl_->kept_warm_by; }
 
 void Target::SetHandler(std::unique_ptr<TargetHandler> handler) {
   impl_->handler = std::move(handler);

@@ -68,6 +68,12 @@ class Target {
 
   void SetHandler(std::unique_ptr<TargetHandler> handler);
 
+  // A frontend (`by`, its name) keeps the target warm: its idle clock never
+  // drains it (a drain by ctl still does). Empty: none does (a config reload
+  // removed it); an active target's idle clock then starts anew.
+  void KeepWarm(const std::string& by);
+  const std::string& kept_warm_by() const;  // empty when none
+
   const std::string& name() const;
   TargetState state() const;
   const std::string& last_error() const;

@@ -137,6 +137,21 @@ TEST_F(TargetTest, NoIdleDrainWhileTheDataplaneIsUnreachable) {
   ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
 }
 
+// Bug: static:always only warmed at start and after failures, so its
+// target drained after idle_timeout and never came back; the original kept it
+// up. A kept-warm target never idles out; a drain by ctl still works.
+TEST_F(TargetTest, AKeptWarmTargetDoesNotIdleOutButCanBeDrained) {
+  Make(Yaml(kUdp, "1s"));
+  target_->KeepWarm("always");
+  MakeActive();
+  RunUntil([] { return false; }, std::chrono::milliseconds(2500));
+  EXPECT_EQ(target_->state(), TargetState::kActive);
+  EXPECT_EQ(target_->kept_warm_by(), "always");
+  ASSERT_TRUE(target_->Drain("ctl").ok());
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"warm", "drain"}));
+}
+
 TEST_F(TargetTest, BackendExitingOnItsOwnWhileActiveGoesInactive) {
   Make(Yaml(kUdp));
   MakeActive();

@@ -150,7 +150,7 @@ class HttpWarmsCmd(EngineTestCase):
 
 
 class UdpAlways(EngineTestCase):
-    def test_static_always_warms_a_udp_backend_which_idles_out(self):
+    def test_static_always_warms_a_udp_backend_and_counts_its_flows(self):
         self.write_config(
             "targets:\n"
             "  - name: game\n"
@@ -171,6 +171,13 @@ class UdpAlways(EngineTestCase):
         wait_for(lambda: self.fetch("udp", "198.18.1.1", 5301, timeout=1) == "pgw-game-backend", 20,
                  what="UDP answer through DNAT")
         wait_for(lambda: self.target("game")["flows"] >= 1, 20, what="UDP flow counted")
+        # The UDP flow times out (flow_timeout 2s); static:always keeps the
+        # target up past its idle_timeout, until the operator drains it.
+        wait_for(lambda: self.target("game")["flows"] == 0, 30, what="UDP flow timed out")
+        wait_for(lambda: "idle: no flows for idle_timeout, kept warm" in self.engine_text(), 30,
+                 what="the idle timeout passed")
+        self.assertEqual(self.target("game")["state"], "active")
+        self.ctl("drain", "game")
         self.wait_state("game", "inactive", timeout=40)
         wait_for(lambda: self.backend_pids("pgw-game-backend") == [], 15, what="backend gone")
         self.assertNotIn("198.18.100.1 . 5300", self.nft_list())
@@ -282,6 +289,37 @@ class NetdRestart(EngineTestCase):
         self.assertIn("added=0 removed=0 unchanged=1", self.engine_text())
         self.assertEqual(self.target("web")["state"], "active")
         self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+
+
+class OriginalAlways(EngineTestCase):
+    def test_the_seed_readmes_always_example_stays_active_past_its_idle_timeout(self):
+        # The original README's minimal example (a static:always frontend, a
+        # static:cmd target) with test addresses and a 3 s idle_timeout (not
+        # 5m): it drained after idle_timeout and never came back, where the
+        # original kept it up.
+        self.write_config(
+            "targets:\n"
+            "  - name: backend\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 3s\n"
+            "    endpoints: [{name: http, protocol: tcp, address: '198.18.100.1:8080'}]\n"
+            "    options:\n"
+            "      command: exec %s %s serve tcp:198.18.100.1:8080:pgw-always-backend\n"
+            "frontends:\n"
+            "  - {name: public-http, kind: 'static:always', listen: '0.0.0.0:8088',"
+            " flow_timeout: 60s, target: 'backend:http'}\n" % (sys.executable, NS_HELPER))
+        self.start_engine()
+        self.wait_state("backend", "active")
+        wait_for(lambda: "idle: no flows for idle_timeout, kept warm" in self.engine_text(), 30,
+                 what="the idle timeout passed")
+        t = self.target("backend")
+        self.assertEqual((t["state"], t["kept_warm_by"]), ("active", "public-http"))
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8088), "pgw-always-backend")
+        # The operator's drain is respected: it stays cold.
+        self.ctl("drain", "backend")
+        self.wait_state("backend", "inactive")
+        time.sleep(2)
+        self.assertEqual(self.target("backend")["state"], "inactive")
 
 
 class OriginalDualStack(EngineTestCase):
