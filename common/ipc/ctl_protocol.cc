@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/ipc/ctl_json.h"
+#include "common/ipc/ctl_reload_codec.h"
 #include "common/ipc/ctl_status_codec.h"
 
 namespace ipc::ctl {
@@ -37,6 +38,7 @@ OJson EncodeBody(const Body& body, bool cbor) {
             return o;
           },
           [cbor](const StatusResponse& s) { return EncodeStatus(s, cbor); },
+          [](const ReloadResponse& r) { return EncodeReload(r); },
           [](const WarmTargetRequest& r) { return NameBody(r.name); },
           [](const DrainTargetRequest& r) { return NameBody(r.name); },
           [](const auto&) { return OJson::object(); },  // the empty bodies
@@ -63,6 +65,8 @@ Result<Body> DecodeBody(std::uint16_t method, const Json* body) {
     case Method::kWarmTargetResponse:
     case Method::kDrainTargetRequest:
     case Method::kDrainTargetResponse:
+    case Method::kReloadRequest:
+    case Method::kReloadResponse:
       break;
     default:
       return Body{};
@@ -106,6 +110,12 @@ Result<Body> DecodeBody(std::uint16_t method, const Json* body) {
       break;
     case Method::kDrainTargetResponse:
       out = Body(DrainTargetResponse{});
+      break;
+    case Method::kReloadRequest:
+      out = Body(ReloadRequest{});
+      break;
+    case Method::kReloadResponse:
+      out = ReadReload(*body);
       break;
     default:
       break;
@@ -162,7 +172,7 @@ std::optional<Codec> ParseCodec(std::string_view text) {
 const char* CodecName(Codec c) { return c == Codec::kCbor ? "cbor" : "json"; }
 
 std::optional<Method> MethodFromWire(std::uint64_t v) {
-  if (v <= 21 || v == 32768) return static_cast<Method>(v);
+  if (v <= 21 || v == 256 || v == 257 || v == 32768) return static_cast<Method>(v);
   return std::nullopt;
 }
 
@@ -190,6 +200,8 @@ const char* MethodName(Method m) {
     case Method::kStopFrontendResponse: return "StopFrontendResponse";
     case Method::kCloseFrontendRequest: return "CloseFrontendRequest";
     case Method::kCloseFrontendResponse: return "CloseFrontendResponse";
+    case Method::kReloadRequest: return "ReloadRequest";
+    case Method::kReloadResponse: return "ReloadResponse";
     case Method::kFrontendShouldWarmNotification: return "FrontendShouldWarmNotification";
   }
   return "?";
@@ -210,6 +222,8 @@ Method MethodOf(const Body& body) {
                         [](const WarmTargetResponse&) { return Method::kWarmTargetResponse; },
                         [](const DrainTargetRequest&) { return Method::kDrainTargetRequest; },
                         [](const DrainTargetResponse&) { return Method::kDrainTargetResponse; },
+                        [](const ReloadRequest&) { return Method::kReloadRequest; },
+                        [](const ReloadResponse&) { return Method::kReloadResponse; },
                     },
                     body);
 }

@@ -48,9 +48,10 @@ enum class Codec : std::uint8_t { kJson, kCbor };
 std::optional<Codec> ParseCodec(std::string_view text);
 const char* CodecName(Codec c);  // "json" / "cbor"
 
-// Every method id the original defines (its section 12.2 table). Only
-// Status, WarmTarget and DrainTarget are served; the others are recognised,
-// and answered "unsupported method N" by the engine.
+// Every method id the original defines (its section 12.2 table), and our
+// additions from 256 up (clear of the original's table). Status, WarmTarget,
+// DrainTarget and Reload are served; the others are recognised, and answered
+// "unsupported method N" by the engine.
 enum class Method : std::uint16_t {
   kEmpty = 0,
   kErrorResponse = 1,
@@ -74,6 +75,8 @@ enum class Method : std::uint16_t {
   kStopFrontendResponse = 19,
   kCloseFrontendRequest = 20,
   kCloseFrontendResponse = 21,
+  kReloadRequest = 256,  // addition: re-read the config file, apply the difference
+  kReloadResponse = 257,
   kFrontendShouldWarmNotification = 32768,
 };
 std::optional<Method> MethodFromWire(std::uint64_t v);
@@ -164,11 +167,33 @@ struct DrainTargetResponse {  // {}
   friend bool operator==(const DrainTargetResponse&, const DrainTargetResponse&) = default;
 };
 
+struct ReloadRequest {  // {}
+  friend bool operator==(const ReloadRequest&, const ReloadRequest&) = default;
+};
+// Names by what the reload does with them: {added, removed, changed,
+// unchanged}, each a list of names (omitted when empty).
+struct ChangeList {
+  std::vector<std::string> added, removed, changed, unchanged;
+  friend bool operator==(const ChangeList&, const ChangeList&) = default;
+};
+// {applied, errors, targets, frontends, remapped}. Refused (applied false):
+// `errors`, one located error each ("file:line:col: path: message"), the
+// running config staying. Applied: the plan; `remapped` names the unchanged
+// targets whose mappings were updated in place. Lists omitted when empty.
+struct ReloadResponse {
+  bool applied = false;
+  std::vector<std::string> errors;
+  ChangeList targets;
+  ChangeList frontends;
+  std::vector<std::string> remapped;
+  friend bool operator==(const ReloadResponse&, const ReloadResponse&) = default;
+};
+
 // std::monostate: a method whose body this side does not decode (every method
 // not listed here, including the recognised but unsupported ones).
 using Body = std::variant<std::monostate, ErrorResponse, StatusRequest, StatusResponse,
                           WarmTargetRequest, WarmTargetResponse, DrainTargetRequest,
-                          DrainTargetResponse>;
+                          DrainTargetResponse, ReloadRequest, ReloadResponse>;
 // The method of a body; must not be called on std::monostate.
 Method MethodOf(const Body& body);
 
@@ -197,6 +222,9 @@ std::string EncodePacket(Codec codec, std::uint32_t id, const Body& body);
 // 2-space indent, keys in wire order, protocol as "tcp"/"udp", with a
 // trailing newline.
 std::string StatusResponseText(const StatusResponse& status);
+// A reload response as proxygwctl prints it: one line per non-empty list
+// ("targets added: a, b"), or the errors, one a line; trailing newline.
+std::string ReloadResponseText(const ReloadResponse& reload);
 
 // --- Decoding -----------------------------------------------------------------
 

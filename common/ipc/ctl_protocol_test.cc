@@ -54,6 +54,10 @@ TEST(CtlProtocol, MethodIdsAreTheOriginals) {
   for (std::uint64_t m = 0; m <= 21; ++m) EXPECT_TRUE(MethodFromWire(m).has_value()) << m;
   EXPECT_EQ(MethodFromWire(32768), Method::kFrontendShouldWarmNotification);
   EXPECT_EQ(MethodFromWire(22), std::nullopt);
+  EXPECT_EQ(MethodFromWire(256), Method::kReloadRequest);  // our addition
+  EXPECT_EQ(MethodFromWire(257), Method::kReloadResponse);
+  EXPECT_EQ(MethodFromWire(258), std::nullopt);
+  EXPECT_TRUE(IsResponse(257));
   EXPECT_EQ(MethodFromWire(32769), std::nullopt);
   EXPECT_EQ(MethodFromWire(1ull << 40), std::nullopt);
   EXPECT_STREQ(MethodName(Method::kDrainTargetRequest), "DrainTargetRequest");
@@ -139,6 +143,10 @@ TEST(CtlProtocol, EveryBodyRoundTripsInBothCodecs) {
       WarmTargetResponse{},
       DrainTargetRequest{"web"},
       DrainTargetResponse{},
+      ReloadRequest{},
+      ReloadResponse{true, {}, {{"c"}, {"b"}, {"x"}, {"a"}}, {{"fc"}, {}, {}, {"fa"}}, {"a"}},
+      ReloadResponse{false, {"f.yaml:3:5: targets[0].kind: unknown"}, {}, {}, {}},
+      ReloadResponse{},
   };
   for (Codec codec : {Codec::kJson, Codec::kCbor}) {
     std::string stream;
@@ -283,6 +291,42 @@ TEST(CtlProtocol, FormatsAndParsesRfc3339) {
                           "2024-05-01T12:00:00Zx", "2024-13-01T12:00:00Z"}) {
     EXPECT_EQ(ParseTime(bad), std::nullopt) << bad;
   }
+}
+
+
+TEST(CtlProtocol, ReloadResponseJsonShape) {
+  ReloadResponse r{true, {}, {{"c"}, {"b"}, {}, {"a"}}, {{}, {}, {"fa"}, {}}, {"a"}};
+  EXPECT_EQ(EncodePacket(Codec::kJson, 3, r),
+            R"({"id":3,"method":257,"body":{"applied":true,"targets":{"added":["c"],)"
+            R"("removed":["b"],"unchanged":["a"]},"frontends":{"changed":["fa"]},)"
+            R"("remapped":["a"]}})"
+            "\n");
+  EXPECT_EQ(EncodePacket(Codec::kJson, 4, ReloadResponse{false, {"e1"}, {}, {}, {}}),
+            R"({"id":4,"method":257,"body":{"applied":false,"errors":["e1"]}})"
+            "\n");
+}
+
+TEST(CtlProtocol, ReloadResponseTextListsThePlanOrTheErrors) {
+  ReloadResponse r{true, {}, {{"c"}, {"b"}, {}, {"a"}}, {{"f1", "f2"}, {}, {}, {}}, {"a"}};
+  EXPECT_EQ(ReloadResponseText(r),
+            "targets added: c\n"
+            "targets removed: b\n"
+            "targets unchanged: a\n"
+            "frontends added: f1, f2\n"
+            "targets remapped: a\n");
+  EXPECT_EQ(ReloadResponseText(ReloadResponse{true, {}, {}, {}, {}}), "nothing to change\n");
+  EXPECT_EQ(ReloadResponseText(ReloadResponse{false, {"e1", "e2"}, {}, {}, {}}), "e1\ne2\n");
+}
+
+TEST(CtlProtocol, BadReloadResponsesNameTheField) {
+  EXPECT_EQ(BodyError(R"({"id":1,"method":257,"body":{"applied":"yes"}})"),
+            "invalid ReloadResponse: body.applied: expected true or false, got \"yes\"");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":257,"body":{"targets":[]}})"),
+            "invalid ReloadResponse: body.targets: expected an object, got []");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":257,"body":{"frontends":{"added":[1]}}})"),
+            "invalid ReloadResponse: body.frontends.added[0]: expected a string, got 1");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":257,"body":{"errors":"x"}})"),
+            "invalid ReloadResponse: body.errors: expected a list of strings, got \"x\"");
 }
 
 }  // namespace
