@@ -131,7 +131,8 @@ struct Engine::Impl {
   // Builds target `name` if it waits and nothing of its name is retiring.
   void BuildWaiting(const std::string& name);
   // Takes frontend `name` out of the running set: closed, then destroyed.
-  void CloseFrontend(const std::string& name);
+  // `then` runs once its handler has closed (perhaps at once).
+  void CloseFrontend(const std::string& name, std::function<void()> then = nullptr);
   void StartFrontend(const std::string& name);
 };
 

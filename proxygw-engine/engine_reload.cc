@@ -93,8 +93,19 @@ void Engine::Impl::LogPlan(const ReloadPlan& plan) {
 // waits for it to close (same mappings, state record, backend files).
 void Engine::Impl::Apply(const ReloadPlan& plan, ConfigPtr next) {
   current = std::move(next);
-  for (const auto* names : {&plan.frontends.removed, &plan.frontends.changed}) {
-    for (const auto& name : *names) CloseFrontend(name);
+  for (const auto& name : plan.frontends.removed) CloseFrontend(name);
+  // A replacement binds what its predecessor held (a listen address): it
+  // starts once the old handler has closed.
+  for (const auto& name : plan.frontends.changed) {
+    CloseFrontend(name, [this, name, conf = FindFrontend(*current, name)] {
+      asio::post(io, Alive([this, name, conf] {
+        auto it = frontends.find(name);
+        // Not if a later reload replaced it meanwhile.
+        if (it != frontends.end() && it->second.conf == conf && !it->second.frontend) {
+          StartFrontend(name);
+        }
+      }));
+    });
   }
   for (const auto& name : plan.targets.removed) Retire(name);
   for (const auto& name : plan.targets.changed) Retire(name);
@@ -109,11 +120,12 @@ void Engine::Impl::Apply(const ReloadPlan& plan, ConfigPtr next) {
     // One not built yet takes its mappings from the running config then.
     if (slot.target) slot.target->SetMappings(TargetMappings(*current, name));
   }
-  for (const auto* names : {&plan.frontends.changed, &plan.frontends.added}) {
-    for (const auto& name : *names) {
-      frontends[name] = FrontendSlot{current, FindFrontend(*current, name)};
-      StartFrontend(name);
-    }
+  for (const auto& name : plan.frontends.changed) {
+    frontends[name] = FrontendSlot{current, FindFrontend(*current, name)};
+  }
+  for (const auto& name : plan.frontends.added) {
+    frontends[name] = FrontendSlot{current, FindFrontend(*current, name)};
+    StartFrontend(name);
   }
 }
 
@@ -179,18 +191,22 @@ void Engine::Impl::BuildWaiting(const std::string& name) {
   }
 }
 
-void Engine::Impl::CloseFrontend(const std::string& name) {
+void Engine::Impl::CloseFrontend(const std::string& name, std::function<void()> then) {
   auto it = frontends.find(name);
   if (it == frontends.end()) return;
   FrontendSlot slot = std::move(it->second);
   frontends.erase(it);
   UpdateKeptWarm(slot.conf->target);
-  if (!slot.frontend) return;
+  if (!slot.frontend) {
+    if (then) then();
+    return;
+  }
   const std::uint64_t id = ++serials;
   Frontend* fe = slot.frontend.get();
   closing_frontends[id] = std::move(slot);
-  fe->Close([this, id] {
+  fe->Close([this, id, then = std::move(then)] {
     asio::post(io, Alive([this, id] { closing_frontends.erase(id); }));
+    if (then) then();
   });
 }
 
