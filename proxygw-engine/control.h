@@ -22,6 +22,13 @@ class Control {
   // is closed); the message says why and what to do.
   virtual common::Status Warm(const std::string& name) = 0;
   virtual common::Status Drain(const std::string& name) = 0;
+
+  // Reads the config file again and applies what changed (the engine's
+  // SIGHUP does the same). Refused, with located errors, when the new config
+  // is invalid or changes a setting that needs a restart; the running config
+  // then stays. Returns once the plan is under way (drains and starts go on
+  // in the background).
+  virtual ReloadReport Reload() = 0;
 };
 
 }  // namespace engine

@@ -1,16 +1,11 @@
 #include "proxygw-engine/engine.h"
 
 #include <algorithm>
-#include <map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include "proxygw-engine/frontend.h"
-#include "proxygw-engine/log.h"
-#include "proxygw-engine/plugin_api.h"
-#include "proxygw-engine/state_store.h"
-#include "proxygw-engine/target.h"
+#include "proxygw-engine/engine_impl.h"
 
 namespace engine {
 
@@ -19,220 +14,167 @@ using common::Status;
 
 namespace {
 
-std::string KnownList(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out.empty() ? "none" : out;
-}
-
-// The kinds of every plugin, loaded for checking or for running.
-struct Registry {
-  std::map<std::string, FrontendFactory> frontends;  // "ns:kind"
-  std::map<std::string, TargetFactory> targets;
-  std::vector<std::pair<const PluginEntry*, std::unique_ptr<PluginInstance>>> loaded;
-
-  void Load(asio::io_context& io, Control& control, const config::Config& cfg, const Logger& log,
-            config::ErrorSink& errors, bool start) {
-    std::vector<std::string> namespaces;
-    for (std::size_t i = 0; i < kPluginCount; ++i) {
-      const PluginEntry& e = kPlugins[i];
-      namespaces.push_back(e.ns);
-      PluginContext ctx{io, control, cfg, cfg.PluginOptions(e.ns), e.ns, log.With({{"plugin", e.ns}})};
-      Namespace ns;
-      std::unique_ptr<PluginInstance> instance;
-      std::size_t before = errors.count();
-      e.def->load(ctx, ns, errors, start, &instance);
-      if (errors.count() != before) continue;
-      for (auto& [kind, f] : ns.frontends) frontends[std::string(e.ns) + ":" + kind] = std::move(f);
-      for (auto& [kind, f] : ns.targets) targets[std::string(e.ns) + ":" + kind] = std::move(f);
-      if (instance) loaded.emplace_back(&e, std::move(instance));
-    }
-    for (const auto& [ns, options] : cfg.plugins) {
-      if (std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) {
-        errors.Add(options.location, options.path,
-                   "no plugin \"" + ns + "\" is compiled in (plugins: " + KnownList(namespaces) + ")");
-      }
-    }
-  }
-
-  template <class Map>
-  static std::vector<std::string> Names(const Map& m) {
-    std::vector<std::string> out;
-    for (const auto& [k, v] : m) out.push_back(k);
-    return out;
-  }
-
-  void Unload() {
-    for (auto it = loaded.rbegin(); it != loaded.rend(); ++it) it->second->Unload();
-    loaded.clear();
-  }
-};
-
-class NoControl : public Control {
- public:
-  StatusSnapshot Status() const override { return {}; }
-  common::Status Warm(const std::string&) override { return Status::Unavailable("checking only"); }
-  common::Status Drain(const std::string&) override { return Status::Unavailable("checking only"); }
-};
-
-// Runs every kind's constructor on the config; adds errors for unknown kinds.
-// Handlers are built (and, when checking, thrown away).
-template <class Build>
-void ForEachKind(const config::Config& cfg, Registry& reg, config::ErrorSink& errors, Build build) {
-  for (const auto& t : cfg.targets) {
-    auto it = reg.targets.find(t.kind.ToString());
-    if (it == reg.targets.end()) {
-      errors.Add(t.at.At("kind"), t.path + ".kind",
-                 "unknown target kind \"" + t.kind.ToString() +
-                     "\" (known: " + KnownList(Registry::Names(reg.targets)) + ")");
-      continue;
-    }
-    build(t, it->second);
-  }
-  for (const auto& f : cfg.frontends) {
-    auto it = reg.frontends.find(f.kind.ToString());
-    if (it == reg.frontends.end()) {
-      errors.Add(f.at.At("kind"), f.path + ".kind",
-                 "unknown frontend kind \"" + f.kind.ToString() +
-                     "\" (known: " + KnownList(Registry::Names(reg.frontends)) + ")");
-      continue;
-    }
-    build(f, it->second);
-  }
+std::string ErrorText(const std::vector<config::ConfigError>& errors) {
+  std::string text;
+  for (const auto& e : errors) text += (text.empty() ? "" : "\n") + e.ToString();
+  return text;
 }
 
 }  // namespace
 
-void CheckPlugins(const config::Config& cfg, std::vector<config::ConfigError>* errors) {
-  asio::io_context io;
-  NoControl control;
-  config::ErrorSink sink(cfg.file, errors);
-  Logger log;
-  Registry reg;
-  reg.Load(io, control, cfg, log, sink, /*start=*/false);
-  StateStore none("");
-  ForEachKind(cfg, reg, sink, [&](const auto& obj, const auto& factory) {
-    using T = std::decay_t<decltype(obj)>;
-    if constexpr (std::is_same_v<T, config::Target>) {
-      TargetContext ctx{io, obj, log, none, [](const std::string&) {}};
-      (void)factory(ctx, sink);
-    } else {
-      FrontendContext ctx{io, obj, log, [] {}};
-      (void)factory(ctx, sink);
-    }
-  });
+bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& errors) {
+  TargetSlot& slot = targets.at(name);
+  const config::Target& t = *slot.conf;
+  const TargetFactory* factory = reg.TargetKind(t, errors);
+  if (factory == nullptr) return false;
+  const std::uint64_t serial = ++serials;
+  Target::Hooks hooks;
+  hooks.changed =
+      Alive([this, name, serial](TargetState s) { OnTargetChanged(name, serial, s); });
+  hooks.failed = Alive([this, name, serial] { OnTargetFailed(name, serial); });
+  auto target = std::make_unique<Target>(io, t, TargetMappings(*current, name), dp,
+                                         log.With({{"target", name}}), std::move(hooks));
+  TargetContext ctx{io, t, log.With({{"target", name}}), state,
+                    Alive([this, name, serial](const std::string& why) {
+                      if (Target* target = FindTarget(name, serial)) target->OnBackendExited(why);
+                    })};
+  std::unique_ptr<TargetHandler> handler = (*factory)(ctx, errors);
+  if (!handler) return false;
+  target->SetHandler(std::move(handler));
+  slot.target = std::move(target);
+  slot.serial = serial;
+  slot.error.clear();
+  UpdateKeptWarm(name);
+  return true;
 }
 
-struct Engine::Impl {
-  asio::io_context& io;
-  const config::Config& cfg;
-  Dataplane& dp;
-  Engine& self;
-  Logger log;
-  StateStore state;
-  Registry reg;
-  std::map<std::string, std::unique_ptr<Target>> targets;
-  std::map<std::string, std::unique_ptr<Frontend>> frontends;
-  std::map<std::string, std::vector<Frontend*>> frontends_of;  // target -> its frontends
-  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
-  bool closed = false;
+bool Engine::Impl::BuildFrontend(const std::string& name, config::ErrorSink& errors) {
+  FrontendSlot& slot = frontends.at(name);
+  const config::Frontend& f = *slot.conf;
+  const FrontendFactory* factory = reg.FrontendKind(f, errors);
+  if (factory == nullptr) return false;
+  auto fe = std::make_unique<Frontend>(f, log.With({{"frontend", name}}));
+  FrontendContext ctx{io, f, log.With({{"frontend", name}}),
+                      Alive([this, target = f.target] { WarmSignal(target); })};
+  std::unique_ptr<FrontendHandler> handler = (*factory)(ctx, errors);
+  if (!handler) return false;
+  fe->SetHandler(std::move(handler));
+  slot.frontend = std::move(fe);
+  slot.error.clear();
+  UpdateKeptWarm(f.target);
+  return true;
+}
 
-  Impl(asio::io_context& i, const config::Config& c, Dataplane& d, Engine& e)
-      : io(i), cfg(c), dp(d), self(e), state(c.engine.state_dir) {}
-
-  // Wraps a callback so that it does nothing once the engine is gone.
-  template <class F>
-  auto Alive(F f) {
-    return [w = std::weak_ptr<bool>(alive), f = std::move(f)](auto&&... a) {
-      if (w.lock()) f(std::forward<decltype(a)>(a)...);
-    };
-  }
-
-  // Records whether the target is active (an engine restart adopts it) or
-  // not; a closed target's backend was stopped.
-  void OnTargetChanged(const std::string& name, TargetState s) {
-    if (s == TargetState::kWarming || s == TargetState::kDraining) return;
-    common::Status st = state.Set(name, "state", s == TargetState::kActive ? "active" : "inactive");
-    if (!st.ok()) log.Warn("could not record target state, ignoring", {{"error", st.message()}});
-  }
-
-  void OnTargetFailed(const std::string& name) {
-    for (Frontend* f : frontends_of[name]) {
-      if (f->handler() != nullptr) f->handler()->OnTargetFailed();
+// A target is kept warm while a built frontend of the running config that
+// forwards to it says so (static:always); a reload may add or remove one.
+void Engine::Impl::UpdateKeptWarm(const std::string& name) {
+  auto it = targets.find(name);
+  if (it == targets.end() || !it->second.target) return;
+  std::string by;
+  for (const auto& [fname, slot] : frontends) {
+    if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr &&
+        slot.frontend->handler()->KeepsTargetWarm()) {
+      by = fname;
+      break;
     }
   }
+  if (by != it->second.target->kept_warm_by()) it->second.target->KeepWarm(by);
+}
 
-  common::Status Build() {
-    std::vector<config::ConfigError> errors;
-    config::ErrorSink sink(cfg.file, &errors);
-    reg.Load(io, self, cfg, log, sink, /*start=*/true);
-    for (const auto& t : cfg.targets) {
-      std::vector<ipc::netd::Mapping> mappings;
-      for (const auto& f : cfg.frontends) {
-        if (f.target != t.name) continue;
-        for (const auto& m : cfg.MappingsOf(f)) {
-          mappings.push_back(ipc::netd::Mapping{
-              ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
-                                                                         : ipc::netd::Proto::kUdp,
-                                    m.listen.address, m.listen.port},
-              m.destination, m.flow_timeout_s});
-        }
-      }
-      std::string name = t.name;
-      Target::Hooks hooks;
-      hooks.changed = Alive([this, name](TargetState s) { OnTargetChanged(name, s); });
-      hooks.failed = Alive([this, name] { OnTargetFailed(name); });
-      targets[name] = std::make_unique<Target>(io, t, std::move(mappings), dp,
-                                               log.With({{"target", name}}), std::move(hooks));
-    }
-    for (const auto& f : cfg.frontends) {
-      auto fe = std::make_unique<Frontend>(f, log.With({{"frontend", f.name}}));
-      frontends_of[f.target].push_back(fe.get());
-      frontends[f.name] = std::move(fe);
-    }
-    ForEachKind(cfg, reg, sink, [&](const auto& obj, const auto& factory) {
-      using T = std::decay_t<decltype(obj)>;
-      if constexpr (std::is_same_v<T, config::Target>) {
-        Target* target = targets.at(obj.name).get();
-        TargetContext ctx{io, obj, log.With({{"target", obj.name}}), state,
-                          Alive([target](const std::string& why) { target->OnBackendExited(why); })};
-        if (auto h = factory(ctx, sink)) target->SetHandler(std::move(h));
-      } else {
-        Target* target = targets.at(obj.target).get();
-        FrontendContext ctx{io, obj, log.With({{"frontend", obj.name}}), Alive([target, this] {
-                              if (closed) return;
-                              common::Status st = target->Warm();
-                              if (!st.ok()) log.Debug("warm signal ignored", {{"target", target->name()},
-                                                                             {"reason", st.message()}});
-                            })};
-        if (auto h = factory(ctx, sink)) {
-          if (h->KeepsTargetWarm()) target->KeepWarm(obj.name);
-          frontends.at(obj.name)->SetHandler(std::move(h));
-        }
-      }
-    });
-    if (!errors.empty()) {
-      std::string text;
-      for (const auto& e : errors) text += (text.empty() ? "" : "\n") + e.ToString();
-      reg.Unload();
-      return common::Status::InvalidArgument(text);
-    }
-    return common::Status::Ok();
+Status Engine::Impl::Build() {
+  std::vector<config::ConfigError> errors;
+  config::ErrorSink sink(current->file, &errors);
+  reg.Load(io, self, *plugins_cfg, log, sink, /*start=*/true);
+  for (const auto& t : current->targets) {
+    targets[t.name] = TargetSlot{current, &t};
+    (void)BuildTarget(t.name, sink);
   }
-
-  // Adopts what an engine restart left: active targets stay active, leftover
-  // backends of inactive ones are stopped.
-  void Adopt() {
-    for (auto& [name, t] : targets) t->AdoptAtStart(state.Get(name).value("state", "") == "active");
+  for (const auto& f : current->frontends) {
+    frontends[f.name] = FrontendSlot{current, &f};
+    (void)BuildFrontend(f.name, sink);
   }
-};
+  if (!errors.empty()) {
+    reg.Unload();
+    return common::Status::InvalidArgument(ErrorText(errors));
+  }
+  return common::Status::Ok();
+}
 
-Engine::Engine(asio::io_context& io, const config::Config& cfg, Dataplane& dataplane)
-    : impl_(std::make_unique<Impl>(io, cfg, dataplane, *this)) {}
+Target* Engine::Impl::FindTarget(const std::string& name, std::uint64_t serial) {
+  if (auto it = targets.find(name); it != targets.end() && it->second.serial == serial) {
+    return it->second.target.get();
+  }
+  if (auto it = retiring.find(name); it != retiring.end() && it->second.serial == serial) {
+    return it->second.target.get();
+  }
+  return nullptr;
+}
+
+std::vector<Target*> Engine::Impl::AllTargets() {
+  std::vector<Target*> out;
+  for (auto& [name, slot] : targets) {
+    if (slot.target) out.push_back(slot.target.get());
+  }
+  for (auto& [name, r] : retiring) out.push_back(r.target.get());
+  return out;
+}
+
+// Records whether the target is active (an engine restart adopts it) or
+// not; a closed target's backend was stopped. A retiring target records too:
+// its successor starts inactive anyway.
+void Engine::Impl::OnTargetChanged(const std::string& name, std::uint64_t serial, TargetState s) {
+  if (auto it = retiring.find(name); it != retiring.end() && it->second.serial == serial) {
+    // Not from inside the target's own state change: it goes on after this.
+    if (s == TargetState::kInactive) {
+      asio::post(io, Alive([this, name, serial] { ContinueRetiring(name, serial); }));
+    }
+  } else if (FindTarget(name, serial) == nullptr) {
+    return;
+  }
+  if (s == TargetState::kWarming || s == TargetState::kDraining) return;
+  common::Status st = state.Set(name, "state", s == TargetState::kActive ? "active" : "inactive");
+  if (!st.ok()) log.Warn("could not record target state, ignoring", {{"error", st.message()}});
+}
+
+void Engine::Impl::OnTargetFailed(const std::string& name, std::uint64_t serial) {
+  auto it = targets.find(name);
+  if (it == targets.end() || it->second.serial != serial) return;  // a retiring one
+  for (auto& [fname, slot] : frontends) {
+    if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr) {
+      slot.frontend->handler()->OnTargetFailed();
+    }
+  }
+}
+
+void Engine::Impl::WarmSignal(const std::string& name) {
+  if (closed) return;
+  auto it = targets.find(name);
+  if (it == targets.end()) return;
+  TargetSlot& slot = it->second;
+  if (!slot.target) {
+    // Its predecessor is still draining: warmed once it is built.
+    slot.warm_wanted = true;
+    return;
+  }
+  common::Status st = slot.target->Warm();
+  if (!st.ok()) log.Debug("warm signal ignored", {{"target", name}, {"reason", st.message()}});
+}
+
+// Adopts what an engine restart left: active targets stay active, leftover
+// backends of inactive ones are stopped.
+void Engine::Impl::Adopt() {
+  for (auto& [name, slot] : targets) {
+    slot.target->AdoptAtStart(state.Get(name).value("state", "") == "active");
+  }
+}
+
+Engine::Engine(asio::io_context& io, std::shared_ptr<const config::Config> cfg,
+               Dataplane& dataplane)
+    : impl_(std::make_unique<Impl>(io, std::move(cfg), dataplane, *this)) {}
 
 Engine::~Engine() = default;
 
-common::Status Engine::Start(const std::function<void()>& start_dataplane, std::function<void()> ready) {
+Status Engine::Start(const std::function<void()>& start_dataplane, std::function<void()> ready) {
   Impl& s = *impl_;
   if (common::Status st = s.state.Open(); !st.ok()) {
     return st.WithContext("engine.state_dir (targets cannot be adopted after a restart without it)");
@@ -240,17 +182,24 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
   s.dp.SetListener(Dataplane::Listener{
       s.Alive([this](bool connected) {
         impl_->log.Info(connected ? "dataplane connected" : "dataplane disconnected");
-        for (auto& [n, t] : impl_->targets) t->OnConnectionChanged(connected);
+        for (Target* t : impl_->AllTargets()) t->OnConnectionChanged(connected);
       }),
       s.Alive([this] {
-        for (auto& [n, t] : impl_->targets) t->OnCountsChanged();
+        for (Target* t : impl_->AllTargets()) t->OnCountsChanged();
       }),
       s.Alive([this](const std::string& owner, const common::Status& why) {
-        auto it = impl_->targets.find(owner);
-        if (it != impl_->targets.end()) it->second->OnForwardingRefused(why);
+        // Only one target of a name may have forwarding on: the running one
+        // or a retiring one. The other has nothing to drop.
+        if (auto it = impl_->targets.find(owner); it != impl_->targets.end() && it->second.target) {
+          it->second.target->OnForwardingRefused(why);
+        }
+        if (auto it = impl_->retiring.find(owner); it != impl_->retiring.end()) {
+          it->second.target->OnForwardingRefused(why);
+        }
       })});
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();
+  s.started = true;
   start_dataplane();
   // Frontends last; `ready` once each has started or failed.
   auto left = std::make_shared<std::size_t>(s.frontends.size());
@@ -261,8 +210,8 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
     if (ready) asio::post(s.io, ready);
     return common::Status::Ok();
   }
-  for (auto& [name, f] : s.frontends) {
-    common::Status st = f->Start(one_done);
+  for (auto& [name, slot] : s.frontends) {
+    common::Status st = slot.frontend->Start(one_done);
     if (!st.ok()) one_done(st);
   }
   return common::Status::Ok();
@@ -279,37 +228,64 @@ void Engine::Shutdown(ShutdownMode mode, std::function<void()> done) {
   } else {
     s.log.Info("shutting down: frontends, then targets (backends stop), then plugins");
   }
-  for (auto& [name, f] : s.frontends) f->Close();
-  auto left = std::make_shared<std::size_t>(s.targets.size());
+  for (auto& [name, slot] : s.frontends) {
+    if (slot.frontend) slot.frontend->Close();
+  }
   auto finish = [this, done] {
     impl_->reg.Unload();
     impl_->log.Info("engine stopped");
     done();
   };
-  if (s.targets.empty() || mode == ShutdownMode::kKeep) return finish();
-  for (auto& [name, t] : s.targets) {
-    t->Close([left, finish](common::Status) {
-      if (--*left == 0) finish();
-    });
+  if (mode == ShutdownMode::kKeep) return finish();
+  // Every target closes, the running ones and those a reload is retiring.
+  auto left = std::make_shared<std::size_t>(1);
+  auto one_done = [left, finish] {
+    if (--*left == 0) finish();
+  };
+  for (auto& [name, slot] : s.targets) {
+    if (!slot.target) continue;
+    ++*left;
+    slot.target->Close([one_done](common::Status) { one_done(); });
   }
+  std::vector<std::string> retiring;
+  for (auto& [name, r] : s.retiring) retiring.push_back(name);
+  for (const auto& name : retiring) {
+    ++*left;
+    s.retiring.at(name).closed.push_back(one_done);
+    if (!s.retiring.at(name).closing) s.CloseRetiring(name);
+  }
+  one_done();
 }
+
+std::shared_ptr<const config::Config> Engine::config() const { return impl_->current; }
 
 StatusSnapshot Engine::Status() const {
   const Impl& s = *impl_;
   StatusSnapshot snap;
   snap.closed = s.closed;
   snap.dataplane_connected = s.dp.connected();
-  for (const auto& [name, t] : s.targets) {
-    const config::Target* cfg = s.cfg.FindTarget(name);
+  for (const auto& [name, slot] : s.targets) {
+    const config::Target& cfg = *slot.conf;
+    // While its predecessor drains, the name shows the predecessor's state.
+    const Target* t = slot.target.get();
+    if (auto it = s.retiring.find(name); t == nullptr && it != s.retiring.end()) {
+      t = it->second.target.get();
+    }
     TargetStatus ts;
     ts.name = name;
-    ts.kind = cfg->kind.ToString();
-    ts.state = TargetStateName(t->state());
-    ts.last_error = t->last_error();
-    ts.kept_warm_by = t->kept_warm_by();
-    if (s.dp.connected()) ts.flows = t->flows();
-    ts.since = t->since();
-    for (const auto& e : cfg->endpoints) {
+    ts.kind = cfg.kind.ToString();
+    if (t != nullptr) {
+      ts.state = TargetStateName(t->state());
+      ts.last_error = t->last_error();
+      ts.kept_warm_by = t->kept_warm_by();
+      if (s.dp.connected()) ts.flows = t->flows();
+      ts.since = t->since();
+    } else {
+      ts.state = TargetStateName(TargetState::kInactive);
+      ts.last_error = slot.error;
+      ts.since = std::chrono::system_clock::now();
+    }
+    for (const auto& e : cfg.endpoints) {
       EndpointStatus es;
       es.name = e.name;
       es.protocol = e.protocol;
@@ -320,35 +296,46 @@ StatusSnapshot Engine::Status() const {
               [](const auto& a, const auto& b) { return a.name < b.name; });
     snap.targets.push_back(std::move(ts));
   }
-  for (const auto& [name, f] : s.frontends) {
-    const config::Frontend& c = f->config();
+  for (const auto& [name, slot] : s.frontends) {
+    const config::Frontend& c = *slot.conf;
     FrontendStatus fs;
     fs.name = name;
     fs.kind = c.kind.ToString();
-    fs.state = FrontendStateName(f->state());
-    fs.last_error = f->last_error();
+    fs.state = FrontendStateName(slot.frontend ? slot.frontend->state() : FrontendState::kStopped);
+    fs.last_error = slot.frontend ? slot.frontend->last_error() : slot.error;
     fs.protocol = c.protocol;
     fs.listen = c.listen.ToString();
     fs.target_name = c.target;
     fs.endpoint_name = c.endpoint;
-    for (const auto& m : s.cfg.MappingsOf(c)) fs.proxy_addresses.push_back(m.destination.ToString());
+    for (const auto& m : s.current->MappingsOf(c)) {
+      fs.proxy_addresses.push_back(m.destination.ToString());
+    }
     snap.frontends.push_back(std::move(fs));
   }
   return snap;
 }
 
-common::Status Engine::Warm(const std::string& name) {
+Status Engine::Warm(const std::string& name) {
   auto it = impl_->targets.find(name);
   if (it == impl_->targets.end()) return common::Status::NotFound("no target named \"" + name + "\"");
   if (impl_->closed) return common::Status::Unavailable("the engine is shutting down");
-  return it->second->Warm();
+  TargetSlot& slot = it->second;
+  if (slot.target) return slot.target->Warm();
+  if (!slot.error.empty()) return common::Status::Unavailable("target " + name + ": " + slot.error);
+  slot.warm_wanted = true;  // warmed once its predecessor has drained
+  return common::Status::Ok();
 }
 
-common::Status Engine::Drain(const std::string& name) {
+Status Engine::Drain(const std::string& name) {
   auto it = impl_->targets.find(name);
   if (it == impl_->targets.end()) return common::Status::NotFound("no target named \"" + name + "\"");
   if (impl_->closed) return common::Status::Unavailable("the engine is shutting down");
-  return it->second->Drain("ctl");
+  TargetSlot& slot = it->second;
+  if (slot.target) return slot.target->Drain("ctl");
+  slot.warm_wanted = false;
+  return common::Status::Ok();
 }
+
+ReloadReport Engine::Reload() { return impl_->Reload(); }
 
 }  // namespace engine

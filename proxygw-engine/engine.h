@@ -2,12 +2,13 @@
 // targets and frontends of a config, connects them to the dataplane, and
 // answers the ctl plugin (Control). Startup order: state directory, plugins in
 // plugin.yaml order, targets (adopting those that were active before an
-// engine restart), the dataplane connection, frontends. Shutdown, in reverse:
-// frontends close, targets drain and close (their handlers stop backends),
-// plugins unload (main() then tells netd to remove its table and exit); or,
-// for a restart, frontends close and plugins unload while targets, backends
-// and forwarding stay for the next engine to adopt. One Boost.Asio event
-// loop; no thread per object.
+// engine restart), the dataplane connection, frontends. A config reload
+// (SIGHUP, or the ctl method) applies the difference: see Reload. Shutdown,
+// in reverse: frontends close, targets drain and close (their handlers stop
+// backends), plugins unload (main() then tells netd to remove its table and
+// exit); or, for a restart, frontends close and plugins unload while targets,
+// backends and forwarding stay for the next engine to adopt. One Boost.Asio
+// event loop; no thread per object.
 #pragma once
 
 #include <functional>
@@ -16,7 +17,6 @@
 
 #include "common/status.h"
 #include "proxygw-engine/config/config.h"
-#include "proxygw-engine/config/loader.h"
 #include "proxygw-engine/control.h"
 #include "proxygw-engine/dataplane.h"
 
@@ -26,15 +26,12 @@ class io_context;
 
 namespace engine {
 
-// Checks what the config loader cannot: every plugins.<namespace> names a
-// compiled-in plugin, every kind is registered, every plugin section and every
-// kind's options are valid. Starts nothing. Errors are appended to `errors`.
-void CheckPlugins(const config::Config& cfg, std::vector<config::ConfigError>* errors);
-
 class Engine : public Control {
  public:
-  // `dataplane` outlives the engine.
-  Engine(boost::asio::io_context& io, const config::Config& cfg, Dataplane& dataplane);
+  // `cfg`: checked (LoadAndCheck, plugin_registry.h). `dataplane` outlives
+  // the engine.
+  Engine(boost::asio::io_context& io, std::shared_ptr<const config::Config> cfg,
+         Dataplane& dataplane);
   ~Engine() override;
 
   // Loads plugins and builds everything (errors are config errors, located,
@@ -52,10 +49,36 @@ class Engine : public Control {
   // The shutdown sequence; `done` runs at its end. A second call is ignored.
   void Shutdown(ShutdownMode mode, std::function<void()> done);
 
+  // The running config: the one it started with, or the last one a reload
+  // applied.
+  std::shared_ptr<const config::Config> config() const;
+
   // Control
   StatusSnapshot Status() const override;
   common::Status Warm(const std::string& name) override;
   common::Status Drain(const std::string& name) override;
+  // Reads the config file again (the running config's `file`) and applies
+  // the difference; the plan is logged (added, removed, changed, unchanged).
+  // Refused, logged and answered with the located errors, the running config
+  // staying, when the new one is invalid (the same errors as --check-config),
+  // changes a setting that needs a restart (netd.socket, netd.user,
+  // engine.user, engine.state_dir, any plugins.<namespace> section), or names
+  // a log output that cannot be opened. Applied:
+  //   - unchanged targets and frontends keep their state, flows and backend
+  //     (nothing is asked of netd for them);
+  //   - an unchanged target whose frontends changed has its mappings updated
+  //     in place: those that stay are untouched, the flows of those that go
+  //     are flushed;
+  //   - removed targets drain (forwarding off, flows flushed, backend
+  //     stopped), then close; removed frontends close;
+  //   - changed targets are replaced: the old one drains and closes, then
+  //     the new one is built, cold (a warm asked for meanwhile is kept);
+  //     changed frontends, and the frontends of a replaced target, are
+  //     closed and built anew;
+  //   - added ones are built and start (frontends) or wait cold (targets);
+  //   - the log output is reopened, with the new log settings.
+  // Also refused while the engine is shutting down.
+  ReloadReport Reload() override;
 
  private:
   struct Impl;

@@ -150,5 +150,84 @@ TEST_F(ForwardingSwitchTest, MappingsASyncDroppedStillHaveTheirFlowsFlushed) {
   EXPECT_EQ(dp_.calls, std::vector<std::string>{"flush 1"});
 }
 
+// Remap: a config reload changes a target's mappings whatever its state.
+
+const ipc::netd::Mapping kA = testing::TcpMapping("198.18.0.1:80", "198.18.2.2:80");
+const ipc::netd::Mapping kB = testing::TcpMapping("198.18.0.1:81", "198.18.2.2:80");
+
+TEST_F(ForwardingSwitchTest, ARemapOfMappingsThatAreOnIsOneRequestThenTheGoneAreFlushed) {
+  std::optional<Status> on, grown, shrunk;
+  switch_.SwitchOn(Into(&on));
+  switch_.Remap({kA, kB}, Into(&grown));
+  ASSERT_TRUE(grown && grown->ok());
+  EXPECT_EQ(dp_.enabled["web"], (std::vector{kA, kB}));
+  switch_.Remap({kB}, Into(&shrunk));
+  ASSERT_TRUE(shrunk && shrunk->ok());
+  EXPECT_EQ(dp_.enabled["web"], std::vector{kB});
+  // No Disable ever: the mapping that stayed was never off.
+  EXPECT_EQ(dp_.calls,
+            (std::vector<std::string>{"enable web", "enable web", "enable web", "flush 1"}));
+  EXPECT_EQ(dp_.flushed_keys, std::vector<std::string>{"tcp 198.18.0.1:80"});
+}
+
+TEST_F(ForwardingSwitchTest, ARemapOfMappingsThatAreOffOnlyChangesTheNextSwitchOn) {
+  std::optional<Status> applied, on;
+  switch_.Remap({kB}, Into(&applied));
+  ASSERT_TRUE(applied && applied->ok());
+  EXPECT_TRUE(dp_.calls.empty());
+  switch_.SwitchOn(Into(&on));
+  ASSERT_TRUE(on && on->ok());
+  EXPECT_EQ(dp_.enabled["web"], std::vector{kB});
+}
+
+TEST_F(ForwardingSwitchTest, ARemapDuringAnEnableFollowsItWithTheNewSet) {
+  dp_.async = true;
+  std::optional<Status> on, applied;
+  switch_.SwitchOn(Into(&on));
+  switch_.Remap({kB}, Into(&applied));
+  EXPECT_EQ(dp_.calls, std::vector<std::string>{"enable web"}) << "one request at a time";
+  ASSERT_TRUE(dp_.Complete("enable web"));
+  EXPECT_FALSE(on) << "on, but with the old set";
+  ASSERT_TRUE(dp_.Complete("enable web"));
+  ASSERT_TRUE(on && on->ok());
+  EXPECT_FALSE(applied) << "the old set's flows are still to flush";
+  ASSERT_TRUE(dp_.Complete("flush 1"));
+  ASSERT_TRUE(applied && applied->ok());
+  EXPECT_EQ(dp_.enabled["web"], std::vector{kB});
+  EXPECT_EQ(dp_.flushed_keys, std::vector<std::string>{"tcp 198.18.0.1:80"});
+}
+
+TEST_F(ForwardingSwitchTest, ARemapWhileSwitchingOffFlushesWhatWasOnNotTheNewSet) {
+  std::optional<Status> on, off, applied;
+  switch_.SwitchOn(Into(&on));
+  dp_.async = true;
+  switch_.SwitchOff(Into(&off));
+  switch_.Remap({kB}, Into(&applied));
+  ASSERT_TRUE(dp_.Complete("disable web"));
+  ASSERT_TRUE(dp_.Complete("flush 1"));
+  ASSERT_TRUE(off && off->ok());
+  ASSERT_TRUE(applied && applied->ok());
+  EXPECT_EQ(dp_.flushed_keys, std::vector<std::string>{"tcp 198.18.0.1:80"});
+  EXPECT_TRUE(switch_.off());
+}
+
+TEST_F(ForwardingSwitchTest, ARefusedRemapIsRetriedWithTheOldSetStillOn) {
+  // A listen address moved from another target in the same reload: netd's
+  // stub refuses it until the other target's change is through.
+  std::optional<Status> on, applied;
+  switch_.SwitchOn(Into(&on));
+  dp_.enable_result = Status::InvalidArgument("tcp 198.18.0.1:81: already forwarded for target x");
+  switch_.Remap({kA, kB}, Into(&applied));
+  EXPECT_FALSE(applied);
+  EXPECT_EQ(dp_.enabled["web"], std::vector{kA});
+  EXPECT_EQ(retrying_, std::vector<std::string>{
+                           "on: tcp 198.18.0.1:81: already forwarded for target x"});
+  dp_.enable_result = Status::Ok();
+  RunFor(milliseconds(1300));
+  ASSERT_TRUE(applied && applied->ok());
+  EXPECT_EQ(dp_.enabled["web"], (std::vector{kA, kB}));
+  EXPECT_TRUE(dp_.flushed_keys.empty());
+}
+
 }  // namespace
 }  // namespace engine

@@ -23,12 +23,14 @@ struct Frontend::Impl : std::enable_shared_from_this<Impl> {
   std::string last_error;
   bool busy = false;          // a Start or Stop of the handler is in flight
   bool close_pending = false;  // Close waits for it
+  std::function<void()> closed;  // Close's, until the handler is closed
 
   void Finished() {
     busy = false;
     if (close_pending) {
       close_pending = false;
       handler->Close();
+      if (auto c = std::move(closed)) c();
     }
   }
 
@@ -117,16 +119,24 @@ Status Frontend::Stop(Done done) {
   return Status::Ok();
 }
 
-void Frontend::Close() {
+void Frontend::Close(std::function<void()> closed) {
   Impl& s = *impl_;
-  if (s.state == FrontendState::kClosed) return;
-  s.Enter(FrontendState::kClosed);
-  if (!s.handler) return;
-  if (s.busy) {
-    s.close_pending = true;  // closed once the Start or Stop in flight returns
-  } else {
-    s.handler->Close();
+  if (s.state == FrontendState::kClosed) {
+    if (closed && s.close_pending) {
+      s.closed = std::move(closed);
+    } else if (closed) {
+      closed();
+    }
+    return;
   }
+  s.Enter(FrontendState::kClosed);
+  if (s.handler && s.busy) {
+    s.close_pending = true;  // closed once the Start or Stop in flight returns
+    s.closed = std::move(closed);
+    return;
+  }
+  if (s.handler) s.handler->Close();
+  if (closed) closed();
 }
 
 }  // namespace engine

@@ -39,7 +39,9 @@ class Frontend {
   common::Status Stop(Done done = nullptr);
   // Final: the state is closed at once; the handler is closed now, or when
   // a Start or Stop of it in flight returns (their results are then ignored).
-  void Close();
+  // `closed` runs once the handler is closed (perhaps before Close returns);
+  // the frontend may be destroyed from then on.
+  void Close(std::function<void()> closed = nullptr);
 
  private:
   struct Impl;

@@ -87,12 +87,26 @@ TEST_F(FrontendTest, CloseDuringABlockedStartClosesAfterItReturns) {
   // Intent 24.
   script_.auto_complete = false;
   ASSERT_TRUE(fe_->Start().ok());
-  fe_->Close();
+  bool closed = false;
+  fe_->Close([&] { closed = true; });
   EXPECT_EQ(fe_->state(), FrontendState::kClosed);
   EXPECT_EQ(script_.calls, std::vector<std::string>{"start"});
+  EXPECT_FALSE(closed) << "the handler is still starting";
   script_.Complete();
   EXPECT_EQ(script_.calls, (std::vector<std::string>{"start", "close"}));
+  EXPECT_TRUE(closed);
   EXPECT_EQ(fe_->state(), FrontendState::kClosed);
+}
+
+TEST_F(FrontendTest, CloseSaysWhenTheHandlerIsClosed) {
+  // A config reload destroys a removed frontend once it is closed.
+  ASSERT_TRUE(fe_->Start().ok());
+  bool closed = false;
+  fe_->Close([&] { closed = true; });
+  EXPECT_TRUE(closed);
+  bool again = false;
+  fe_->Close([&] { again = true; });
+  EXPECT_TRUE(again) << "closed already";
 }
 
 TEST_F(FrontendTest, CloseDuringABlockedStopClosesAfterItReturns) {

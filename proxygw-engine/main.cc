@@ -7,7 +7,9 @@
 //     until SIGTERM or SIGINT, then shut down in order: drain every target
 //     (backends stop) and remove netd's table; or, when systemd is restarting
 //     the engine's unit, keep targets, backends and forwarding for the next
-//     engine. A second signal forces a quick exit. SIGHUP reopens the log file.
+//     engine. A second signal forces a quick exit. SIGHUP reloads the config
+//     (Engine::Reload: applied as a difference, or refused and logged) and
+//     reopens the log file either way.
 #include <unistd.h>
 
 #include <csignal>
@@ -26,6 +28,7 @@
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/log.h"
 #include "proxygw-engine/netd_dataplane.h"
+#include "proxygw-engine/plugin_registry.h"
 #include "proxygw-engine/systemd_unit.h"
 
 namespace {
@@ -41,11 +44,7 @@ enum ExitCode : int {
 
 // The config as loaded and checked by every plugin; errors printed.
 std::optional<config::Config> LoadChecked(const std::string& path) {
-  config::LoadResult r = config::LoadConfigFile(path);
-  if (r.ok()) {
-    engine::CheckPlugins(*r.config, &r.errors);
-    config::SortErrors(&r.errors);
-  }
+  config::LoadResult r = engine::LoadAndCheck(path);
   if (!r.errors.empty()) {
     std::fputs(r.ErrorText().c_str(), stderr);
     std::fprintf(stderr, "proxygw-engine: %zu error%s in %s\n", r.errors.size(),
@@ -99,8 +98,9 @@ void HoldToBudget(const config::Config& cfg, boost::asio::steady_timer& deadline
 }
 
 int Run(const std::string& path) {
-  auto cfg = LoadChecked(path);
-  if (!cfg) return kExitConfig;
+  auto loaded = LoadChecked(path);
+  if (!loaded) return kExitConfig;
+  auto cfg = std::make_shared<const config::Config>(std::move(*loaded));
   if (common::Status st = engine::SetUpLogging(cfg->log.output, cfg->log.level); !st.ok()) {
     // The unit's file system is read-only but for its own directories.
     const char* hint = std::getenv("INVOCATION_ID") != nullptr && cfg->log.output.front() == '/'
@@ -119,7 +119,7 @@ int Run(const std::string& path) {
 
   boost::asio::io_context io;
   engine::NetdDataplane dataplane(io, cfg->netd.socket, log.With({{"component", "netd"}}));
-  engine::Engine eng(io, *cfg, dataplane);
+  engine::Engine eng(io, cfg, dataplane);
 
   int exit_code = kExitOk;
   bool stopping = false;
@@ -130,11 +130,9 @@ int Run(const std::string& path) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
-        if (common::Status st = engine::SetUpLogging(cfg->log.output, cfg->log.level); !st.ok()) {
-          log.Error("could not reopen the log output", {{"error", st.message()}});
-        } else {
-          log.Info("log output reopened (SIGHUP)");
-        }
+        // Logged by the engine, applied or refused: nobody waits for an answer.
+        log.Info("SIGHUP: reloading the config and reopening the log output");
+        (void)eng.Reload();
         return wait_signal();
       }
       if (stopping) {
@@ -146,7 +144,9 @@ int Run(const std::string& path) {
                {{"signal", strsignal(sig)}});
       sd_notify(0, "STOPPING=1");
       engine::Engine::ShutdownMode mode = ModeFor(sig, log);
-      if (mode == engine::Engine::ShutdownMode::kDrain) HoldToBudget(*cfg, shutdown_deadline, log);
+      if (mode == engine::Engine::ShutdownMode::kDrain) {
+        HoldToBudget(*eng.config(), shutdown_deadline, log);  // the reloaded config's budget
+      }
       eng.Shutdown(mode, [&, mode] {
         if (mode == engine::Engine::ShutdownMode::kKeep) {
           dataplane.Stop();  // netd keeps the table and waits for the next engine

@@ -52,4 +52,27 @@ struct StatusSnapshot {
   std::vector<FrontendStatus> frontends;  // sorted by name
 };
 
+// Names of targets or frontends by what a config reload does with them; each
+// list sorted.
+struct ChangeList {
+  std::vector<std::string> added, removed, changed, unchanged;
+  friend bool operator==(const ChangeList&, const ChangeList&) = default;
+};
+
+// What a config reload did (Control::Reload).
+struct ReloadReport {
+  bool applied = false;
+  // Refused: why, one located error a line ("file:line:col: path: message"),
+  // as --check-config prints them. The running config stays.
+  std::vector<std::string> errors;
+  // Applied: the plan. Added ones start, removed ones drain and stop,
+  // changed ones are replaced (drained, then started anew), unchanged ones
+  // keep their state, flows and backend.
+  ChangeList targets;
+  ChangeList frontends;
+  // Unchanged targets whose mappings were updated in place (a frontend of
+  // theirs added, removed or changed).
+  std::vector<std::string> remapped;
+};
+
 }  // namespace engine

@@ -248,6 +248,15 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     WindDown(/*stop_backend=*/true, last_error);
   }
 
+  void SetMappings(std::vector<Mapping> m) {
+    mappings = m;
+    // A remap that failed first is retried (its error in last_error); once
+    // through, an active target has no error left.
+    forwarding.Remap(std::move(m), Guard([](Impl& s, Status) {
+                       if (s.state == TargetState::kActive) s.last_error.clear();
+                     }));
+  }
+
   // --- flows ---
   void OnCountsChanged() {
     // While the counts are not current, the last known count stands.
@@ -314,7 +323,12 @@ Target::Target(asio::io_context& io, const config::Target& cfg, std::vector<Mapp
 
 Target::~Target() = default;
 
-void Target::KeepWarm(const std::string& by) { impl_->kept_warm_by = by; }
+void Target::KeepWarm(const std::string& by) {
+  const bool released = by.empty() && !impl_->kept_warm_by.empty();
+  impl_->kept_warm_by = by;
+  // Its idle time may have run out while it was kept warm: it counts anew.
+  if (released && impl_->state == TargetState::kActive) impl_->idle.Start();
+}
 const std::string& Target::kept_warm_by() const { return impl_->kept_warm_by; }
 
 void Target::SetHandler(std::unique_ptr<TargetHandler> handler) {
@@ -329,6 +343,9 @@ const std::vector<Mapping>& Target::mappings() const { return impl_->mappings; }
 
 Status Target::Warm() { return impl_->Warm(); }
 Status Target::Drain(const std::string& why) { return impl_->Drain(why); }
+void Target::SetMappings(std::vector<Mapping> mappings) {
+  impl_->SetMappings(std::move(mappings));
+}
 void Target::AdoptAtStart(bool was_active) { impl_->AdoptAtStart(was_active); }
 void Target::OnCountsChanged() { impl_->OnCountsChanged(); }
 void Target::OnConnectionChanged(bool connected) { impl_->OnConnectionChanged(connected); }

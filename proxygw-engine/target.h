@@ -69,7 +69,8 @@ class Target {
   void SetHandler(std::unique_ptr<TargetHandler> handler);
 
   // A frontend (`by`, its name) keeps the target warm: its idle clock never
-  // drains it (a drain by ctl still does). Set before the target starts.
+  // drains it (a drain by ctl still does). Empty: none does (a config reload
+  // removed it); an active target's idle clock then starts anew.
   void KeepWarm(const std::string& by);
   const std::string& kept_warm_by() const;  // empty when none
 
@@ -88,6 +89,13 @@ class Target {
   // forwarding retries end, and its backend is stopped once the handler's
   // warm (if in flight) has returned. `why` is logged ("idle", "ctl").
   common::Status Drain(const std::string& why);
+
+  // A config reload changed the frontends that forward to this target:
+  // `mappings` replace its mappings, in any state. Forwarding that is on
+  // changes to the new set in one dataplane request (the mappings that stay,
+  // and their flows, are untouched; the flows of those that went are
+  // flushed); the state does not change.
+  void SetMappings(std::vector<ipc::netd::Mapping> mappings);
 
   // At engine start, before the dataplane connects: asks the handler to take
   // over a backend left by an engine restart. If the target was active

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/ipc/ctl_stream.h"
 #include "common/unique_fd.h"
 
 namespace proxygwctl {

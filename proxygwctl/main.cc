@@ -1,6 +1,6 @@
 // proxygwctl: the command-line client of the engine's control socket. It
 // finds the socket (--socket, or plugins.ctl of the engine's config), sends
-// one request (status, warm or drain) and prints the answer. Errors are one
+// one request (status, warm, drain or reload) and prints the answer. Errors are one
 // line on stderr, "proxygwctl: ...", with an exit code per kind of failure.
 #include <cerrno>
 #include <chrono>
@@ -31,6 +31,7 @@ enum ExitCode : int {
   kExitUnknownTarget = 5,  // warm/drain of a target the engine does not have
   kExitTimeout = 6,        // no answer within --timeout
   kExitProtocol = 7,       // the answer was not the ctl protocol
+  kExitRefused = 8,        // reload refused: the new config is invalid or needs a restart
 };
 
 constexpr const char* kExitCodesHelp =
@@ -42,7 +43,9 @@ constexpr const char* kExitCodesHelp =
     "  4  permission denied (by the socket's mode, or by the engine's allow lists)\n"
     "  5  unknown target name (warm, drain)\n"
     "  6  timeout (no answer within --timeout)\n"
-    "  7  protocol error (the answer could not be read)";
+    "  7  protocol error (the answer could not be read)\n"
+    "  8  reload refused (the config has errors, or changes what only a restart applies;\n"
+    "     the errors are printed on stderr and the running config stays)";
 
 struct Args {
   std::string config;
@@ -50,7 +53,7 @@ struct Args {
   std::string codec;
   std::string output = "json";
   std::string timeout = "5s";
-  std::string command;  // status | warm | drain
+  std::string command;  // status | warm | drain | reload
   std::string target;
 };
 
@@ -113,6 +116,24 @@ int PrintStatus(const wire::Body& answer, const Args& args) {
   return kExitOk;
 }
 
+// Applied: the plan on stdout. Refused: each error on stderr, then one line.
+int PrintReload(const wire::Body& answer) {
+  const auto* reload = std::get_if<wire::ReloadResponse>(&answer);
+  if (reload == nullptr) {
+    return Fail(kExitProtocol, "reload request: unexpected answer " +
+                                   std::string(wire::MethodName(wire::MethodOf(answer))));
+  }
+  std::string text = wire::ReloadResponseText(*reload);
+  if (reload->applied) {
+    std::fputs(("config reloaded\n" + text).c_str(), stdout);
+    return kExitOk;
+  }
+  std::fputs(text.c_str(), stderr);
+  return Fail(kExitRefused, "reload refused (" + std::to_string(reload->errors.size()) +
+                                " error" + (reload->errors.size() == 1 ? "" : "s") +
+                                "); the running config stays");
+}
+
 template <class Response>
 int PrintAction(const wire::Body& answer, const Args& args) {
   if (!std::holds_alternative<Response>(answer)) {
@@ -129,6 +150,8 @@ int Run(const Args& args, const CallOptions& options) {
     request = wire::StatusRequest{};
   } else if (args.command == "warm") {
     request = wire::WarmTargetRequest{args.target};
+  } else if (args.command == "reload") {
+    request = wire::ReloadRequest{};
   } else {
     request = wire::DrainTargetRequest{args.target};
   }
@@ -138,7 +161,7 @@ int Run(const Args& args, const CallOptions& options) {
     // As the original: "status request: <msg>".
     int code = kExitError;
     if (e->code == wire::ErrorCodeName(common::Status::Code::kNotFound) &&
-        args.command != "status") {
+        (args.command == "warm" || args.command == "drain")) {
       code = kExitUnknownTarget;
     } else if (e->code == wire::ErrorCodeName(common::Status::Code::kProtocolError)) {
       code = kExitProtocol;  // the engine could not read our request
@@ -148,6 +171,7 @@ int Run(const Args& args, const CallOptions& options) {
     return Fail(code, args.command + " request: " + e->msg);
   }
   if (args.command == "status") return PrintStatus(*answer, args);
+  if (args.command == "reload") return PrintReload(*answer);
   if (args.command == "warm") return PrintAction<wire::WarmTargetResponse>(*answer, args);
   return PrintAction<wire::DrainTargetResponse>(*answer, args);
 }
@@ -156,7 +180,8 @@ int Run(const Args& args, const CallOptions& options) {
 
 int main(int argc, char** argv) {
   Args args;
-  CLI::App app{"proxygwctl: ask the proxygw engine for its status, or to warm or drain a target",
+  CLI::App app{"proxygwctl: ask the proxygw engine for its status, to warm or drain a target, "
+               "or to reload its config",
                "proxygwctl"};
   app.fallthrough();  // global options may also follow the command
   auto* config = app.add_option("--config", args.config,
@@ -185,6 +210,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("drain", "Ask the engine to drain (stop) a target")
       ->add_option("NAME", args.target, "The target")
       ->required();
+  app.add_subcommand("reload",
+                     "Ask the engine to re-read its config file and apply what changed (as "
+                     "SIGHUP does); prints the plan, or the errors that refused it");
   app.require_subcommand(1);
   app.footer(kExitCodesHelp);
   try {

@@ -1,94 +1,22 @@
 #include "common/ipc/ctl_protocol.h"
 
-#include "common/field_path.h"
-
-#include <algorithm>
 #include <cassert>
 #include <cstdio>
 #include <limits>
 #include <utility>
 
-#include <nlohmann/json.hpp>
+#include "common/ipc/ctl_json.h"
+#include "common/ipc/ctl_reload_codec.h"
+#include "common/ipc/ctl_status_codec.h"
 
 namespace ipc::ctl {
 namespace {
 
-using Json = nlohmann::json;
-using OJson = nlohmann::ordered_json;
+using namespace detail;
 using common::Result;
 using common::Status;
 
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-
 // --- Encoding -------------------------------------------------------------------
-
-OJson ProtocolValue(Protocol p, bool cbor) {
-  if (cbor) return static_cast<int>(p);
-  return ProtocolName(p);
-}
-
-OJson EncodeEndpoint(const EndpointStatus& e, bool cbor) {
-  OJson o = OJson::object();
-  o["name"] = e.name;
-  o["protocol"] = ProtocolValue(e.protocol, cbor);
-  o["address"] = e.addresses.empty() ? std::string() : e.addresses.front();
-  if (e.addresses.size() > 1) o["addresses"] = e.addresses;
-  return o;
-}
-
-OJson EncodeTarget(const TargetStatus& t, bool cbor) {
-  OJson o = OJson::object();
-  o["name"] = t.name;
-  o["kind"] = t.kind;
-  o["state"] = t.state;
-  if (!t.last_error.empty()) o["last_error"] = t.last_error;
-  if (t.flows) o["flows"] = *t.flows;
-  if (t.since) o["since"] = FormatTime(*t.since);
-  if (!t.kept_warm_by.empty()) o["kept_warm_by"] = t.kept_warm_by;
-  if (!t.endpoints.empty()) {
-    OJson eps = OJson::array();
-    for (const auto& e : t.endpoints) eps.push_back(EncodeEndpoint(e, cbor));
-    o["endpoints"] = std::move(eps);
-  }
-  return o;
-}
-
-OJson EncodeFrontend(const FrontendStatus& f, bool cbor) {
-  OJson o = OJson::object();
-  o["name"] = f.name;
-  o["kind"] = f.kind;
-  o["state"] = f.state;
-  if (!f.last_error.empty()) o["last_error"] = f.last_error;
-  o["protocol"] = ProtocolValue(f.protocol, cbor);
-  o["listen"] = f.listen;
-  o["target_name"] = f.target_name;
-  o["endpoint_name"] = f.endpoint_name;
-  o["proxyaddress"] = f.proxy_addresses.empty() ? std::string() : f.proxy_addresses.front();
-  if (f.proxy_addresses.size() > 1) o["proxyaddresses"] = f.proxy_addresses;
-  return o;
-}
-
-OJson EncodeStatus(const StatusResponse& s, bool cbor) {
-  OJson o = OJson::object();
-  o["closed"] = s.closed;
-  if (s.dataplane_connected) o["dataplane"] = *s.dataplane_connected ? "connected" : "disconnected";
-  if (!s.targets.empty()) {
-    OJson ts = OJson::array();
-    for (const auto& t : s.targets) ts.push_back(EncodeTarget(t, cbor));
-    o["targets"] = std::move(ts);
-  }
-  if (!s.frontends.empty()) {
-    OJson fs = OJson::array();
-    for (const auto& f : s.frontends) fs.push_back(EncodeFrontend(f, cbor));
-    o["frontends"] = std::move(fs);
-  }
-  return o;
-}
 
 OJson NameBody(const std::string& name) {
   OJson o = OJson::object();
@@ -110,6 +38,7 @@ OJson EncodeBody(const Body& body, bool cbor) {
             return o;
           },
           [cbor](const StatusResponse& s) { return EncodeStatus(s, cbor); },
+          [](const ReloadResponse& r) { return EncodeReload(r); },
           [](const WarmTargetRequest& r) { return NameBody(r.name); },
           [](const DrainTargetRequest& r) { return NameBody(r.name); },
           [](const auto&) { return OJson::object(); },  // the empty bodies
@@ -122,198 +51,7 @@ std::string Dump(const OJson& j, int indent) {
   return j.dump(indent, ' ', /*ensure_ascii=*/false, OJson::error_handler_t::replace);
 }
 
-// --- Decoding helpers ------------------------------------------------------------
-
-bool EqualFoldAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// The value of `key` in object `obj`: the exact key, else the first key equal
-// to it ignoring ASCII case (as Go's decoders match struct fields). Null when
-// absent.
-const Json* Find(const Json& obj, std::string_view key) {
-  auto it = obj.find(std::string(key));
-  if (it != obj.end()) return &*it;
-  for (auto i = obj.begin(); i != obj.end(); ++i) {
-    if (EqualFoldAscii(i.key(), key)) return &i.value();
-  }
-  return nullptr;
-}
-
-// A short rendering of a wrong value for messages.
-std::string Shown(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
-}
-
-std::optional<std::uint64_t> AsUnsigned(const Json& v) {
-  if (const auto* u = v.get_ptr<const Json::number_unsigned_t*>()) return *u;
-  if (const auto* i = v.get_ptr<const Json::number_integer_t*>()) {
-    if (*i >= 0) return static_cast<std::uint64_t>(*i);
-  }
-  return std::nullopt;
-}
-
-// Paths here always have a prefix ("body"), so JoinPath's empty case never applies.
-std::string Join(std::string_view path, std::string_view key) { return common::JoinPath(path, key); }
-
-std::string Index(std::string_view path, std::size_t i) { return common::IndexPath(path, i); }
-
-Status Missing(std::string_view path) {
-  return Status::InvalidArgument(std::string(path) + " is missing");
-}
-
-Status Wrong(std::string_view path, std::string_view expected, const Json& got) {
-  return Status::InvalidArgument(std::string(path) + ": expected " + std::string(expected) +
-                                 ", got " + Shown(got));
-}
-
-// An optional field is absent when missing or null (as Go leaves it zero).
-const Json* Optional(const Json& obj, std::string_view key) {
-  const Json* v = Find(obj, key);
-  return v == nullptr || v->is_null() ? nullptr : v;
-}
-
-Status ReadString(const Json& obj, std::string_view path, std::string_view key, bool required,
-                  std::string* out) {
-  const Json* v = required ? Find(obj, key) : Optional(obj, key);
-  if (v == nullptr) return required ? Missing(Join(path, key)) : Status::Ok();
-  const auto* s = v->get_ptr<const Json::string_t*>();
-  if (s == nullptr) return Wrong(Join(path, key), "a string", *v);
-  *out = *s;
-  return Status::Ok();
-}
-
-Status ReadProtocol(const Json& obj, std::string_view path, Protocol* out) {
-  const Json* v = Optional(obj, "protocol");
-  if (v == nullptr) return Status::Ok();
-  std::optional<Protocol> p;
-  if (const auto* s = v->get_ptr<const Json::string_t*>()) {
-    if (EqualFoldAscii(*s, "tcp")) p = Protocol::kTcp;
-    if (EqualFoldAscii(*s, "udp")) p = Protocol::kUdp;
-  } else if (auto n = AsUnsigned(*v)) {
-    if (*n == 6) p = Protocol::kTcp;
-    if (*n == 17) p = Protocol::kUdp;
-  }
-  if (!p) return Wrong(Join(path, "protocol"), "\"tcp\", \"udp\", 6 or 17", *v);
-  *out = *p;
-  return Status::Ok();
-}
-
-// One address and, optionally, a list of them (address/addresses,
-// proxyaddress/proxyaddresses): the list when present and not empty, else
-// the single one.
-Status ReadAddresses(const Json& obj, std::string_view path, std::string_view one,
-                     std::string_view many, std::vector<std::string>* out) {
-  std::string first;
-  bool has_first = Optional(obj, one) != nullptr;
-  if (auto st = ReadString(obj, path, one, false, &first); !st.ok()) return st;
-  std::vector<std::string> list;
-  if (const Json* v = Optional(obj, many)) {
-    if (!v->is_array()) return Wrong(Join(path, many), "a list of strings", *v);
-    for (std::size_t i = 0; i < v->size(); ++i) {
-      const auto* s = (*v)[i].get_ptr<const Json::string_t*>();
-      if (s == nullptr) return Wrong(Index(Join(path, many), i), "a string", (*v)[i]);
-      list.push_back(*s);
-    }
-  }
-  if (list.empty() && has_first) list.push_back(std::move(first));
-  *out = std::move(list);
-  return Status::Ok();
-}
-
-// A list field: each element decoded by `read`. Missing or null: empty.
-template <class T, class F>
-Status ReadList(const Json& obj, std::string_view path, std::string_view key,
-                std::vector<T>* out, F read) {
-  const Json* v = Optional(obj, key);
-  if (v == nullptr) return Status::Ok();
-  std::string p = Join(path, key);
-  if (!v->is_array()) return Wrong(p, "a list", *v);
-  for (std::size_t i = 0; i < v->size(); ++i) {
-    std::string ip = Index(p, i);
-    const Json& e = (*v)[i];
-    if (!e.is_object()) return Wrong(ip, "an object", e);
-    T item;
-    if (auto st = read(e, ip, &item); !st.ok()) return st;
-    out->push_back(std::move(item));
-  }
-  return Status::Ok();
-}
-
-Status ReadEndpoint(const Json& o, std::string_view path, EndpointStatus* e) {
-  if (auto st = ReadString(o, path, "name", false, &e->name); !st.ok()) return st;
-  if (auto st = ReadProtocol(o, path, &e->protocol); !st.ok()) return st;
-  return ReadAddresses(o, path, "address", "addresses", &e->addresses);
-}
-
-Status ReadTarget(const Json& o, std::string_view path, TargetStatus* t) {
-  const std::pair<const char*, std::string*> strings[] = {
-      {"name", &t->name},
-      {"kind", &t->kind},
-      {"state", &t->state},
-      {"last_error", &t->last_error},
-      {"kept_warm_by", &t->kept_warm_by}};
-  for (const auto& [key, out] : strings) {
-    if (auto st = ReadString(o, path, key, false, out); !st.ok()) return st;
-  }
-  if (const Json* v = Optional(o, "flows")) {
-    auto n = AsUnsigned(*v);
-    if (!n || *n > std::numeric_limits<std::uint32_t>::max()) {
-      return Wrong(Join(path, "flows"), "an integer from 0 to 4294967295", *v);
-    }
-    t->flows = static_cast<std::uint32_t>(*n);
-  }
-  if (const Json* v = Optional(o, "since")) {
-    const auto* s = v->get_ptr<const Json::string_t*>();
-    auto when = s != nullptr ? ParseTime(*s) : std::nullopt;
-    if (!when) return Wrong(Join(path, "since"), "an RFC 3339 time", *v);
-    t->since = *when;
-  }
-  return ReadList(o, path, "endpoints", &t->endpoints, ReadEndpoint);
-}
-
-Status ReadFrontend(const Json& o, std::string_view path, FrontendStatus* f) {
-  const std::pair<const char*, std::string*> strings[] = {
-      {"name", &f->name},         {"kind", &f->kind},
-      {"state", &f->state},       {"last_error", &f->last_error},
-      {"listen", &f->listen},     {"target_name", &f->target_name},
-      {"endpoint_name", &f->endpoint_name}};
-  for (const auto& [key, out] : strings) {
-    if (auto st = ReadString(o, path, key, false, out); !st.ok()) return st;
-  }
-  if (auto st = ReadProtocol(o, path, &f->protocol); !st.ok()) return st;
-  return ReadAddresses(o, path, "proxyaddress", "proxyaddresses", &f->proxy_addresses);
-}
-
-Result<Body> ReadStatus(const Json& b) {
-  StatusResponse s;
-  if (const Json* v = Optional(b, "closed")) {
-    if (!v->is_boolean()) return Wrong("body.closed", "true or false", *v);
-    s.closed = v->get<bool>();
-  }
-  if (const Json* v = Optional(b, "dataplane")) {
-    const auto* text = v->get_ptr<const Json::string_t*>();
-    if (text != nullptr && *text == "connected") {
-      s.dataplane_connected = true;
-    } else if (text != nullptr && *text == "disconnected") {
-      s.dataplane_connected = false;
-    } else {
-      return Wrong("body.dataplane", "\"connected\" or \"disconnected\"", *v);
-    }
-  }
-  if (auto st = ReadList(b, "body", "targets", &s.targets, ReadTarget); !st.ok()) return st;
-  if (auto st = ReadList(b, "body", "frontends", &s.frontends, ReadFrontend); !st.ok()) return st;
-  return Body(std::move(s));
-}
+// --- Decoding --------------------------------------------------------------------
 
 // The body of `method`, decoded; std::monostate for methods not decoded here.
 // `body` is null when the packet has no "body".
@@ -327,6 +65,8 @@ Result<Body> DecodeBody(std::uint16_t method, const Json* body) {
     case Method::kWarmTargetResponse:
     case Method::kDrainTargetRequest:
     case Method::kDrainTargetResponse:
+    case Method::kReloadRequest:
+    case Method::kReloadResponse:
       break;
     default:
       return Body{};
@@ -371,6 +111,12 @@ Result<Body> DecodeBody(std::uint16_t method, const Json* body) {
     case Method::kDrainTargetResponse:
       out = Body(DrainTargetResponse{});
       break;
+    case Method::kReloadRequest:
+      out = Body(ReloadRequest{});
+      break;
+    case Method::kReloadResponse:
+      out = ReadReload(*body);
+      break;
     default:
       break;
   }
@@ -387,60 +133,6 @@ std::string Detail(const Json::exception& e) {
   }
   return std::string(what);
 }
-
-// One whole packet's bytes (as the scanner delimited them) into a Packet.
-Result<Packet> ParsePacket(Codec codec, std::string_view bytes) {
-  Json j;
-  try {
-    if (codec == Codec::kJson) {
-      j = Json::parse(bytes.begin(), bytes.end());
-    } else {
-      j = Json::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true,
-                          /*allow_exceptions=*/true, Json::cbor_tag_handler_t::error);
-    }
-  } catch (const Json::exception& e) {
-    return Status::ProtocolError(std::string(codec == Codec::kJson ? "invalid JSON: "
-                                                                   : "invalid CBOR: ") +
-                                 Detail(e));
-  }
-  if (!j.is_object()) {  // the scanners let only maps through
-    return Status::ProtocolError("invalid packet: expected an object, got " + Shown(j));
-  }
-  Packet p;
-  const Json* id = Find(j, "id");
-  if (id == nullptr) return Status::ProtocolError("invalid packet: id is missing");
-  auto idv = AsUnsigned(*id);
-  if (!idv || *idv > std::numeric_limits<std::uint32_t>::max()) {
-    return Status::ProtocolError("invalid packet: id: expected an integer from 0 to 4294967295, got " +
-                                 Shown(*id));
-  }
-  p.id = static_cast<std::uint32_t>(*idv);
-  const Json* method = Find(j, "method");
-  if (method == nullptr) {
-    p.body = Status::InvalidArgument("invalid packet: method is missing");
-    return p;
-  }
-  auto mv = AsUnsigned(*method);
-  if (!mv || *mv > std::numeric_limits<std::uint16_t>::max()) {
-    p.body = Wrong("method", "an integer from 0 to 65535", *method).WithContext("invalid packet");
-    return p;
-  }
-  p.method = static_cast<std::uint16_t>(*mv);
-  p.body = DecodeBody(p.method, Find(j, "body"));
-  return p;
-}
-
-std::string ShowByte(unsigned char c) {
-  char buf[16];
-  if (c > 0x20 && c < 0x7f) {
-    std::snprintf(buf, sizeof buf, "'%c'", c);
-  } else {
-    std::snprintf(buf, sizeof buf, "byte 0x%02x", c);
-  }
-  return buf;
-}
-
-bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 // days_from_civil), so that no time zone or libc state is involved.
@@ -480,7 +172,7 @@ std::optional<Codec> ParseCodec(std::string_view text) {
 const char* CodecName(Codec c) { return c == Codec::kCbor ? "cbor" : "json"; }
 
 std::optional<Method> MethodFromWire(std::uint64_t v) {
-  if (v <= 21 || v == 32768) return static_cast<Method>(v);
+  if (v <= 21 || v == 256 || v == 257 || v == 32768) return static_cast<Method>(v);
   return std::nullopt;
 }
 
@@ -508,6 +200,8 @@ const char* MethodName(Method m) {
     case Method::kStopFrontendResponse: return "StopFrontendResponse";
     case Method::kCloseFrontendRequest: return "CloseFrontendRequest";
     case Method::kCloseFrontendResponse: return "CloseFrontendResponse";
+    case Method::kReloadRequest: return "ReloadRequest";
+    case Method::kReloadResponse: return "ReloadResponse";
     case Method::kFrontendShouldWarmNotification: return "FrontendShouldWarmNotification";
   }
   return "?";
@@ -528,6 +222,8 @@ Method MethodOf(const Body& body) {
                         [](const WarmTargetResponse&) { return Method::kWarmTargetResponse; },
                         [](const DrainTargetRequest&) { return Method::kDrainTargetRequest; },
                         [](const DrainTargetResponse&) { return Method::kDrainTargetResponse; },
+                        [](const ReloadRequest&) { return Method::kReloadRequest; },
+                        [](const ReloadResponse&) { return Method::kReloadResponse; },
                     },
                     body);
 }
@@ -631,231 +327,47 @@ std::string StatusResponseText(const StatusResponse& status) {
   return Dump(EncodeStatus(status, /*cbor=*/false), 2) + "\n";
 }
 
-// --- StreamDecoder ------------------------------------------------------------------
+// --- Decoding packets -------------------------------------------------------------
 
-StreamDecoder::StreamDecoder(Codec codec, std::size_t max_packet_bytes)
-    : codec_(codec), max_(max_packet_bytes) {}
-
-void StreamDecoder::Feed(std::string_view bytes) {
-  if (!failed_.ok()) return;
-  buf_.append(bytes);
-}
-
-bool StreamDecoder::Idle() const {
-  if (started_) return false;
-  if (codec_ == Codec::kCbor) return start_ == buf_.size();
-  return std::all_of(buf_.begin() + static_cast<std::ptrdiff_t>(start_), buf_.end(), IsJsonSpace);
-}
-
-void StreamDecoder::Compact() {
-  // Drop consumed bytes once they are most of the buffer: amortised O(1) per
-  // byte, and what stays is the packet in progress.
-  if (start_ == buf_.size()) {
-    buf_.clear();
-    start_ = 0;
-  } else if (start_ > 4096 && start_ > buf_.size() / 2) {
-    buf_.erase(0, start_);
-    start_ = 0;
-  }
-}
-
-common::Result<std::optional<Packet>> StreamDecoder::Next() {
-  if (!failed_.ok()) return failed_;
-  Result<bool> done = codec_ == Codec::kJson ? ScanJson() : ScanCbor();
-  if (!done.ok()) {
-    failed_ = done.status();
-    buf_.clear();
-    start_ = 0;
-    return failed_;
-  }
-  if (!*done) {
-    Compact();
-    return std::optional<Packet>();
-  }
-  std::string_view bytes(buf_.data() + start_, scan_);
-  Result<Packet> p = ParsePacket(codec_, bytes);
-  start_ += scan_;
-  scan_ = 0;
-  started_ = complete_ = in_string_ = escape_ = false;
-  depth_ = 0;
-  stack_.clear();
-  Compact();
-  if (!p.ok()) {
-    failed_ = p.status();
-    buf_.clear();
-    start_ = 0;
-    return failed_;
-  }
-  return std::optional<Packet>(std::move(p).value());
-}
-
-namespace {
-Status TooLarge(std::size_t max) {
-  return Status::ProtocolError("packet is larger than " + std::to_string(max) + " bytes");
-}
-Status TooDeep() {
-  return Status::ProtocolError("packet nests deeper than " + std::to_string(kMaxDepth) +
-                               " levels");
-}
-}  // namespace
-
-// Finds where the JSON object starting at start_ ends by tracking strings and
-// bracket depth, resuming where the last call stopped; the parser checks the
-// rest of the syntax once the object is whole.
-common::Result<bool> StreamDecoder::ScanJson() {
-  if (!started_) {
-    while (start_ < buf_.size() && IsJsonSpace(buf_[start_])) ++start_;
-    if (start_ == buf_.size()) return false;
-    const char c = buf_[start_];
-    if (c != '{') {
-      return Status::ProtocolError("invalid JSON: a packet must be an object, got " +
-                                   ShowByte(static_cast<unsigned char>(c)));
+Result<Packet> DecodePacket(Codec codec, std::string_view bytes) {
+  Json j;
+  try {
+    if (codec == Codec::kJson) {
+      j = Json::parse(bytes.begin(), bytes.end());
+    } else {
+      j = Json::from_cbor(bytes.begin(), bytes.end(), /*strict=*/true,
+                          /*allow_exceptions=*/true, Json::cbor_tag_handler_t::error);
     }
-    started_ = true;
+  } catch (const Json::exception& e) {
+    return Status::ProtocolError(std::string(codec == Codec::kJson ? "invalid JSON: "
+                                                                   : "invalid CBOR: ") +
+                                 Detail(e));
   }
-  while (start_ + scan_ < buf_.size()) {
-    if (scan_ >= max_) return TooLarge(max_);
-    const char c = buf_[start_ + scan_++];
-    if (in_string_) {
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == '"') {
-        in_string_ = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string_ = true;
-        break;
-      case '{':
-      case '[':
-        if (++depth_ > kMaxDepth) return TooDeep();
-        break;
-      case '}':
-      case ']':
-        if (--depth_ == 0) return true;
-        break;
-      default:
-        break;
-    }
+  if (!j.is_object()) {  // the scanners let only maps through
+    return Status::ProtocolError("invalid packet: expected an object, got " + Shown(j));
   }
-  return false;
-}
-
-// Walks the CBOR data item starting at start_ header by header, keeping the
-// open arrays, maps, tags and indefinite strings on stack_, resuming where
-// the last call stopped. Only the framing is checked here; the parser checks
-// the rest once the item is whole.
-common::Result<bool> StreamDecoder::ScanCbor() {
-  auto at = [this](std::size_t pos) { return static_cast<std::uint8_t>(buf_[start_ + pos]); };
-  auto invalid = [](std::string what, std::size_t pos) {
-    return Status::ProtocolError("invalid CBOR: " + what + " at byte " + std::to_string(pos));
-  };
-  if (!started_) {
-    if (start_ == buf_.size()) return false;
-    if ((at(0) >> 5) != 5) {
-      return Status::ProtocolError("invalid CBOR: a packet must be a map, got initial " +
-                                   ShowByte(at(0)));
-    }
-    started_ = true;
+  Packet p;
+  const Json* id = Find(j, "id");
+  if (id == nullptr) return Status::ProtocolError("invalid packet: id is missing");
+  auto idv = AsUnsigned(*id);
+  if (!idv || *idv > std::numeric_limits<std::uint32_t>::max()) {
+    return Status::ProtocolError("invalid packet: id: expected an integer from 0 to 4294967295, got " +
+                                 Shown(*id));
   }
-  const std::size_t avail = buf_.size() - start_;
-  while (!complete_) {
-    if (scan_ >= max_) return TooLarge(max_);
-    if (scan_ >= avail) return false;
-    const std::uint8_t ib = at(scan_);
-    const int major = ib >> 5;
-    const int ai = ib & 31;
-    if (ib == 0xff) {
-      if (stack_.empty() || !stack_.back().indefinite) {
-        return invalid("unexpected break code", scan_);
-      }
-      stack_.pop_back();
-      ++scan_;
-      ItemDone();
-      continue;
-    }
-    std::size_t hdr = 1;
-    std::uint64_t arg = static_cast<std::uint64_t>(ai);
-    bool indefinite = false;
-    if (ai >= 24 && ai <= 27) {
-      hdr = 1 + (std::size_t{1} << (ai - 24));
-      if (scan_ + hdr > max_) return TooLarge(max_);
-      if (scan_ + hdr > avail) return false;
-      arg = 0;
-      for (std::size_t i = 1; i < hdr; ++i) arg = (arg << 8) | at(scan_ + i);
-    } else if (ai == 31) {
-      if (major == 0 || major == 1 || major == 6 || major == 7) {
-        return invalid("indefinite length for major type " + std::to_string(major), scan_);
-      }
-      indefinite = true;
-    } else if (ai >= 28) {
-      return invalid("reserved additional information " + std::to_string(ai), scan_);
-    }
-    if (!stack_.empty() && stack_.back().string_major >= 0 &&
-        (major != stack_.back().string_major || indefinite)) {
-      return invalid("bad chunk in an indefinite-length string", scan_);
-    }
-    auto push = [this](Frame f) -> Status {
-      if (stack_.size() >= kMaxDepth) return TooDeep();
-      stack_.push_back(f);
-      return Status::Ok();
-    };
-    switch (major) {
-      case 2:
-      case 3:
-        if (indefinite) {
-          if (auto st = push({0, true, major}); !st.ok()) return st;
-          scan_ += hdr;
-          break;
-        }
-        if (arg > max_ || scan_ + hdr + arg > max_) return TooLarge(max_);
-        if (scan_ + hdr + arg > avail) return false;
-        scan_ += hdr + static_cast<std::size_t>(arg);
-        ItemDone();
-        break;
-      case 4:
-      case 5:
-        if (indefinite) {
-          if (auto st = push({0, true, -1}); !st.ok()) return st;
-          scan_ += hdr;
-          break;
-        }
-        // Each item takes at least one byte: a count beyond the limit can
-        // never fit.
-        if (arg > max_) return TooLarge(max_);
-        scan_ += hdr;
-        if (arg == 0) {
-          ItemDone();
-        } else if (auto st = push({major == 5 ? arg * 2 : arg, false, -1}); !st.ok()) {
-          return st;
-        }
-        break;
-      case 6:  // a tag: one item follows (the parser refuses tags)
-        if (auto st = push({1, false, -1}); !st.ok()) return st;
-        scan_ += hdr;
-        break;
-      default:  // integers, simple values, floats
-        scan_ += hdr;
-        ItemDone();
-        break;
-    }
+  p.id = static_cast<std::uint32_t>(*idv);
+  const Json* method = Find(j, "method");
+  if (method == nullptr) {
+    p.body = Status::InvalidArgument("invalid packet: method is missing");
+    return p;
   }
-  return true;
-}
-
-// One data item ended: count it against the containers it closes.
-void StreamDecoder::ItemDone() {
-  while (!stack_.empty()) {
-    Frame& f = stack_.back();
-    if (f.indefinite) return;
-    if (--f.remaining > 0) return;
-    stack_.pop_back();
+  auto mv = AsUnsigned(*method);
+  if (!mv || *mv > std::numeric_limits<std::uint16_t>::max()) {
+    p.body = Wrong("method", "an integer from 0 to 65535", *method).WithContext("invalid packet");
+    return p;
   }
-  complete_ = true;
+  p.method = static_cast<std::uint16_t>(*mv);
+  p.body = DecodeBody(p.method, Find(j, "body"));
+  return p;
 }
 
 }  // namespace ipc::ctl

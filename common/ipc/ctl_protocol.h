@@ -13,8 +13,10 @@
 // the ids from 32768 up. Keys are matched as Go's decoders do: exact first,
 // then ignoring ASCII case; unknown keys are ignored.
 //
+// This header holds the methods and their bodies, and one packet's encoding
+// and decoding; ctl_stream.h splits a connection's byte stream into packets.
 // Library code: no logging, no I/O. nlohmann_json does the parsing; no
-// exception leaves this file's functions.
+// exception leaves these functions.
 #pragma once
 
 #include <chrono>
@@ -46,9 +48,10 @@ enum class Codec : std::uint8_t { kJson, kCbor };
 std::optional<Codec> ParseCodec(std::string_view text);
 const char* CodecName(Codec c);  // "json" / "cbor"
 
-// Every method id the original defines (its section 12.2 table). Only
-// Status, WarmTarget and DrainTarget are served; the others are recognised,
-// and answered "unsupported method N" by the engine.
+// Every method id the original defines (its section 12.2 table), and our
+// additions from 256 up (clear of the original's table). Status, WarmTarget,
+// DrainTarget and Reload are served; the others are recognised, and answered
+// "unsupported method N" by the engine.
 enum class Method : std::uint16_t {
   kEmpty = 0,
   kErrorResponse = 1,
@@ -72,6 +75,8 @@ enum class Method : std::uint16_t {
   kStopFrontendResponse = 19,
   kCloseFrontendRequest = 20,
   kCloseFrontendResponse = 21,
+  kReloadRequest = 256,  // addition: re-read the config file, apply the difference
+  kReloadResponse = 257,
   kFrontendShouldWarmNotification = 32768,
 };
 std::optional<Method> MethodFromWire(std::uint64_t v);
@@ -162,11 +167,33 @@ struct DrainTargetResponse {  // {}
   friend bool operator==(const DrainTargetResponse&, const DrainTargetResponse&) = default;
 };
 
+struct ReloadRequest {  // {}
+  friend bool operator==(const ReloadRequest&, const ReloadRequest&) = default;
+};
+// Names by what the reload does with them: {added, removed, changed,
+// unchanged}, each a list of names (omitted when empty).
+struct ChangeList {
+  std::vector<std::string> added, removed, changed, unchanged;
+  friend bool operator==(const ChangeList&, const ChangeList&) = default;
+};
+// {applied, errors, targets, frontends, remapped}. Refused (applied false):
+// `errors`, one located error each ("file:line:col: path: message"), the
+// running config staying. Applied: the plan; `remapped` names the unchanged
+// targets whose mappings were updated in place. Lists omitted when empty.
+struct ReloadResponse {
+  bool applied = false;
+  std::vector<std::string> errors;
+  ChangeList targets;
+  ChangeList frontends;
+  std::vector<std::string> remapped;
+  friend bool operator==(const ReloadResponse&, const ReloadResponse&) = default;
+};
+
 // std::monostate: a method whose body this side does not decode (every method
 // not listed here, including the recognised but unsupported ones).
 using Body = std::variant<std::monostate, ErrorResponse, StatusRequest, StatusResponse,
                           WarmTargetRequest, WarmTargetResponse, DrainTargetRequest,
-                          DrainTargetResponse>;
+                          DrainTargetResponse, ReloadRequest, ReloadResponse>;
 // The method of a body; must not be called on std::monostate.
 Method MethodOf(const Body& body);
 
@@ -195,6 +222,9 @@ std::string EncodePacket(Codec codec, std::uint32_t id, const Body& body);
 // 2-space indent, keys in wire order, protocol as "tcp"/"udp", with a
 // trailing newline.
 std::string StatusResponseText(const StatusResponse& status);
+// A reload response as proxygwctl prints it: one line per non-empty list
+// ("targets added: a, b"), or the errors, one a line; trailing newline.
+std::string ReloadResponseText(const ReloadResponse& reload);
 
 // --- Decoding -----------------------------------------------------------------
 
@@ -212,55 +242,10 @@ struct Packet {
   common::Result<Body> body = Body{};
 };
 
-// Splits a byte stream into packets, on any boundaries the bytes arrive in.
-// Bytes are buffered only up to the end of the next packet: at most
-// `max_packet_bytes` of a packet, plus what one Feed brings beyond it.
-//
-// Errors (Next() returning a non-ok status, code ProtocolError) mean the
-// stream cannot be read further and the connection should be dropped: bytes
-// that are not the codec's syntax, a packet over `max_packet_bytes` or
-// nested deeper than kMaxDepth, a packet that is not a map, an "id" that is
-// missing or not a uint32. After one, Next() returns the same error forever.
-class StreamDecoder {
- public:
-  StreamDecoder(Codec codec, std::size_t max_packet_bytes);
-
-  // Appends bytes that arrived. Call Next() until it returns nullopt before
-  // feeding more, so that the buffer stays bounded.
-  void Feed(std::string_view bytes);
-  // The next complete packet; nullopt when more bytes are needed.
-  common::Result<std::optional<Packet>> Next();
-  // True when no part of a packet is buffered (only whitespace, for JSON):
-  // an end of stream here is clean.
-  bool Idle() const;
-
- private:
-  // Advances the scan of the packet starting at start_; true when complete.
-  common::Result<bool> ScanJson();
-  common::Result<bool> ScanCbor();
-  void ItemDone();
-  void Compact();
-
-  struct Frame {
-    std::uint64_t remaining;  // items still to come; unused when indefinite
-    bool indefinite;
-    int string_major;         // >= 0: an indefinite string of this major type
-  };
-
-  Codec codec_;
-  std::size_t max_;
-  std::string buf_;
-  std::size_t start_ = 0;  // where the current packet starts in buf_
-  std::size_t scan_ = 0;   // bytes of it scanned so far
-  bool started_ = false;   // its first byte was seen
-  bool complete_ = false;
-  // JSON scan state.
-  std::size_t depth_ = 0;
-  bool in_string_ = false;
-  bool escape_ = false;
-  // CBOR scan state.
-  std::vector<Frame> stack_;
-  common::Status failed_;
-};
+// One whole packet's bytes (as StreamDecoder, ctl_stream.h, delimits them)
+// into a Packet. Errors are ProtocolError: bytes that are not the codec's
+// syntax, a packet that is not a map, an "id" that is missing or not a
+// uint32; a bad method or body is the Packet's `body` error instead.
+common::Result<Packet> DecodePacket(Codec codec, std::string_view bytes);
 
 }  // namespace ipc::ctl

@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/ipc/ctl_protocol.h"
+#include "common/ipc/ctl_stream.h"
 #include "proxygw-engine/control.h"
 #include "proxygw-engine/log.h"
 

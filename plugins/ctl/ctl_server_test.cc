@@ -64,6 +64,26 @@ TEST_F(CtlServer, WarmDrainAndUnknownTargets) {
   EXPECT_EQ(control_.calls(), (std::vector<std::string>{"warm web", "drain api"}));
 }
 
+TEST_F(CtlServer, ReloadAnswersThePlanOrTheErrors) {
+  Start();
+  Client c(config_.socket);
+  ASSERT_TRUE(c.Send(Request(1, wire::ReloadRequest{})));
+  EXPECT_EQ(c.Line(),
+            R"({"id":1,"method":257,"body":{"applied":true,"targets":{"added":["game"],)"
+            R"("changed":["web"],"unchanged":["api"]},"frontends":{"added":["game"],)"
+            R"("changed":["public"],"unchanged":["dns"]},"remapped":["api"]}})");
+  control_.reload_report() = SampleReloadReport(/*refused=*/true);
+  ASSERT_TRUE(c.Send(Request(2, wire::ReloadRequest{})));
+  EXPECT_EQ(c.Line(),
+            R"x({"id":2,"method":257,"body":{"applied":false,"errors":["/etc/proxygw/proxygw.yaml:)x"
+            R"x(12:15: targets[1].idle_timeout: must be at least 1s, got \"0s\"","/etc/proxygw/)x"
+            R"x(proxygw.yaml: netd.socket: changed from \"/run/a.sock\" to \"/run/b.sock\"; this )x"
+            R"x(needs a restart of proxygw (the engine's connection to proxygw-netd is set up at )x"
+            R"x(start)"]}})x");
+  Stop();
+  EXPECT_EQ(control_.calls(), (std::vector<std::string>{"reload", "reload"}));
+}
+
 TEST_F(CtlServer, UnsupportedMethodsResponsesAndNotifications) {
   Start();
   Client c(config_.socket);

@@ -23,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "common/ipc/ctl_stream.h"
 #include "common/unique_fd.h"
 #include "plugins/ctl/ctl_server.h"
 #include "plugins/ctl/fake_control.h"

@@ -1,8 +1,9 @@
 // Test support: a scripted engine::Control for the ctl plugin's tests and
 // tests/ctl/ctl_test_server. Its status is a fixed snapshot; Warm and Drain
 // succeed for the snapshot's targets (and are recorded), answer NotFound for
-// other names and Unavailable for a target whose state is "closed". Not
-// thread-safe: use it on the loop that serves it.
+// other names and Unavailable for a target whose state is "closed"; Reload
+// answers a fixed report (recorded too). Not thread-safe: use it on the loop
+// that serves it.
 #pragma once
 
 #include <chrono>
@@ -64,6 +65,26 @@ inline engine::StatusSnapshot SampleSnapshot() {
   return s;
 }
 
+// A reload that added one target and frontend, replaced one target (and
+// its frontend) and left the rest alone; or, `refused`, one refused with two
+// located errors.
+inline engine::ReloadReport SampleReloadReport(bool refused = false) {
+  engine::ReloadReport r;
+  if (refused) {
+    r.errors = {"/etc/proxygw/proxygw.yaml:12:15: targets[1].idle_timeout: must be at least 1s, "
+                "got \"0s\"",
+                "/etc/proxygw/proxygw.yaml: netd.socket: changed from \"/run/a.sock\" to "
+                "\"/run/b.sock\"; this needs a restart of proxygw (the engine's connection to "
+                "proxygw-netd is set up at start)"};
+    return r;
+  }
+  r.applied = true;
+  r.targets = {{"game"}, {}, {"web"}, {"api"}};
+  r.frontends = {{"game"}, {}, {"public"}, {"dns"}};
+  r.remapped = {"api"};
+  return r;
+}
+
 class FakeControl : public engine::Control {
  public:
   explicit FakeControl(engine::StatusSnapshot snapshot = SampleSnapshot())
@@ -72,8 +93,13 @@ class FakeControl : public engine::Control {
   engine::StatusSnapshot Status() const override { return snapshot_; }
   common::Status Warm(const std::string& name) override { return Act("warm", name); }
   common::Status Drain(const std::string& name) override { return Act("drain", name); }
+  engine::ReloadReport Reload() override {
+    calls_.push_back("reload");
+    return reload_;
+  }
 
   engine::StatusSnapshot& snapshot() { return snapshot_; }
+  engine::ReloadReport& reload_report() { return reload_; }
   // "warm web", "drain api", in call order.
   const std::vector<std::string>& calls() const { return calls_; }
 
@@ -92,6 +118,7 @@ class FakeControl : public engine::Control {
   }
 
   engine::StatusSnapshot snapshot_;
+  engine::ReloadReport reload_ = SampleReloadReport();
   std::vector<std::string> calls_;
 };
 

@@ -61,6 +61,19 @@ wire::StatusResponse ToStatusResponse(const engine::StatusSnapshot& s) {
   return out;
 }
 
+namespace {
+
+wire::ChangeList ToWire(const engine::ChangeList& c) {
+  return wire::ChangeList{c.added, c.removed, c.changed, c.unchanged};
+}
+
+wire::ReloadResponse ToReloadResponse(const engine::ReloadReport& r) {
+  return wire::ReloadResponse{r.applied, r.errors, ToWire(r.targets), ToWire(r.frontends),
+                              r.remapped};
+}
+
+}  // namespace
+
 std::optional<wire::Body> Respond(engine::Control& control, const wire::Packet& packet) {
   if (packet.id == 0 || wire::IsResponse(packet.method)) return std::nullopt;
   if (!packet.body.ok()) return wire::Body(wire::ErrorFrom(packet.body.status()));
@@ -77,6 +90,11 @@ std::optional<wire::Body> Respond(engine::Control& control, const wire::Packet& 
     common::Status st = control.Drain(drain->name);
     if (!st.ok()) return wire::Body(wire::ErrorFrom(st));
     return wire::Body(wire::DrainTargetResponse{});
+  }
+  if (std::holds_alternative<wire::ReloadRequest>(body)) {
+    // Refused or applied, the answer is a ReloadResponse: a refusal's errors
+    // are located config errors, not a protocol failure.
+    return wire::Body(ToReloadResponse(control.Reload()));
   }
   return wire::Body(wire::ErrorFrom(common::Status::InvalidArgument(
       "unsupported method " + std::to_string(packet.method))));

@@ -31,6 +31,7 @@ class FakeDataplane : public Dataplane {
         std::move(done));
   }
   void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) override {
+    for (const auto& k : keys) flushed_keys.push_back(k.ToString());
     Answer(
         "flush " + std::to_string(keys.size()), flush_result, [] {}, std::move(done));
   }
@@ -84,6 +85,7 @@ class FakeDataplane : public Dataplane {
   std::map<std::string, std::vector<ipc::netd::Mapping>> enabled;
   std::map<std::pair<ipc::netd::Proto, std::string>, std::uint32_t> flows;
   std::vector<std::string> calls;
+  std::vector<std::string> flushed_keys;  // every key a Flush named, in order
 
  private:
   // Records `call`; applies `effect` and completes `done` with `result`, now

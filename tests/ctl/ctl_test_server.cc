@@ -4,6 +4,7 @@
 // engine's kind of event loop.
 //
 //   ctl_test_server --socket PATH [--codec json|cbor] [--mode 0660] [--closed NAME]...
+//                   [--refuse-reload]
 //
 // Prints "ready" on stdout once the socket accepts connections. SIGTERM or
 // SIGINT unloads the plugin (which removes the socket) and exits 0. Plugin
@@ -47,6 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--codec", codec, "json or cbor");
   app.add_option("--mode", mode, "Socket file mode");
   app.add_option("--closed", closed, "Targets whose state is \"closed\" (warm/drain refused)");
+  bool refuse_reload = false;
+  app.add_flag("--refuse-reload", refuse_reload,
+               "Answer a reload with the sample refusal (two located errors)");
   CLI11_PARSE(app, argc, argv);
 
   YAML::Node node = YAML::Load("{socket: " + Quote(socket) + ", codec: " + Quote(codec) +
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
   cfg.file = "command line";
 
   ctl_plugin::FakeControl control;
+  if (refuse_reload) control.reload_report() = ctl_plugin::SampleReloadReport(/*refused=*/true);
   for (auto& t : control.snapshot().targets) {
     for (const auto& name : closed) {
       if (t.name == name) t.state = "closed";

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/ipc/ctl_protocol.h"
+#include "common/ipc/ctl_stream.h"
 
 using namespace ipc::ctl;
 

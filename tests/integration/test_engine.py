@@ -44,7 +44,9 @@ class EngineTestCase(NetdTestCase):
         self.config = path
         return path
 
-    def start_engine(self):
+    def start_engine(self, log_file=None):
+        """Starts the engine; waits until it serves, as its stdout says (or
+        `log_file`, for a config whose log.output is that file)."""
         env = dict(os.environ)
         env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
         self.engine_log = open(os.path.join(self.tmp, "engine-%d.log" % time.monotonic_ns()), "w+")
@@ -55,10 +57,21 @@ class EngineTestCase(NetdTestCase):
              "--config", self.config],
             stdout=self.engine_log, stderr=subprocess.STDOUT, env=env)
         try:
-            wait_for(lambda: 'msg=serving' in self.engine_text(), 20, what="engine serving")
+            wait_for(lambda: 'msg=serving' in (self.engine_text() if log_file is None
+                                               else self.file_text(log_file)),
+                     20, what="engine serving")
         except AssertionError:
             raise AssertionError("engine did not start; its log:\n" + self.engine_text())
         return self.engine
+
+    @staticmethod
+    def file_text(path):
+        """The text of `path`, or "" when it does not exist (yet)."""
+        try:
+            with open(path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def engine_text(self):
         self.engine_log.flush()

@@ -23,7 +23,7 @@ NOBODY = 65534
 
 # proxygwctl --help documents these.
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_PERMISSION = 0, 1, 2, 3, 4
-EXIT_UNKNOWN_TARGET, EXIT_TIMEOUT, EXIT_PROTOCOL = 5, 6, 7
+EXIT_UNKNOWN_TARGET, EXIT_TIMEOUT, EXIT_PROTOCOL, EXIT_RELOAD_REFUSED = 5, 6, 7, 8
 
 # The fake engine's status (plugins/ctl/fake_control.h), as proxygwctl prints
 # it: the original's shape and key order plus dataplane, flows, since,
@@ -231,6 +231,34 @@ class ProxygwctlTest(unittest.TestCase):
         self.engine("--closed", "web")
         self.assertExit(self.ctl("--socket", self.sock, "warm", "web"), EXIT_ERROR,
                         'proxygwctl: warm request: target "web" is closed; it cannot warm\n')
+
+    # --- reload ---------------------------------------------------------------
+
+    def test_reload_prints_the_plan(self):
+        self.engine()
+        p = self.ctl("--socket", self.sock, "reload")
+        self.assertExit(p, EXIT_OK, stderr="")
+        self.assertEqual(p.stdout, "config reloaded\n"
+                                   "targets added: game\n"
+                                   "targets changed: web\n"
+                                   "targets unchanged: api\n"
+                                   "frontends added: game\n"
+                                   "frontends changed: public\n"
+                                   "frontends unchanged: dns\n"
+                                   "targets remapped: api\n")
+
+    def test_a_refused_reload_prints_its_errors_and_exits_8(self):
+        self.engine("--refuse-reload")
+        p = self.ctl("--socket", self.sock, "reload")
+        self.assertEqual(p.returncode, EXIT_RELOAD_REFUSED, p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(p.stderr,
+                         '/etc/proxygw/proxygw.yaml:12:15: targets[1].idle_timeout: must be at '
+                         'least 1s, got "0s"\n'
+                         '/etc/proxygw/proxygw.yaml: netd.socket: changed from "/run/a.sock" to '
+                         '"/run/b.sock"; this needs a restart of proxygw (the engine\'s connection '
+                         'to proxygw-netd is set up at start)\n'
+                         'proxygwctl: reload refused (2 errors); the running config stays\n')
 
     # --- connection problems ------------------------------------------------
 
