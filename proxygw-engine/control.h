@@ -9,6 +9,8 @@
 
 namespace engine {
 
+class Metrics;
+
 class Control {
  public:
   virtual ~Control() = default;
@@ -22,6 +24,10 @@ class Control {
   // is closed); the message says why and what to do.
   virtual common::Status Warm(const std::string& name) = 0;
   virtual common::Status Drain(const std::string& name) = 0;
+
+  // The engine's counters (metrics.h), for the metrics plugin; null when
+  // there are none (a test's fake).
+  virtual const Metrics* metrics() const { return nullptr; }
 };
 
 }  // namespace engine

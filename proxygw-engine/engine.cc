@@ -1,13 +1,13 @@
 #include "proxygw-engine/engine.h"
 
 #include <algorithm>
-#include <map>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <map>
 
 #include "proxygw-engine/frontend.h"
 #include "proxygw-engine/log.h"
+#include "proxygw-engine/metrics.h"
 #include "proxygw-engine/plugin_api.h"
 #include "proxygw-engine/state_store.h"
 #include "proxygw-engine/target.h"
@@ -134,6 +134,7 @@ struct Engine::Impl {
   std::map<std::string, std::unique_ptr<Target>> targets;
   std::map<std::string, std::unique_ptr<Frontend>> frontends;
   std::map<std::string, std::vector<Frontend*>> frontends_of;  // target -> its frontends
+  Metrics metrics;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   bool closed = false;
 
@@ -182,6 +183,7 @@ struct Engine::Impl {
       Target::Hooks hooks;
       hooks.changed = Alive([this, name](TargetState s) { OnTargetChanged(name, s); });
       hooks.failed = Alive([this, name] { OnTargetFailed(name); });
+      hooks.counters = &metrics.ForTarget(name);
       targets[name] = std::make_unique<Target>(io, t, std::move(mappings), dp,
                                                log.With({{"target", name}}), std::move(hooks));
     }
@@ -205,6 +207,7 @@ struct Engine::Impl {
                               if (!st.ok()) log.Debug("warm signal ignored", {{"target", target->name()},
                                                                              {"reason", st.message()}});
                             })};
+        ctx.knock = [c = &metrics.ForFrontend(obj.name)] { ++c->knocks; };
         if (auto h = factory(ctx, sink)) {
           if (h->KeepsTargetWarm()) target->KeepWarm(obj.name);
           frontends.at(obj.name)->SetHandler(std::move(h));
@@ -249,6 +252,8 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
         auto it = impl_->targets.find(owner);
         if (it != impl_->targets.end()) it->second->OnForwardingRefused(why);
       })});
+  s.dp.SetChangeObserver(
+      s.Alive([this](double secs) { impl_->metrics.netd_change().Observe(secs); }));
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();
   start_dataplane();
@@ -336,6 +341,8 @@ StatusSnapshot Engine::Status() const {
   }
   return snap;
 }
+
+const Metrics* Engine::metrics() const { return &impl_->metrics; }
 
 common::Status Engine::Warm(const std::string& name) {
   auto it = impl_->targets.find(name);

@@ -56,6 +56,7 @@ class Engine : public Control {
   StatusSnapshot Status() const override;
   common::Status Warm(const std::string& name) override;
   common::Status Drain(const std::string& name) override;
+  const Metrics* metrics() const override;
 
  private:
   struct Impl;
