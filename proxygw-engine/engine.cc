@@ -130,11 +130,11 @@ struct Engine::Impl {
   Engine& self;
   Logger log;
   StateStore state;
+  Metrics metrics;  // before targets and frontends, which count into it: it outlives them
   Registry reg;
   std::map<std::string, std::unique_ptr<Target>> targets;
   std::map<std::string, std::unique_ptr<Frontend>> frontends;
   std::map<std::string, std::vector<Frontend*>> frontends_of;  // target -> its frontends
-  Metrics metrics;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   bool closed = false;
 

@@ -22,6 +22,9 @@ class MetricsInstance : public engine::PluginInstance {
  public:
   explicit MetricsInstance(std::shared_ptr<plugins::net::HttpServer> server)
       : server_(std::move(server)) {}
+  // Also when dropped without Unload (a failed start): the server's
+  // connections must not call into an engine that is gone.
+  ~MetricsInstance() override { server_->Shutdown(); }
   void Unload() override { server_->Shutdown(); }
 
  private:
