@@ -72,8 +72,8 @@ void Frontends(Exposition& e, const engine::StatusSnapshot& snap, const engine::
     }
   }
   e.Family("proxygw_frontend_knocks_total", Type::kCounter,
-           "Client requests that asked for the frontend's target (static:http: requests for "
-           "its page).");
+           "Client requests that asked for the frontend's target (a request for static:http's "
+           "page, a minecraft:server login, a valheim:server connection request).");
   for (const auto& f : snap.frontends) {
     e.Sample({{"frontend", f.name}}, static_cast<double>(KnocksOf(m, f.name)));
   }
