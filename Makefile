@@ -20,9 +20,12 @@ DEPS_BUILD = cmake make g++ pkg-config \
 # nodejs and npm run the game clients and servers of test_games (tests/npm).
 # npm is left out where /usr/bin/npm exists already: a nodejs package from
 # outside Debian ships its own npm and conflicts with Debian's.
+# promtool (prometheus) and the official Python client's parser
+# (python3-prometheus-client) both read the metrics page in test_metrics.
 DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
 	util-linux libcap2-bin systemd debootstrap systemd-container prometheus \
+	python3-prometheus-client \
 	nodejs $(if $(wildcard /usr/bin/npm),,npm)
 DEPS_RUN   = iproute2 python3 passwd
 # make bench only: load generators, the proxies compared, the backend's web

@@ -9,6 +9,8 @@
 
 namespace engine {
 
+class Metrics;
+
 class Control {
  public:
   virtual ~Control() = default;
@@ -29,6 +31,9 @@ class Control {
   // then stays. Returns once the plan is under way (drains and starts go on
   // in the background).
   virtual ReloadReport Reload() = 0;
+  // The engine's counters (metrics.h), for the metrics plugin; null when
+  // there are none (a test's fake).
+  virtual const Metrics* metrics() const { return nullptr; }
 };
 
 }  // namespace engine

@@ -31,6 +31,10 @@ class Dataplane {
 
   virtual ~Dataplane() = default;
   virtual void SetListener(Listener listener) = 0;
+  // Called with the time from sending each change of mappings (Enable,
+  // Disable) to netd's reply, success or error, in seconds; not for requests
+  // that got no reply. For the metrics. Default: not measured.
+  virtual void SetChangeObserver(std::function<void(double seconds)> /*observer*/) {}
 
   // True when connected to netd, in sync, and netd's flow snapshot has
   // arrived: flow counts are current.

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <map>
 
 #include "proxygw-engine/engine_impl.h"
 
@@ -32,6 +33,7 @@ bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& error
   hooks.changed =
       Alive([this, name, serial](TargetState s) { OnTargetChanged(name, serial, s); });
   hooks.failed = Alive([this, name, serial] { OnTargetFailed(name, serial); });
+  hooks.counters = &metrics.ForTarget(name);
   auto target = std::make_unique<Target>(io, t, TargetMappings(*current, name), dp,
                                          log.With({{"target", name}}), std::move(hooks));
   TargetContext ctx{io, t, log.With({{"target", name}}), state,
@@ -56,6 +58,7 @@ bool Engine::Impl::BuildFrontend(const std::string& name, config::ErrorSink& err
   auto fe = std::make_unique<Frontend>(f, log.With({{"frontend", name}}));
   FrontendContext ctx{io, f, log.With({{"frontend", name}}),
                       Alive([this, target = f.target] { WarmSignal(target); })};
+  ctx.knock = [c = &metrics.ForFrontend(name)] { ++c->knocks; };
   std::unique_ptr<FrontendHandler> handler = (*factory)(ctx, errors);
   if (!handler) return false;
   fe->SetHandler(std::move(handler));
@@ -197,6 +200,8 @@ Status Engine::Start(const std::function<void()>& start_dataplane, std::function
           it->second.target->OnForwardingRefused(why);
         }
       })});
+  s.dp.SetChangeObserver(
+      s.Alive([this](double secs) { impl_->metrics.netd_change().Observe(secs); }));
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();
   s.started = true;
@@ -314,6 +319,8 @@ StatusSnapshot Engine::Status() const {
   }
   return snap;
 }
+
+const Metrics* Engine::metrics() const { return &impl_->metrics; }
 
 Status Engine::Warm(const std::string& name) {
   auto it = impl_->targets.find(name);

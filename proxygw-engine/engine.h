@@ -79,6 +79,7 @@ class Engine : public Control {
   //   - the log output is reopened, with the new log settings.
   // Also refused while the engine is shutting down.
   ReloadReport Reload() override;
+  const Metrics* metrics() const override;
 
  private:
   struct Impl;

@@ -24,6 +24,7 @@
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/frontend.h"
 #include "proxygw-engine/log.h"
+#include "proxygw-engine/metrics.h"
 #include "proxygw-engine/plugin_registry.h"
 #include "proxygw-engine/reload_plan.h"
 #include "proxygw-engine/state_store.h"
@@ -78,6 +79,7 @@ struct Engine::Impl {
   Engine& self;
   Logger log;
   StateStore state;
+  Metrics metrics;  // before targets and frontends, which count into it: it outlives them
   PluginRegistry reg;
   std::map<std::string, TargetSlot> targets;
   std::map<std::string, RetiringTarget> retiring;  // at most one per name

@@ -48,6 +48,7 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
   Logger log;
   Options opt;
   Listener listener;
+  std::function<void(double)> change_observer;
   Phase phase = Phase::kStopped;
   std::unique_ptr<NetdConnection> conn;  // while connecting or connected
   RetryTimer reconnect;
@@ -154,6 +155,13 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
       }
     }
     return Status::Ok();
+  }
+
+  // A change sent at `sent` got netd's reply (success or error) now.
+  void Observe(Clock::time_point sent) {
+    if (change_observer) {
+      change_observer(std::chrono::duration<double>(Clock::now() - sent).count());
+    }
   }
 
   void Warn(const std::vector<Warning>& ws) {
@@ -275,6 +283,10 @@ void NetdDataplane::Shutdown(bool remove_table, Done done) {
 
 void NetdDataplane::SetListener(Listener listener) { impl_->listener = std::move(listener); }
 
+void NetdDataplane::SetChangeObserver(std::function<void(double)> observer) {
+  impl_->change_observer = std::move(observer);
+}
+
 bool NetdDataplane::connected() const { return impl_->ready(); }
 
 void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>& mappings,
@@ -283,16 +295,18 @@ void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>&
   auto change = netd_stubs::Enable(impl_->desired, owner, mappings, impl_->max_mappings);
   if (!change.ok()) return done(change.status());
   auto self = impl_;
-  impl_->Send(std::move(change).value(), [self, owner, mappings, done](Result<NetdMessage> r) {
-    Status st = Impl::StatusOf(r);
-    if (st.ok()) {
-      self->desired[owner] = mappings;
-      if (const auto* a = std::get_if<ApplyReply>(&std::get<ReplyBody>(r->body))) {
-        self->Warn(a->warnings);
-      }
-    }
-    done(st);
-  });
+  impl_->Send(std::move(change).value(),
+              [self, owner, mappings, done, sent = Clock::now()](Result<NetdMessage> r) {
+                if (r.ok()) self->Observe(sent);
+                Status st = Impl::StatusOf(r);
+                if (st.ok()) {
+                  self->desired[owner] = mappings;
+                  if (const auto* a = std::get_if<ApplyReply>(&std::get<ReplyBody>(r->body))) {
+                    self->Warn(a->warnings);
+                  }
+                }
+                done(st);
+              });
 }
 
 void NetdDataplane::Disable(const std::string& owner, Done done) {
@@ -300,7 +314,8 @@ void NetdDataplane::Disable(const std::string& owner, Done done) {
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
   auto self = impl_;
   impl_->Send(netd_stubs::Disable(impl_->desired, owner),
-              [self, owner, done](Result<NetdMessage> r) {
+              [self, owner, done, sent = Clock::now()](Result<NetdMessage> r) {
+                if (r.ok()) self->Observe(sent);
                 Status st = Impl::StatusOf(r);
                 if (st.ok()) self->desired.erase(owner);
                 done(st);

@@ -59,6 +59,7 @@ class NetdDataplane : public Dataplane {
   void Shutdown(bool remove_table, Done done);
 
   void SetListener(Listener listener) override;
+  void SetChangeObserver(std::function<void(double seconds)> observer) override;
   bool connected() const override;
   void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings,
               Done done) override;

@@ -175,3 +175,27 @@ TEST_F(NetdDataplaneTest, ARequestNetdRefusesIsInvalidArgumentNotRetryable) {
 
 }  // namespace
 }  // namespace engine
+
+namespace engine {
+namespace {
+
+// The metrics' netd change latency: one observation per Change that netd
+// answered (on or off), none for a request that never went out.
+TEST_F(NetdDataplaneTest, ReportsTheLatencyOfEachAnsweredChange) {
+  std::vector<double> seen;
+  Make();
+  dp_->SetChangeObserver([&](double s) { seen.push_back(s); });
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  ASSERT_TRUE(Enable("web", {TcpMapping("198.18.0.1:80", "198.18.2.2:80")}).ok());
+  answer_.reset();
+  dp_->Disable("web", [this](Status st) { answer_ = st; });
+  ASSERT_TRUE(RunUntil([&] { return answer_.has_value(); }));
+  answer_.reset();
+  dp_->Disable("web", [this](Status st) { answer_ = st; });  // nothing on: nothing sent
+  ASSERT_TRUE(RunUntil([&] { return answer_.has_value(); }));
+  ASSERT_EQ(seen.size(), 2u);
+  for (double s : seen) EXPECT_GE(s, 0.0);
+}
+
+}  // namespace
+}  // namespace engine

@@ -77,6 +77,11 @@ struct FrontendContext {
   const config::Frontend& config;
   Logger log;                  // carries frontend=<name>
   std::function<void()> warm;  // ask for the target to be warmed; cheap, coalesced
+  // Count a knock (proxygw_frontend_knocks_total): client traffic that asked
+  // for the target, such as a request for static:http's page or a join.
+  // Frontends that wake on traffic call it once per such request, beside
+  // `warm`; whatever the target's state. Cheap.
+  std::function<void()> knock = [] {};
 };
 
 // What a target kind's constructor gets.

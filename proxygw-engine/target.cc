@@ -53,6 +53,9 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   std::uint64_t cycle = 0;
   std::shared_ptr<ReadinessProbe> probe;
   std::string kept_warm_by;  // a frontend that keeps it warm: it never idles out
+  TargetCounters own_counters;
+  TargetCounters* counters;                            // hooks.counters, or own_counters
+  std::chrono::steady_clock::time_point warm_started;  // for the cold-start duration
 
   Impl(asio::io_context& i, const config::Target& c, std::vector<Mapping> m, Dataplane& d, Logger l,
        Hooks h)
@@ -80,7 +83,8 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
               log.Info("idle: no flows for idle_timeout, draining",
                        {{"idle_timeout", std::to_string(cfg.idle_timeout_s) + "s"}});
               (void)Drain("idle");
-            }) {}
+            }),
+        counters(hooks.counters != nullptr ? hooks.counters : &own_counters) {}
 
   // `f(Impl&, args...)`, unless the target is gone.
   template <class F>
@@ -150,9 +154,12 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     if (state != TargetState::kInactive) return Status::Ok();
     last_error.clear();
     ++cycle;
+    ++counters->warms;
+    warm_started = std::chrono::steady_clock::now();
     Enter(TargetState::kWarming);
     Call(&TargetHandler::Warm, InCycle([](Impl& s, Status st) {
       if (!st.ok()) {
+        ++s.counters->warm_failures;
         s.Fail("warm failed", st);
         return s.WindDown(/*stop_backend=*/false, s.last_error);
       }
@@ -166,6 +173,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
                                   InCycle([](Impl& s, Status st) {
                                     s.probe.reset();
                                     if (!st.ok()) {
+                                      ++s.counters->warm_failures;
                                       s.Fail("not ready in time", st);
                                       return s.WindDown(/*stop_backend=*/true, s.last_error);
                                     }
@@ -176,10 +184,13 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   void SwitchOn() {
     forwarding.SwitchOn(InCycle([](Impl& s, Status st) {
       if (!st.ok()) {
+        ++s.counters->warm_failures;
         s.Fail("netd would refuse the target's mappings", st);
         return s.WindDown(/*stop_backend=*/true, s.last_error);
       }
       s.last_error.clear();
+      s.counters->cold_start.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - s.warm_started).count());
       s.BecomeActive();
     }));
   }
@@ -228,6 +239,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     }
     if (state != TargetState::kActive && state != TargetState::kWarming) return Status::Ok();
     last_error.clear();
+    ++counters->drains;
     log.Info("draining", {{"reason", why}, {"from", TargetStateName(state)}});
     WindDown(/*stop_backend=*/true, "");
     return Status::Ok();
@@ -236,6 +248,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   void OnBackendExited(const std::string& why) {
     // Draining: expected; inactive: a leftover stopped at start; closed: done.
     if (state != TargetState::kWarming && state != TargetState::kActive) return;
+    ++counters->backend_exits;
     last_error = "backend exited: " + why;
     log.Warn("backend exited on its own", {{"reason", why}});
     WindDown(/*stop_backend=*/false, last_error);
@@ -244,6 +257,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   void OnForwardingRefused(const Status& why) {
     forwarding.Dropped();
     if (state != TargetState::kWarming && state != TargetState::kActive) return;
+    if (state == TargetState::kWarming) ++counters->warm_failures;
     Fail("netd would refuse the target's mappings", why);
     WindDown(/*stop_backend=*/true, last_error);
   }
@@ -340,6 +354,7 @@ const std::string& Target::last_error() const { return impl_->last_error; }
 std::chrono::system_clock::time_point Target::since() const { return impl_->since; }
 std::uint32_t Target::flows() const { return impl_->flows; }
 const std::vector<Mapping>& Target::mappings() const { return impl_->mappings; }
+const TargetCounters& Target::counters() const { return *impl_->counters; }
 
 Status Target::Warm() { return impl_->Warm(); }
 Status Target::Drain(const std::string& why) { return impl_->Drain(why); }

@@ -40,6 +40,7 @@
 #include "proxygw-engine/config/config.h"
 #include "proxygw-engine/dataplane.h"
 #include "proxygw-engine/log.h"
+#include "proxygw-engine/metrics.h"
 #include "proxygw-engine/plugin_api.h"
 
 namespace boost::asio {
@@ -56,6 +57,9 @@ class Target {
   struct Hooks {
     std::function<void()> failed;                 // went inactive by failure, not by a drain
     std::function<void(TargetState)> changed;     // entered a new state
+    // Where it counts its warms, drains, failures and cold starts (metrics.h);
+    // null: counters of its own.
+    TargetCounters* counters = nullptr;
   };
 
   // `mappings`: every DNAT mapping of the frontends that forward to this
@@ -80,6 +84,7 @@ class Target {
   std::chrono::system_clock::time_point since() const;
   std::uint32_t flows() const;
   const std::vector<ipc::netd::Mapping>& mappings() const;
+  const TargetCounters& counters() const;
 
   // Ok when accepted or nothing to do (warming, active); Unavailable when
   // draining or closed.

@@ -337,7 +337,11 @@ class ServerFrontend final : public engine::FrontendHandler {
         options_(std::make_shared<const ServerOptions>(std::move(options))),
         limits_(limits),
         log_(ctx.log),
-        warm_(ctx.warm),
+        // A login that may wake the target is a knock (metrics), then a warm.
+        warm_([knock = ctx.knock, warm = ctx.warm] {
+          if (knock) knock();
+          if (warm) warm();
+        }),
         target_state_(std::move(target_state)) {}
   ~ServerFrontend() override { Close(); }
 

@@ -83,6 +83,12 @@ TcpListener::TcpListener(asio::io_context& io, tcp::acceptor acceptor, tcp proto
       log_(log),
       admit_(std::move(admit)) {}
 
+std::uint16_t TcpListener::port() const {
+  error_code ec;
+  auto e = acceptor_.local_endpoint(ec);
+  return ec ? 0 : e.port();
+}
+
 void TcpListener::Shutdown() {
   active_ = false;
   admit_ = nullptr;

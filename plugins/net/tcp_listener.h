@@ -65,6 +65,9 @@ class TcpListener : public std::enable_shared_from_this<TcpListener> {
   // admit function is never called again.
   void Shutdown();
   bool active() const { return active_; }
+  // The port it listens on (the kernel's pick when opened with port 0); 0
+  // once shut down.
+  std::uint16_t port() const;
 
   void Add(Abortable* c) { connections_.insert(c); }
   void Remove(Abortable* c) { connections_.erase(c); }

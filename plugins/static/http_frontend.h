@@ -4,11 +4,9 @@
 // on the engine's event loop.
 #pragma once
 
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
 #include <memory>
 
+#include "plugins/net/http_server.h"
 #include "proxygw-engine/plugin_api.h"
 
 namespace plugins::static_ns {
@@ -17,17 +15,10 @@ namespace plugins::static_ns {
 std::unique_ptr<engine::FrontendHandler> NewHttpFrontend(const engine::FrontendContext& ctx,
                                                          config::ErrorSink& errors);
 
-// The bounds every static:http server keeps. NewHttpFrontend uses these
-// defaults; tests shorten them through NewHttpFrontendWithLimits.
-struct HttpLimits {
-  std::size_t header_bytes = 8 * 1024;              // request line and headers; over: 431
-  std::uint64_t body_bytes = 64 * 1024;             // request body, read and discarded; over: 413
-  std::chrono::milliseconds read_timeout{10'000};   // to receive a whole request
-  std::chrono::milliseconds write_timeout{10'000};  // to send the response
-  std::chrono::milliseconds linger_timeout{2'000};  // to see the client close after it
-  std::size_t max_connections = 256;                // more are closed when accepted
-  std::chrono::milliseconds accept_retry{100};      // pause after EMFILE and the like
-};
+// The bounds every static:http server keeps (plugins/net/http_server.h).
+// NewHttpFrontend uses the defaults; tests shorten them through
+// NewHttpFrontendWithLimits.
+using HttpLimits = plugins::net::HttpLimits;
 
 // As NewHttpFrontend, with other limits. For tests.
 std::unique_ptr<engine::FrontendHandler> NewHttpFrontendWithLimits(

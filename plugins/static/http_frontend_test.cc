@@ -398,6 +398,8 @@ std::string Get(const std::string& target, const std::string& method = "GET") {
 class HttpServe : public ::testing::Test {
  protected:
   void TearDown() override {
+    // Every request for the page is counted as a knock (metrics) and warms.
+    EXPECT_EQ(knocks_, warms_);
     if (handler_) handler_->Close();
     (void)engine::SetUpLogging("stderr", config::LogLevel::kInfo);
   }
@@ -414,7 +416,8 @@ class HttpServe : public ::testing::Test {
          [this] {
            ++warms_;
            if (on_warm_) on_warm_();
-         }},
+         },
+         [this] { ++knocks_; }},
         sink, limits);
     ASSERT_NE(handler_, nullptr);
     ASSERT_TRUE(errors.empty());
@@ -458,6 +461,7 @@ class HttpServe : public ::testing::Test {
   std::optional<config::Config> config_;
   std::unique_ptr<engine::FrontendHandler> handler_;
   int warms_ = 0;
+  int knocks_ = 0;
   std::function<void()> on_warm_;  // runs inside warm
 };
 

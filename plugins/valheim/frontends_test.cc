@@ -40,6 +40,8 @@ std::uint16_t FreeUdpPort() {
 class Udp : public ::testing::Test {
  protected:
   void TearDown() override {
+    // Every wake of valheim:server is a knock; valheim:status never warms.
+    EXPECT_EQ(knocks_, warms_);
     if (handler_) handler_->Close();
   }
 
@@ -59,7 +61,8 @@ class Udp : public ::testing::Test {
     config_ = std::move(*r.config);
     std::vector<config::ConfigError> errors;
     config::ErrorSink sink("t.yaml", &errors);
-    engine::FrontendContext ctx{io_, config_.frontends[0], engine::Logger(), [this] { ++warms_; }};
+    engine::FrontendContext ctx{io_, config_.frontends[0], engine::Logger(), [this] { ++warms_; },
+                                [this] { ++knocks_; }};
     handler_ =
         kind == "valheim:status" ? NewStatusFrontend(ctx, sink) : NewServerFrontend(ctx, sink);
     ASSERT_TRUE(handler_) << (errors.empty() ? "" : errors[0].ToString());
@@ -93,6 +96,7 @@ class Udp : public ::testing::Test {
   UniqueFd client_;
   std::uint16_t port_ = 0;
   int warms_ = 0;
+  int knocks_ = 0;  // each connection request is one (metrics); the status port has none
 };
 
 const std::string kInfo = "\xff\xff\xff\xffTSource Engine Query\0"s;

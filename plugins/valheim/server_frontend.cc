@@ -19,11 +19,12 @@ std::unique_ptr<engine::FrontendHandler> NewServerFrontend(const engine::Fronten
   if (!ReadServerOptions(ctx.config, errors)) return nullptr;
   auto last_info = std::make_shared<std::chrono::steady_clock::time_point>();
   std::function<void()> warm = ctx.warm;
+  std::function<void()> knock = ctx.knock;  // each connection request (metrics)
   engine::Logger log = ctx.log;
   return NewUdpFrontend(
       ctx, "the Valheim game port",
-      [warm, log, last_info](net::UdpSocket&, std::string_view d, bool,
-                             const boost::asio::ip::udp::endpoint& from) {
+      [warm, knock, log, last_info](net::UdpSocket&, std::string_view d, bool,
+                                    const boost::asio::ip::udp::endpoint& from) {
         if (!IsConnectionSetup(d)) {
           if (log.DebugEnabled()) {
             log.Debug("not a connection request; ignored",
@@ -38,6 +39,7 @@ std::unique_ptr<engine::FrontendHandler> NewServerFrontend(const engine::Fronten
           *last_info = now;
           log.Info("connection request wakes the target", {{"client", net::EndpointText(from)}});
         }
+        if (knock) knock();
         if (warm) warm();
       });
 }

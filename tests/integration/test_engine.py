@@ -29,12 +29,15 @@ class EngineTestCase(NetdTestCase):
         self.ctl_sock = os.path.join(self.run_dir, "ctl.sock")
         self.engine = None
 
-    def write_config(self, body):
+    def write_config(self, body, plugins=""):
+        """Writes the config (`plugins`: more lines of its plugins section)
+        and checks it with --check-config."""
         head = ("version: v1\n"
                 "log: {output: stderr, level: DEBUG}\n"
                 "netd: {socket: %s, user: pgw-test-netd}\n"
                 "engine: {user: pgw-test-engine, state_dir: %s}\n"
-                "plugins:\n  ctl: {socket: %s}\n  static: {}\n" % (self.sock, self.state_dir, self.ctl_sock))
+                "plugins:\n  ctl: {socket: %s}\n  static: {}\n%s" % (
+                    self.sock, self.state_dir, self.ctl_sock, plugins))
         path = os.path.join(self.tmp, "proxygw.yaml")
         with open(path, "w") as f:
             f.write(head + body)
