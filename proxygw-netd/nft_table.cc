@@ -4,15 +4,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/rtnetlink.h>
 
 #include <libnftnl/udata.h>
 
@@ -20,11 +16,12 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <functional>
 #include <set>
 #include <string>
 
 #include "common/c_handles.h"
+#include "proxygw-netd/nft_expr.h"
+#include "proxygw-netd/nft_netlink.h"
 #include "proxygw-netd/validate.h"
 
 namespace netd {
@@ -36,6 +33,7 @@ using common::IpAddress;
 using common::Result;
 using common::Status;
 using ipc::netd::Proto;
+using namespace nft;  // expression builders, Batch, Netlink
 
 // Kernel 6.9's NFT_TABLE_F_PERSIST; Debian 12's 6.1 headers lack it.
 constexpr std::uint32_t kTableFlagPersist = 0x4;
@@ -46,9 +44,6 @@ constexpr char kLayoutTag[] = "proxygw-netd layout 1";
 // A SETELEM message carries at most this many elements: the elements nest has
 // a 16-bit length.
 constexpr std::size_t kElemsPerMessage = 500;
-// Socket buffers for large batches and dumps (set with *BUFFORCE: netd has
-// CAP_NET_ADMIN; a plain set is capped by net.core.[rw]mem_max).
-constexpr int kSocketBuffer = 64 << 20;
 
 // nft's datatype numbers, for set key and data types (nft shows the map types
 // with them; the kernel only checks lengths).
@@ -135,112 +130,6 @@ std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> TimeoutPolicy(Proto proto, 
   return a;
 }
 
-// --- Expressions -----------------------------------------------------------------
-
-common::NftnlExpr Expr(const char* name) { return common::NftnlExpr(nftnl_expr_alloc(name)); }
-
-void Add(nftnl_rule* r, common::NftnlExpr e) {
-  nftnl_rule_add_expr(r, e.release());  // the rule takes ownership
-}
-
-void Meta(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg) {
-  auto e = Expr("meta");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_KEY, key);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_DREG, dreg);
-  Add(r, std::move(e));
-}
-
-void Cmp(nftnl_rule* r, std::uint32_t sreg, std::uint32_t op, const void* data, std::uint32_t len) {
-  auto e = Expr("cmp");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CMP_SREG, sreg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CMP_OP, op);
-  nftnl_expr_set(e.get(), NFTNL_EXPR_CMP_DATA, data, len);
-  Add(r, std::move(e));
-}
-
-void Payload(nftnl_rule* r, std::uint32_t base, std::uint32_t offset, std::uint32_t len,
-             std::uint32_t dreg) {
-  auto e = Expr("payload");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_BASE, base);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_LEN, len);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_DREG, dreg);
-  Add(r, std::move(e));
-}
-
-void Bitwise(nftnl_rule* r, std::uint32_t reg, const void* mask, const void* x, std::uint32_t len) {
-  auto e = Expr("bitwise");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_SREG, reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_DREG, reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_LEN, len);
-  nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_MASK, mask, len);
-  nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_XOR, x, len);
-  Add(r, std::move(e));
-}
-
-void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::string& set,
-            std::uint32_t set_id) {
-  auto e = Expr("lookup");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, dreg);
-  nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-  Add(r, std::move(e));
-}
-
-void CtLoad(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg) {
-  auto e = Expr("ct");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, key);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, dreg);
-  Add(r, std::move(e));
-}
-
-void CtSetMark(nftnl_rule* r, std::uint32_t sreg) {
-  auto e = Expr("ct");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_SREG, sreg);
-  Add(r, std::move(e));
-}
-
-void ObjrefMap(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id) {
-  auto e = Expr("objref");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_OBJREF_SET_SREG, sreg);
-  nftnl_expr_set_str(e.get(), NFTNL_EXPR_OBJREF_SET_NAME, set.c_str());
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_OBJREF_SET_ID, set_id);
-  Add(r, std::move(e));
-}
-
-void FibDaddrIsLocal(nftnl_rule* r) {
-  auto e = Expr("fib");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_DREG, NFT_REG32_00);
-  Add(r, std::move(e));
-  std::uint32_t local = RTN_LOCAL;  // host order, as the fib expression stores it
-  Cmp(r, NFT_REG32_00, NFT_CMP_EQ, &local, sizeof local);
-}
-
-void Nat(nftnl_rule* r, bool v4) {
-  auto e = Expr("nat");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_FAMILY, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG32_00);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG32_00);
-  std::uint32_t port_reg = v4 ? NFT_REG32_01 : NFT_REG32_04;
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_FLAGS,
-                     NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-  Add(r, std::move(e));
-}
-
-void Accept(nftnl_rule* r) {
-  auto e = Expr("immediate");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
-  Add(r, std::move(e));
-}
-
 // The match every rule of one kind starts with: the family, then for wildcard
 // keys (and in the output hook, for all) a local destination, and for wildcard
 // keys not loopback. Ends with the lookup key in NFT_REG32_00 onwards.
@@ -288,155 +177,6 @@ constexpr ChainDef kChains[] = {
     {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, true, true},
     {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, false, false},
     {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, false, true},
-};
-
-// --- Netlink ------------------------------------------------------------------------
-
-// One batch of nftables messages, with what each message does for errors.
-class Batch {
- public:
-  static constexpr std::uint32_t kBatchPage = 256 << 10;
-  static constexpr std::uint32_t kBatchOverrun = 128 << 10;
-
-  explicit Batch(std::uint32_t* seq) : seq_(seq) {
-    // A message is written past the page end into the overrun area, so the
-    // overrun must hold the largest message: a SETELEM of up to 64 KiB.
-    batch_.reset(nftnl_batch_alloc(kBatchPage, kBatchOverrun));
-    nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
-    nftnl_batch_update(batch_.get());
-  }
-
-  // A message header at the end of the batch; describe what it does.
-  nlmsghdr* Begin(std::uint16_t type, std::uint16_t flags, std::string what) {
-    std::uint32_t s = (*seq_)++;
-    what_.emplace_back(s, std::move(what));
-    return nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type,
-                                 NFPROTO_INET, flags | NLM_F_ACK, s);
-  }
-  void End() { nftnl_batch_update(batch_.get()); }
-  std::size_t messages() const { return what_.size(); }
-
-  // Closes the batch and returns it for sending.
-  nftnl_batch* Finish() {
-    nftnl_batch_end(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
-    nftnl_batch_update(batch_.get());
-    return batch_.get();
-  }
-  const std::string& What(std::uint32_t seq) const {
-    static const std::string kBatch = "batch";
-    for (const auto& [s, w] : what_) {
-      if (s == seq) return w;
-    }
-    return kBatch;
-  }
-
- private:
-  std::uint32_t* seq_;
-  common::NftnlBatch batch_;
-  std::vector<std::pair<std::uint32_t, std::string>> what_;
-};
-
-class Netlink {
- public:
-  static Result<Netlink> Open() {
-    Netlink n;
-    n.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
-    if (!n.sock_) return Status::FromErrno("open nfnetlink socket", errno);
-    if (mnl_socket_bind(n.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-      return Status::FromErrno("bind nfnetlink socket", errno);
-    }
-    int fd = mnl_socket_get_fd(n.sock_.get());
-    int size = kSocketBuffer;
-    // Best effort: without *FORCE the kernel caps the size at [rw]mem_max.
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    }
-    n.portid_ = mnl_socket_get_portid(n.sock_.get());
-    n.seq_ = static_cast<std::uint32_t>(time(nullptr));
-    return n;
-  }
-
-  std::uint32_t* seq() { return &seq_; }
-
-  // Sends a batch and collects the kernel's answers. The kernel runs the
-  // whole transaction inside sendmsg(), so every ack or error is queued when
-  // it returns. All or nothing: on error the kernel applied nothing.
-  Status Transact(Batch& b) {
-    nftnl_batch* batch = b.Finish();
-    int n = nftnl_batch_iovec_len(batch);
-    std::vector<iovec> iov(static_cast<std::size_t>(n));
-    nftnl_batch_iovec(batch, iov.data(), static_cast<std::uint32_t>(n));
-    sockaddr_nl snl{};
-    snl.nl_family = AF_NETLINK;
-    msghdr msg{};
-    msg.msg_name = &snl;
-    msg.msg_namelen = sizeof snl;
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    if (sendmsg(mnl_socket_get_fd(sock_.get()), &msg, 0) < 0) {
-      return Status::FromErrno("send nftables batch", errno);
-    }
-    Status first_error;
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-    for (;;) {
-      ssize_t got = recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
-      if (got < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
-        return Status::FromErrno("read nftables acks", errno);
-      }
-      int len = static_cast<int>(got);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len);
-           h = mnl_nlmsg_next(h, &len)) {
-        if (h->nlmsg_type != NLMSG_ERROR) continue;
-        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
-        if (e->error != 0 && first_error.ok()) {
-          first_error = Status::FromErrno(b.What(h->nlmsg_seq), -e->error);
-          first_error_errno_ = -e->error;
-        }
-      }
-    }
-    return first_error;
-  }
-  int last_errno() const { return first_error_errno_; }
-
-  // Sends one request (a dump when `flags` has NLM_F_DUMP) and passes each
-  // reply message to `on_msg` until the kernel is done.
-  Status Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
-               const char* what) {
-    if (mnl_socket_sendto(sock_.get(), req, req->nlmsg_len) < 0) {
-      return Status::FromErrno(what, errno);
-    }
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-    struct Ctx {
-      const std::function<void(const nlmsghdr*)>* f;
-    } ctx{&on_msg};
-    auto cb = [](const nlmsghdr* h, void* data) -> int {
-      (*static_cast<Ctx*>(data)->f)(h);
-      return MNL_CB_OK;
-    };
-    for (;;) {
-      ssize_t got = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(what, errno);
-      }
-      int rc = mnl_cb_run(buf.data(), static_cast<std::size_t>(got), req->nlmsg_seq, portid_, cb,
-                          &ctx);
-      if (rc < 0) return Status::FromErrno(what, errno);
-      if (rc == MNL_CB_STOP) return Status::Ok();
-    }
-  }
-
- private:
-  Netlink() = default;
-  common::MnlSocket sock_;
-  std::uint32_t portid_ = 0;
-  std::uint32_t seq_ = 0;
-  int first_error_errno_ = 0;
 };
 
 }  // namespace
