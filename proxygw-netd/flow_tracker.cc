@@ -414,6 +414,55 @@ Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
   return std::optional<TrackedFlow>();
 }
 
+Result<std::size_t> FlowTracker::DeleteUnanswered(std::uint8_t l4proto,
+                                                  const common::AddrPort& to) {
+  struct Ctx {
+    std::uint8_t l4proto;
+    const common::AddrPort& to;
+    std::vector<common::NfConntrack> found;
+  } ctx{l4proto, to, {}};
+  auto pick = [](nf_conntrack_msg_type, nf_conntrack* ct, void* data) noexcept -> int {
+    auto* c = static_cast<Ctx*>(data);
+    bool v4 = c->to.address.is_v4();
+    const void* dst =
+        v4 ? nfct_get_attr(ct, ATTR_ORIG_IPV4_DST) : nfct_get_attr(ct, ATTR_ORIG_IPV6_DST);
+    if (nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO) != c->l4proto || dst == nullptr ||
+        ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST)) != c->to.port ||
+        (nfct_get_attr_u32(ct, ATTR_STATUS) & (IPS_DST_NAT | IPS_SEEN_REPLY)) != 0 ||
+        (!c->to.address.IsUnspecified() &&
+         std::memcmp(dst, c->to.address.data(), c->to.address.size()) != 0)) {
+      return NFCT_CB_CONTINUE;
+    }
+    try {
+      c->found.emplace_back(nfct_clone(ct));
+    } catch (...) {  // out of memory: delete what was found
+    }
+    return NFCT_CB_CONTINUE;
+  };
+  nfct_handle* q = impl_->queries.get();
+  nfct_callback_unregister(q);
+  nfct_callback_register(q, NFCT_T_ALL, pick, &ctx);
+  common::NfctFilterDump filter(nfct_filter_dump_create());
+  nfct_filter_dump_mark unanswered{0, IPS_DST_NAT | IPS_SEEN_REPLY};  // val, mask
+  if (filter) {
+    nfct_filter_dump_set_attr(filter.get(), NFCT_FILTER_DUMP_STATUS, &unanswered);
+    nfct_filter_dump_set_attr_u8(filter.get(), NFCT_FILTER_DUMP_L3NUM,
+                                 to.address.is_v4() ? AF_INET : AF_INET6);
+  }
+  errno = 0;
+  int rc = filter ? nfct_query(q, NFCT_Q_DUMP_FILTER, filter.get()) : -1;
+  int err = LastErrno();
+  nfct_callback_unregister(q);
+  nfct_callback_register(q, NFCT_T_ALL, OnDumpEntry, &impl_->dump);
+  if (rc < 0) return Status::FromErrno("FlowTracker: conntrack dump (unanswered)", err);
+  std::size_t deleted = 0;
+  for (const auto& ct : ctx.found) {
+    errno = 0;
+    if (ct && nfct_query(q, NFCT_Q_DESTROY, ct.get()) == 0) ++deleted;
+  }
+  return deleted;
+}
+
 common::Status FlowTracker::FlushMark(std::uint32_t mark) {
   const std::uint32_t mask = impl_->mark_mask;
   if (mark == 0 || (mark & ~mask) != 0) {

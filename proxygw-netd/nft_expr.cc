@@ -9,7 +9,10 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
 #include <linux/rtnetlink.h>
+
+#include <cstdlib>
 
 namespace netd::nft {
 
@@ -61,6 +64,26 @@ void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::st
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, dreg);
   nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+  Add(r, std::move(e));
+}
+
+void InSet(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id) {
+  auto e = Expr("lookup");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+  Add(r, std::move(e));
+}
+
+void QueueTo(nftnl_rule* r, std::uint16_t num) {
+  auto e = Expr("target");
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_TG_NAME, "NFQUEUE");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_TG_REV, 3);
+  // libnftnl frees the info with the expression: it must come from malloc.
+  auto* info = static_cast<xt_NFQ_info_v3*>(calloc(1, sizeof(xt_NFQ_info_v3)));
+  info->queuenum = num;
+  info->queues_total = 1;
+  nftnl_expr_set(e.get(), NFTNL_EXPR_TG_INFO, info, sizeof *info);
   Add(r, std::move(e));
 }
 

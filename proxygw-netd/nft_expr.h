@@ -24,6 +24,12 @@ void Bitwise(nftnl_rule* r, std::uint32_t reg, const void* mask, const void* x, 
 // same batch); with dreg, a map lookup writing the value there.
 void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::string& set,
             std::uint32_t set_id);
+// A set membership test: the rule goes on only if the key in `sreg` is in `set`.
+void InSet(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id);
+// `queue num <num>` without bypass or fail-open, as the x_tables NFQUEUE
+// target (revision 3) through nft_compat: this kernel has nft_compat but not
+// nft_queue (docs/kernel-hold.md). With no listener the packet is dropped.
+void QueueTo(nftnl_rule* r, std::uint16_t num);
 void CtLoad(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg);
 void CtSetMark(nftnl_rule* r, std::uint32_t sreg);
 // `ct timeout set <key in sreg> map @set`.

@@ -16,6 +16,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -40,7 +41,7 @@ constexpr std::uint32_t kTableFlagPersist = 0x4;
 constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
 // Written as the table's comment; a table without it is not of this layout
 // and is rebuilt.
-constexpr char kLayoutTag[] = "proxygw-netd layout 1";
+constexpr char kLayoutTag[] = "proxygw-netd layout 2";  // 2: hold sets and chains
 // A SETELEM message carries at most this many elements: the elements nest has
 // a 16-bit length.
 constexpr std::size_t kElemsPerMessage = 500;
@@ -63,15 +64,17 @@ Kind KindOf(const MappingKey& k) {
 bool IsV4(Kind k) { return k == kSpecific4 || k == kWildcard4; }
 bool IsWildcard(Kind k) { return k == kWildcard4 || k == kWildcard6; }
 
-enum class MapRole { kDnat, kMark, kTimeout };
+// The maps of a mapping, and the hold sets (see AddHoldSet).
+enum class MapRole { kDnat, kMark, kTimeout, kHold };
 constexpr MapRole kRoles[] = {MapRole::kDnat, MapRole::kMark, MapRole::kTimeout};
 
 std::string MapName(MapRole role, Kind k) {
   static const char* const kSuffix[] = {"4", "6", "4", "6"};
-  std::string base = role == MapRole::kDnat ? "dnat" : role == MapRole::kMark ? "mark" : "tmo";
+  static const char* const kBase[] = {"dnat", "mark", "tmo", "hold"};
+  std::string base = kBase[static_cast<int>(role)];
   return (IsWildcard(k) ? "w" : "") + base + kSuffix[k];
 }
-// Set ids reference sets created in the same batch: 1..12.
+// Set ids reference sets created in the same batch: 1..16.
 std::uint32_t MapId(MapRole role, Kind k) {
   return 1 + static_cast<std::uint32_t>(role) * kKinds + static_cast<std::uint32_t>(k);
 }
@@ -164,19 +167,39 @@ void MatchAndLoadKey(nftnl_rule* r, Kind k, bool output_hook) {
   }
 }
 
+// A hold element's key: the mapping key, then the source address (a range
+// from the prefix's first to its last address).
+std::vector<std::uint8_t> HoldKeyBytes(const MappingKey& key, const ipc::netd::Prefix& p,
+                                       bool last) {
+  auto b = KeyBytes(key);
+  for (std::size_t i = 0; i < p.address.size(); ++i) {
+    int host_bits = std::clamp(static_cast<int>(i * 8 + 8) - p.length, 0, 8);
+    std::uint8_t host = static_cast<std::uint8_t>((1u << host_bits) - 1);
+    b.push_back(last ? (p.address.data()[i] | host) : (p.address.data()[i] & ~host));
+  }
+  return b;
+}
+
+enum class ChainRole { kHold, kMark, kDnat };
 struct ChainDef {
   const char* name;
   const char* type;  // "filter" or "nat"
   std::uint32_t hook;
   std::int32_t priority;
-  bool mark;    // mark chain (ct mark + timeout) or DNAT chain
+  ChainRole role;
   bool output;  // output hook: only local destinations
 };
+// Hold chains run after conntrack (-200) and before the mark chains (-180):
+// a held packet released with NF_ACCEPT goes on to the mark and DNAT chains,
+// which then find its key enabled, so it is marked, timed and DNATed like
+// any first packet.
 constexpr ChainDef kChains[] = {
-    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, true, false},
-    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, true, true},
-    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, false, false},
-    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, false, true},
+    {"hold_pre", "filter", NF_INET_PRE_ROUTING, -190, ChainRole::kHold, false},
+    {"hold_out", "filter", NF_INET_LOCAL_OUT, -190, ChainRole::kHold, true},
+    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, ChainRole::kMark, false},
+    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, ChainRole::kMark, true},
+    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, ChainRole::kDnat, false},
+    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, ChainRole::kDnat, true},
 };
 
 }  // namespace
@@ -190,6 +213,7 @@ struct NftTable::Impl {
   bool persistent = false;
   const char* how = "created";
   std::map<MappingKey, InstalledMapping> installed;
+  std::map<MappingKey, Hold> holds;
   std::set<std::string> objects;   // ct timeout objects in the table
   std::map<std::string, std::uint32_t> refs;  // installed mappings per timeout object
   std::set<std::uint32_t> used_ids;
@@ -226,7 +250,33 @@ struct NftTable::Impl {
     for (MapRole role : kRoles) {
       for (int ki = 0; ki < kKinds; ++ki) AddMap(b, role, static_cast<Kind>(ki));
     }
+    for (int ki = 0; ki < kKinds; ++ki) AddHoldSet(b, static_cast<Kind>(ki));
     for (const ChainDef& c : kChains) AddChain(b, c);
+  }
+
+  // The keys of the cold holds, with the source ranges they allow: an
+  // interval set of `l4proto . [daddr .] dport . saddr` (pipapo).
+  void AddHoldSet(Batch& b, Kind k) {
+    common::NftnlSet s(nftnl_set_alloc());
+    std::string name = MapName(MapRole::kHold, k);
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, MapId(MapRole::kHold, k));
+    nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+    std::uint32_t addr = IsV4(k) ? kTypeIpv4 : kTypeIpv6;
+    std::uint8_t alen = IsV4(k) ? 4 : 16;
+    std::uint32_t type = IsWildcard(k) ? Concat(kTypeProto, kTypeService)
+                                       : Concat(Concat(kTypeProto, addr), kTypeService);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, Concat(type, addr));
+    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, KeyLen(k) + alen);
+    std::vector<std::uint8_t> fields = {1, 2, alen};  // bytes of each field, unpadded
+    if (!IsWildcard(k)) fields.insert(fields.begin() + 1, alen);
+    nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, fields.data(),
+                       static_cast<std::uint32_t>(fields.size()));
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE, "create set " + name);
+    nftnl_set_nlmsg_build_payload(h, s.get());
+    b.End();
   }
 
   void AddMap(Batch& b, MapRole role, Kind k) {
@@ -262,6 +312,8 @@ struct NftTable::Impl {
         nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_OBJECT);
         nftnl_set_set_u32(s.get(), NFTNL_SET_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
         break;
+      case MapRole::kHold:  // AddHoldSet
+        break;
     }
     nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE, "create map " + name);
     nftnl_set_nlmsg_build_payload(h, s.get());
@@ -279,7 +331,7 @@ struct NftTable::Impl {
     nlmsghdr* h = b.Begin(NFT_MSG_NEWCHAIN, NLM_F_CREATE, std::string("create chain ") + c.name);
     nftnl_chain_nlmsg_build_payload(h, ch.get());
     b.End();
-    if (c.mark) {
+    if (c.role != ChainRole::kDnat) {
       // Only a flow's first packet: established traffic leaves after one rule.
       common::NftnlRule r = NewRule(c.name);
       CtLoad(r.get(), NFT_CT_STATE, NFT_REG32_00);
@@ -293,7 +345,12 @@ struct NftTable::Impl {
       Kind k = static_cast<Kind>(ki);
       common::NftnlRule r = NewRule(c.name);
       MatchAndLoadKey(r.get(), k, c.output);
-      if (c.mark) {
+      if (c.role == ChainRole::kHold) {
+        std::uint32_t saddr_reg = NFT_REG32_00 + KeyLen(k) / 4;
+        Payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, IsV4(k) ? 12 : 8, IsV4(k) ? 4 : 16, saddr_reg);
+        InSet(r.get(), NFT_REG32_00, MapName(MapRole::kHold, k), MapId(MapRole::kHold, k));
+        QueueTo(r.get(), kHoldQueue);
+      } else if (c.role == ChainRole::kMark) {
         Lookup(r.get(), NFT_REG32_00, NFT_REG32_08, MapName(MapRole::kMark, k),
                MapId(MapRole::kMark, k));
         CtSetMark(r.get(), NFT_REG32_08);
@@ -350,49 +407,83 @@ struct NftTable::Impl {
     b.End();
   }
 
-  // Adds (or deletes) the three elements of each mapping, grouped per map and
-  // split into messages of kElemsPerMessage.
+  // Adds (or deletes) `n` elements of set `name`, filled in by `fill`, in
+  // messages of kElemsPerMessage. Deleting with n == 0 flushes the set.
+  void SetElements(Batch& b, const std::string& name, bool add, std::size_t n,
+                   const std::function<void(std::size_t, nftnl_set_elem*)>& fill) {
+    std::size_t start = 0;
+    do {
+      std::size_t end = std::min(n, start + kElemsPerMessage);
+      common::NftnlSet s(nftnl_set_alloc());
+      nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+      nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+      for (std::size_t i = start; i < end; ++i) {
+        nftnl_set_elem* e = nftnl_set_elem_alloc();
+        fill(i, e);
+        nftnl_set_elem_add(s.get(), e);  // the set takes ownership
+      }
+      std::string what =
+          (add ? "add " : "delete ") + std::to_string(end - start) + " element(s) of " + name;
+      nlmsghdr* h = b.Begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                            add ? (NLM_F_CREATE | NLM_F_EXCL) : 0, what);
+      nftnl_set_elems_nlmsg_build_payload(h, s.get());
+      b.End();
+      start = end;
+    } while (start < n);
+  }
+
+  static void SetKey(nftnl_set_elem* e, std::uint16_t attr, const std::vector<std::uint8_t>& k) {
+    nftnl_set_elem_set(e, attr, k.data(), static_cast<std::uint32_t>(k.size()));
+  }
+
+  // Adds (or deletes) the three elements of each mapping, grouped per map.
   void Elements(Batch& b, const std::vector<InstalledMapping>& items, bool add) {
     for (MapRole role : kRoles) {
       for (int ki = 0; ki < kKinds; ++ki) {
-        Kind k = static_cast<Kind>(ki);
         std::vector<const InstalledMapping*> mine;
         for (const auto& im : items) {
-          if (KindOf(im.mapping.key) == k) mine.push_back(&im);
+          if (KindOf(im.mapping.key) == static_cast<Kind>(ki)) mine.push_back(&im);
         }
-        for (std::size_t start = 0; start < mine.size(); start += kElemsPerMessage) {
-          std::size_t end = std::min(mine.size(), start + kElemsPerMessage);
-          common::NftnlSet s(nftnl_set_alloc());
-          std::string name = MapName(role, k);
-          nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-          nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-          for (std::size_t i = start; i < end; ++i) {
-            const InstalledMapping& im = *mine[i];
-            nftnl_set_elem* e = nftnl_set_elem_alloc();
-            auto key = KeyBytes(im.mapping.key);
-            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
-            if (add) {
-              if (role == MapRole::kDnat) {
-                auto v = DnatBytes(im.mapping.destination);
-                nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, v.data(), static_cast<std::uint32_t>(v.size()));
-              } else if (role == MapRole::kMark) {
-                std::uint32_t mark = im.mark;  // host order
-                nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &mark, sizeof mark);
-              } else {
-                std::string obj = TimeoutName(im.mapping);
-                nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF, obj.c_str());
-              }
-            }
-            nftnl_set_elem_add(s.get(), e);  // the set takes ownership
-          }
-          std::string what = (add ? "add " : "delete ") + std::to_string(end - start) +
-                             " element(s) of map " + name;
-          nlmsghdr* h = b.Begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-                                add ? (NLM_F_CREATE | NLM_F_EXCL) : 0, what);
-          nftnl_set_elems_nlmsg_build_payload(h, s.get());
-          b.End();
+        if (mine.empty()) continue;
+        SetElements(b, MapName(role, static_cast<Kind>(ki)), add, mine.size(),
+                    [&](std::size_t i, nftnl_set_elem* e) {
+                      const InstalledMapping& im = *mine[i];
+                      SetKey(e, NFTNL_SET_ELEM_KEY, KeyBytes(im.mapping.key));
+                      if (!add) return;
+                      if (role == MapRole::kDnat) {
+                        SetKey(e, NFTNL_SET_ELEM_DATA, DnatBytes(im.mapping.destination));
+                      } else if (role == MapRole::kMark) {
+                        std::uint32_t mark = im.mark;  // host order
+                        nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &mark, sizeof mark);
+                      } else {
+                        nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF,
+                                               TimeoutName(im.mapping).c_str());
+                      }
+                    });
+      }
+    }
+  }
+
+  // Adds (or deletes) the elements of each hold: one per allowed prefix, or
+  // one for any source. With `flush`, first empties every hold set.
+  void HoldElements(Batch& b, const std::vector<Hold>& items, bool add, bool flush = false) {
+    for (int ki = 0; ki < kKinds; ++ki) {
+      std::string name = MapName(MapRole::kHold, static_cast<Kind>(ki));
+      if (flush) SetElements(b, name, false, 0, nullptr);
+      std::vector<std::pair<const MappingKey*, ipc::netd::Prefix>> mine;
+      for (const Hold& h : items) {
+        if (KindOf(h.key) != static_cast<Kind>(ki)) continue;
+        for (const auto& p : h.allow) mine.emplace_back(&h.key, p);
+        if (h.allow.empty()) {  // any source
+          mine.emplace_back(&h.key,
+                            ipc::netd::Prefix{IpAddress::Unspecified(h.key.listen.family())});
         }
       }
+      if (mine.empty()) continue;
+      SetElements(b, name, add, mine.size(), [&](std::size_t i, nftnl_set_elem* e) {
+        SetKey(e, NFTNL_SET_ELEM_KEY, HoldKeyBytes(*mine[i].first, mine[i].second, false));
+        SetKey(e, NFTNL_SET_ELEM_KEY_END, HoldKeyBytes(*mine[i].first, mine[i].second, true));
+      });
     }
   }
 
@@ -525,22 +616,14 @@ struct NftTable::Impl {
                                              const std::vector<std::uint8_t>& dnat,
                                              const std::vector<std::uint8_t>* mark,
                                              const std::string& obj) const {
-    if (key.size() != KeyLen(k) || mark == nullptr || mark->size() != 4 || obj.empty()) {
+    auto parsed_key = ParseKey(k, key);
+    if (!parsed_key || key.size() != KeyLen(k) || mark == nullptr || mark->size() != 4 ||
+        obj.empty()) {
       return std::nullopt;
     }
     InstalledMapping im;
-    auto proto = ipc::netd::ProtoFromWire(key[0]);
-    if (!proto) return std::nullopt;
-    im.mapping.key.proto = *proto;
+    im.mapping.key = *parsed_key;
     std::size_t alen = IsV4(k) ? 4 : 16;
-    std::size_t port_at = 4;
-    if (IsWildcard(k)) {
-      im.mapping.key.listen = IpAddress::Unspecified(IsV4(k) ? Family::kIpv4 : Family::kIpv6);
-    } else {
-      im.mapping.key.listen = AddressFrom(&key[4], alen);
-      port_at = 4 + alen;
-    }
-    im.mapping.key.port = static_cast<std::uint16_t>((key[port_at] << 8) | key[port_at + 1]);
     if (dnat.size() != alen + 4) return std::nullopt;
     im.mapping.destination.address = AddressFrom(dnat.data(), alen);
     im.mapping.destination.port = static_cast<std::uint16_t>((dnat[alen] << 8) | dnat[alen + 1]);
@@ -553,6 +636,19 @@ struct NftTable::Impl {
         static_cast<std::uint32_t>(std::strtoul(obj.substr(us + 1).c_str(), nullptr, 10));
     if (TimeoutName(im.mapping) != obj) return std::nullopt;
     return im;
+  }
+
+  // The mapping key at the start of an element key of kind `k`.
+  static std::optional<MappingKey> ParseKey(Kind k, const std::vector<std::uint8_t>& key) {
+    auto proto = key.size() >= KeyLen(k) ? ipc::netd::ProtoFromWire(key[0]) : std::nullopt;
+    if (!proto) return std::nullopt;
+    std::size_t alen = IsV4(k) ? 4 : 16;
+    std::size_t port_at = IsWildcard(k) ? 4 : 4 + alen;
+    IpAddress listen = IsWildcard(k)
+                           ? IpAddress::Unspecified(IsV4(k) ? Family::kIpv4 : Family::kIpv6)
+                           : AddressFrom(&key[4], alen);
+    return MappingKey{*proto, listen,
+                      static_cast<std::uint16_t>((key[port_at] << 8) | key[port_at + 1])};
   }
 
   static IpAddress AddressFrom(const std::uint8_t* p, std::size_t len) {
@@ -629,6 +725,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
       if (st.ok()) {
         t.persistent = flags != 0;
         t.installed.clear();
+        t.holds.clear();
         t.objects.clear();
         t.refs.clear();
         t.used_ids.clear();
@@ -687,6 +784,8 @@ const std::map<MappingKey, InstalledMapping>& NftTable::installed() const {
   return impl_->installed;
 }
 
+const std::map<MappingKey, Hold>& NftTable::holds() const { return impl_->holds; }
+
 std::uint32_t NftTable::MarkOf(const MappingKey& key) const {
   auto it = impl_->installed.find(key);
   return it == impl_->installed.end() ? 0 : it->second.mark;
@@ -699,14 +798,20 @@ struct NftTable::Delta {
   std::vector<std::pair<const InstalledMapping*, Mapping>> replaced;  // same key and mark
   std::vector<Mapping> fresh;                                      // new keys
   std::uint32_t unchanged = 0;
-  bool collect_unused_objects = false;  // also delete timeout objects no mapping uses
+  // A full sync: also delete the timeout objects no mapping uses, and
+  // rewrite the hold sets (after a restart netd does not know what is there).
+  bool full = false;
+  std::map<MappingKey, Hold> holds;  // holds set (hold_s >= 1) or cleared (0)
 };
 
-Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired) {
+Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired,
+                                         const std::vector<Hold>& holds) {
   std::map<MappingKey, const Mapping*> target;
   for (const auto& m : desired) target[m.key] = &m;
   Delta d;
-  d.collect_unused_objects = true;
+  d.full = true;
+  for (const auto& [k, h] : impl_->holds) d.holds[k] = Hold{k, 0, {}};
+  for (const auto& h : holds) d.holds[h.key] = h;
   for (const auto& [k, im] : impl_->installed) {
     auto it = target.find(k);
     if (it == target.end()) {
@@ -746,6 +851,12 @@ Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
     else ++d.unchanged;
   }
   return Commit(d);
+}
+
+Status NftTable::SetHolds(const std::vector<Hold>& holds) {
+  Delta d;
+  for (const auto& h : holds) d.holds[h.key] = h;
+  return Commit(d).status();
 }
 
 Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
@@ -796,19 +907,40 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
     if (n > 0 && !t.objects.count(name)) create.push_back(name);
     if (n <= 0 && t.objects.count(name)) drop.push_back(name);
   }
-  if (d.collect_unused_objects) {
+  if (d.full) {
     for (const auto& name : t.objects) {
       if (!refs_after.count(name) && t.RefsOf(name) == 0) drop.push_back(name);
     }
   }
 
+  // Hold elements are in the kernel while their key has a hold and is cold:
+  // a key going cold gets its hold's, a key going warm loses them.
+  std::map<MappingKey, bool> cold_after;
+  for (const auto* g : d.gone) cold_after[g->mapping.key] = true;
+  for (const auto& m : d.fresh) cold_after[m.key] = false;
+  for (const auto& [k, h] : d.holds) cold_after.try_emplace(k, !t.installed.count(k));
+  std::vector<Hold> holds_off, holds_on;
+  for (const auto& [k, cold] : cold_after) {
+    auto before = t.holds.find(k);
+    auto change = d.holds.find(k);
+    const Hold* was = before != t.holds.end() && !t.installed.count(k) ? &before->second : nullptr;
+    const Hold* will = change != d.holds.end()
+                           ? (change->second.hold_s ? &change->second : nullptr)
+                           : (before != t.holds.end() ? &before->second : nullptr);
+    if (!cold) will = nullptr;
+    if (was && will && *was == *will && !d.full) continue;
+    if (was && !d.full) holds_off.push_back(*was);
+    if (will) holds_on.push_back(*will);
+  }
+
   Batch b(t.nl.seq());
   for (const auto& name : create) t.AddTimeoutObject(b, *user.at(name));
+  t.HoldElements(b, holds_off, /*add=*/false, /*flush=*/d.full);
   t.Elements(b, removes, /*add=*/false);
   t.Elements(b, adds, /*add=*/true);
+  t.HoldElements(b, holds_on, /*add=*/true);
   for (const auto& name : drop) t.DelTimeoutObject(b, name);
-  if (b.messages() == 0) return out;
-  Status st = t.nl.Transact(b);
+  Status st = b.messages() ? t.nl.Transact(b) : Status::Ok();
   if (!st.ok()) {
     for (auto a : allocated) t.used_ids.erase(a);
     return st;
@@ -827,6 +959,12 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   }
   for (const auto& name : create) t.objects.insert(name);
   for (const auto& name : drop) t.objects.erase(name);
+  for (const auto& [k, h] : d.holds) {
+    if (h.hold_s)
+      t.holds[k] = h;
+    else
+      t.holds.erase(k);
+  }
   return out;
 }
 
@@ -836,6 +974,7 @@ Status NftTable::DeleteTable() {
   Status st = impl_->nl.Transact(b);
   if (st.ok()) {
     impl_->installed.clear();
+    impl_->holds.clear();
     impl_->objects.clear();
     impl_->refs.clear();
   }
