@@ -14,6 +14,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "common/c_handles.h"
@@ -28,116 +29,122 @@ namespace {
 // Enough of a packet for its addresses and ports: an IPv4 header with
 // options (60) or an IPv6 header (40), then the L4 ports (4).
 constexpr std::uint32_t kCopyRange = 64;
+// Datagrams read per Read(), so that a flood does not starve the loop.
+constexpr int kMaxReadsPerCall = 256;
+
+using Attrs = std::array<const nlattr*, NFQA_MAX + 1>;
+
+// The attributes of a queue message, by type.
+Attrs Attributes(const nlmsghdr* m) {
+  Attrs tb{};
+  mnl_attr_parse(
+      m, sizeof(nfgenmsg),
+      [](const nlattr* a, void* d) -> int {
+        auto& t = *static_cast<Attrs*>(d);
+        if (mnl_attr_get_type(a) <= NFQA_MAX) t[mnl_attr_get_type(a)] = a;
+        return MNL_CB_OK;
+      },
+      &tb);
+  return tb;
+}
+
+// The id of the packet `m` (with attributes `tb`) carries, if it is a
+// queued packet.
+std::optional<std::uint32_t> PacketId(const nlmsghdr* m, const Attrs& tb) {
+  if (m->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) return std::nullopt;
+  const nlattr* hdr = tb[NFQA_PACKET_HDR];
+  if (!hdr || mnl_attr_get_payload_len(hdr) < sizeof(nfqnl_msg_packet_hdr)) return std::nullopt;
+  return ntohl(static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(hdr))->packet_id);
+}
 
 }  // namespace
 
-struct HoldQueue::Impl {
-  common::MnlSocket sock;
-  std::uint16_t num = 0;
-  std::uint32_t seq = 0;
-  std::vector<char> buf = std::vector<char>(1 << 16);
+nlmsghdr* HoldQueue::Header(char* b, std::uint16_t type) {
+  nlmsghdr* h = mnl_nlmsg_put_header(b);
+  h->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
+  h->nlmsg_flags = NLM_F_REQUEST;
+  h->nlmsg_seq = ++seq_;
+  auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(h, sizeof(nfgenmsg)));
+  g->nfgen_family = AF_UNSPEC;
+  g->version = NFNETLINK_V0;
+  g->res_id = htons(num_);
+  return h;
+}
 
-  nlmsghdr* Header(char* b, std::uint16_t type) {
-    nlmsghdr* h = mnl_nlmsg_put_header(b);
-    h->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
-    h->nlmsg_flags = NLM_F_REQUEST;
-    h->nlmsg_seq = ++seq;
-    auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(h, sizeof(nfgenmsg)));
-    g->nfgen_family = AF_UNSPEC;
-    g->version = NFNETLINK_V0;
-    g->res_id = htons(num);
-    return h;
-  }
-
-  // Sends `h` and waits for its ACK: configuration steps must not fail silently.
-  Status Configure(nlmsghdr* h, const char* what) {
-    h->nlmsg_flags |= NLM_F_ACK;
-    if (mnl_socket_sendto(sock.get(), h, h->nlmsg_len) < 0) return Status::FromErrno(what, errno);
-    ssize_t n = mnl_socket_recvfrom(sock.get(), buf.data(), buf.size());
+Status HoldQueue::Configure(nlmsghdr* h, const char* what) {
+  h->nlmsg_flags |= NLM_F_ACK;
+  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) return Status::FromErrno(what, errno);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
     if (n < 0) return Status::FromErrno(what, errno);
-    if (mnl_cb_run(buf.data(), static_cast<std::size_t>(n), h->nlmsg_seq, 0, nullptr, nullptr) <
-        0) {
-      return Status::FromErrno(what, errno);
+    int len = static_cast<int>(n);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, len);
+         m = mnl_nlmsg_next(m, &len)) {
+      if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == h->nlmsg_seq) {
+        int err = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m))->error;
+        return err ? Status::FromErrno(what, err) : Status::Ok();
+      }
+      // A packet queued before the ACK: netd knows no hold yet, so it drops
+      // it, as it would any packet until the engine's sync.
+      if (auto id = PacketId(m, Attributes(m))) (void)Decide(*id, Verdict::kDrop);
     }
-    return Status::Ok();
   }
-};
-
-HoldQueue::HoldQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HoldQueue::~HoldQueue() = default;
+}
 
 common::Result<std::unique_ptr<HoldQueue>> HoldQueue::Open(std::uint16_t num,
                                                            std::uint32_t max_len) {
-  auto impl = std::make_unique<Impl>();
-  impl->num = num;
-  impl->sock.reset(mnl_socket_open(NETLINK_NETFILTER));
-  if (!impl->sock) return Status::FromErrno("open nfqueue socket", errno);
-  if (mnl_socket_bind(impl->sock.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return Status::FromErrno("bind nfqueue socket", errno);
+  std::unique_ptr<HoldQueue> q(new HoldQueue());
+  q->num_ = num;
+  q->sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
+  if (!q->sock_ || mnl_socket_bind(q->sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return Status::FromErrno("open nfqueue socket", errno);
   }
-  int fd = mnl_socket_get_fd(impl->sock.get());
   int size = 4 << 20;  // a burst of held packets' headers (under 200 bytes each)
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (setsockopt(q->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+    setsockopt(q->fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
+  // Bind and configure in one message: the kernel applies the parameters
+  // right after binding, so no packet is queued with the default (whole
+  // packet) copy mode.
   std::array<char, 512> b{};
-  nlmsghdr* h = impl->Header(b.data(), NFQNL_MSG_CONFIG);
+  nlmsghdr* h = q->Header(b.data(), NFQNL_MSG_CONFIG);
   nfqnl_msg_config_cmd cmd{NFQNL_CFG_CMD_BIND, 0, 0};
   mnl_attr_put(h, NFQA_CFG_CMD, sizeof cmd, &cmd);
-  std::string what = "bind nfqueue " + std::to_string(num);
-  if (Status st = impl->Configure(h, what.c_str()); !st.ok()) return st;
-  h = impl->Header(b.data(), NFQNL_MSG_CONFIG);
   nfqnl_msg_config_params params{htonl(kCopyRange), NFQNL_COPY_PACKET};
   mnl_attr_put(h, NFQA_CFG_PARAMS, sizeof params, &params);
   mnl_attr_put_u32(h, NFQA_CFG_QUEUE_MAXLEN, htonl(max_len));
-  if (Status st = impl->Configure(h, "configure nfqueue"); !st.ok()) return st;
-  return std::unique_ptr<HoldQueue>(new HoldQueue(std::move(impl)));
+  std::string what = "bind nfqueue " + std::to_string(num);
+  if (Status st = q->Configure(h, what.c_str()); !st.ok()) return st;
+  return q;
 }
-
-int HoldQueue::fd() const { return mnl_socket_get_fd(impl_->sock.get()); }
 
 Status HoldQueue::Decide(std::uint32_t id, Verdict v) {
   std::array<char, 128> b{};
-  nlmsghdr* h = impl_->Header(b.data(), NFQNL_MSG_VERDICT);
+  nlmsghdr* h = Header(b.data(), NFQNL_MSG_VERDICT);
   nfqnl_msg_verdict_hdr vh{htonl(v == Verdict::kAccept ? NF_ACCEPT : NF_DROP), htonl(id)};
   mnl_attr_put(h, NFQA_VERDICT_HDR, sizeof vh, &vh);
-  if (mnl_socket_sendto(impl_->sock.get(), h, h->nlmsg_len) < 0) {
+  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) {
     return Status::FromErrno("nfqueue verdict", errno);
   }
   return Status::Ok();
 }
 
 Status HoldQueue::Read(const std::function<void(const HeldPacket&)>& on_packet) {
-  for (;;) {
-    ssize_t n = recv(fd(), impl_->buf.data(), impl_->buf.size(), MSG_DONTWAIT);
+  for (int reads = 0; reads < kMaxReadsPerCall; ++reads) {
+    ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::Ok();
       if (errno == EINTR || errno == ENOBUFS) continue;  // the kernel dropped some: retransmitted
       return Status::FromErrno("read nfqueue", errno);
     }
     int len = static_cast<int>(n);
-    for (auto* m = reinterpret_cast<const nlmsghdr*>(impl_->buf.data()); mnl_nlmsg_ok(m, len);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, len);
          m = mnl_nlmsg_next(m, &len)) {
-      if ((m->nlmsg_type & 0xff) != NFQNL_MSG_PACKET || (m->nlmsg_type >> 8) != NFNL_SUBSYS_QUEUE) {
-        continue;
-      }
-      std::array<const nlattr*, NFQA_MAX + 1> tb{};
-      mnl_attr_parse(
-          m, sizeof(nfgenmsg),
-          [](const nlattr* a, void* d) -> int {
-            auto& t = *static_cast<std::array<const nlattr*, NFQA_MAX + 1>*>(d);
-            if (mnl_attr_get_type(a) <= NFQA_MAX) t[mnl_attr_get_type(a)] = a;
-            return MNL_CB_OK;
-          },
-          &tb);
-      if (!tb[NFQA_PACKET_HDR] ||
-          mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) < sizeof(nfqnl_msg_packet_hdr)) {
-        continue;
-      }
-      const auto* ph =
-          static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(tb[NFQA_PACKET_HDR]));
+      auto tb = Attributes(m);
+      auto id = PacketId(m, tb);
+      if (!id) continue;
       HeldPacket p;
-      p.id = ntohl(ph->packet_id);
+      p.id = *id;
       const auto* pl =
           tb[NFQA_PAYLOAD]
               ? static_cast<const std::uint8_t*>(mnl_attr_get_payload(tb[NFQA_PAYLOAD]))
@@ -156,10 +163,9 @@ Status HoldQueue::Read(const std::function<void(const HeldPacket&)>& on_packet) 
         continue;
       }
       auto addr = [&](std::size_t at) {
-        if (alen == 4) return IpAddress::V4({pl[at], pl[at + 1], pl[at + 2], pl[at + 3]});
-        std::array<std::uint8_t, 16> a;
-        std::memcpy(a.data(), pl + at, 16);
-        return IpAddress::V6(a);
+        std::array<std::uint8_t, 16> a{};
+        std::memcpy(a.data(), pl + at, alen);
+        return alen == 4 ? IpAddress::V4({a[0], a[1], a[2], a[3]}) : IpAddress::V6(a);
       };
       p.proto = *proto;
       p.source = addr(src);
@@ -167,6 +173,7 @@ Status HoldQueue::Read(const std::function<void(const HeldPacket&)>& on_packet) 
       on_packet(p);
     }
   }
+  return Status::Ok();
 }
 
 }  // namespace netd

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
+#include "common/c_handles.h"
 #include "common/ipc/netd_protocol.h"
 #include "common/net_address.h"
 #include "common/status.h"
@@ -39,13 +41,13 @@ class HoldQueue {
   // queued in the kernel, beyond which it drops them). Needs CAP_NET_ADMIN.
   // Fails if another socket has bound that queue.
   static common::Result<std::unique_ptr<HoldQueue>> Open(std::uint16_t num, std::uint32_t max_len);
-  ~HoldQueue();
   HoldQueue(const HoldQueue&) = delete;
   HoldQueue& operator=(const HoldQueue&) = delete;
 
-  int fd() const;
+  int fd() const { return mnl_socket_get_fd(sock_.get()); }
 
-  // Reads every packet queued now, without blocking, and passes each TCP or
+  // Reads the packets queued now (a bounded number per call; the socket
+  // stays readable for the rest), without blocking, and passes each TCP or
   // UDP packet to `on_packet`, which must give it a verdict (now or later).
   // Anything else is accepted at once.
   common::Status Read(const std::function<void(const HeldPacket&)>& on_packet);
@@ -53,9 +55,17 @@ class HoldQueue {
   common::Status Decide(std::uint32_t id, Verdict v);
 
  private:
-  struct Impl;
-  explicit HoldQueue(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  HoldQueue() = default;
+  // A message to the queue at the start of `b`.
+  nlmsghdr* Header(char* b, std::uint16_t type);
+  // Sends `h` and waits for its ACK: a configuration step must not fail
+  // silently (binding a queue another socket holds gives EPERM).
+  common::Status Configure(nlmsghdr* h, const char* what);
+
+  common::MnlSocket sock_;
+  std::uint16_t num_ = 0;
+  std::uint32_t seq_ = 0;
+  std::vector<char> buf_ = std::vector<char>(1 << 16);
 };
 
 }  // namespace netd

@@ -250,33 +250,8 @@ struct NftTable::Impl {
     for (MapRole role : kRoles) {
       for (int ki = 0; ki < kKinds; ++ki) AddMap(b, role, static_cast<Kind>(ki));
     }
-    for (int ki = 0; ki < kKinds; ++ki) AddHoldSet(b, static_cast<Kind>(ki));
+    for (int ki = 0; ki < kKinds; ++ki) AddMap(b, MapRole::kHold, static_cast<Kind>(ki));
     for (const ChainDef& c : kChains) AddChain(b, c);
-  }
-
-  // The keys of the cold holds, with the source ranges they allow: an
-  // interval set of `l4proto . [daddr .] dport . saddr` (pipapo).
-  void AddHoldSet(Batch& b, Kind k) {
-    common::NftnlSet s(nftnl_set_alloc());
-    std::string name = MapName(MapRole::kHold, k);
-    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-    nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, NFPROTO_INET);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, MapId(MapRole::kHold, k));
-    nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
-    std::uint32_t addr = IsV4(k) ? kTypeIpv4 : kTypeIpv6;
-    std::uint8_t alen = IsV4(k) ? 4 : 16;
-    std::uint32_t type = IsWildcard(k) ? Concat(kTypeProto, kTypeService)
-                                       : Concat(Concat(kTypeProto, addr), kTypeService);
-    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, Concat(type, addr));
-    nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, KeyLen(k) + alen);
-    std::vector<std::uint8_t> fields = {1, 2, alen};  // bytes of each field, unpadded
-    if (!IsWildcard(k)) fields.insert(fields.begin() + 1, alen);
-    nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, fields.data(),
-                       static_cast<std::uint32_t>(fields.size()));
-    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE, "create set " + name);
-    nftnl_set_nlmsg_build_payload(h, s.get());
-    b.End();
   }
 
   void AddMap(Batch& b, MapRole role, Kind k) {
@@ -312,10 +287,22 @@ struct NftTable::Impl {
         nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_OBJECT);
         nftnl_set_set_u32(s.get(), NFTNL_SET_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
         break;
-      case MapRole::kHold:  // AddHoldSet
+      case MapRole::kHold: {
+        // The keys of the cold holds, with the source ranges they allow: an
+        // interval set (pipapo) of `l4proto . [daddr .] dport . saddr`.
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+        std::uint8_t alen = IsV4(k) ? 4 : 16;
+        nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, Concat(key_type, addr));
+        nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, KeyLen(k) + alen);
+        std::vector<std::uint8_t> fields = {1, 2, alen};  // bytes of each field, unpadded
+        if (!IsWildcard(k)) fields.insert(fields.begin() + 1, alen);
+        nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, fields.data(),
+                           static_cast<std::uint32_t>(fields.size()));
         break;
+      }
     }
-    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE, "create map " + name);
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE,
+                          (role == MapRole::kHold ? "create set " : "create map ") + name);
     nftnl_set_nlmsg_build_payload(h, s.get());
     b.End();
   }
