@@ -82,19 +82,25 @@ Result<ReplyBody> Server::Impl::ApplyRelease(Session&, const Request& r) {
   return ReplyBody(EmptyReply{});
 }
 
+// Whether a mapping DNATs new flows to `key`'s address: its own, or the
+// wildcard mapping of its port (a mapping beside a hold of the other kind).
+bool Server::Impl::Forwarded(const MappingKey& key) const {
+  MappingKey wildcard{key.proto, common::IpAddress::Unspecified(key.listen.family()), key.port};
+  return table.installed().count(key) || table.installed().count(wildcard);
+}
+
 // A packet to a specific key's address belongs to that key's hold, else to
-// the wildcard key of its port. One whose key is installed (a specific
-// mapping beside a wildcard hold too) goes on at once.
+// the wildcard key of its port. One that a mapping forwards goes on at once.
 void Server::Impl::ReadHeld() {
   auto now = Clock::now();
   Status st = queue.Read([&](const HeldPacket& p) {
     MappingKey key{p.proto, p.destination.address, p.destination.port};
-    bool specific_on = table.installed().count(key);
+    bool forwarded = Forwarded(key);
     if (!table.holds().count(key)) key.listen = common::IpAddress::Unspecified(key.listen.family());
     // Past the caps, or for a key netd knows no hold of (after a restart,
     // until the engine's sync): dropped, and the client retransmits.
     auto verdict = HoldQueue::Verdict::kDrop;
-    if (specific_on || table.installed().count(key)) {
+    if (forwarded) {
       verdict = HoldQueue::Verdict::kAccept;
     } else if (table.holds().count(key)) {
       Held& h = held[key];
@@ -111,8 +117,9 @@ void Server::Impl::ReadHeld() {
       Log(LogLevel::kWarn, "nfqueue verdict failed", Fields({{"error", d.message()}}));
     }
   });
-  if (!st.ok())
+  if (!st.ok()) {
     Log(LogLevel::kWarn, "reading held packets failed", Fields({{"error", st.message()}}));
+  }
 }
 
 void Server::Impl::Knock(const MappingKey& key, Held& h) {
@@ -154,10 +161,11 @@ void Server::Impl::SettleHeld(const std::vector<InstalledMapping>& fresh) {
   }
   std::vector<MappingKey> warm, dropped;
   for (const auto& [key, h] : held) {
-    if (table.installed().count(key))
+    if (Forwarded(key)) {
       warm.push_back(key);
-    else if (!table.holds().count(key))
+    } else if (!table.holds().count(key)) {
       dropped.push_back(key);
+    }
   }
   for (const auto& key : warm) ReleaseHeld(key, HoldQueue::Verdict::kAccept, "enabled");
   for (const auto& key : dropped) ReleaseHeld(key, HoldQueue::Verdict::kAccept, "hold cleared");

@@ -49,7 +49,7 @@ struct Session {
   // A full sync in progress: SyncBegin's total and the chunks so far.
   std::optional<std::uint32_t> sync_total;
   std::vector<ipc::netd::Mapping> sync_staged;
-  std::optional<std::uint32_t> sync_holds_total;
+  std::uint32_t sync_holds_total = 0;
   std::vector<ipc::netd::Hold> sync_holds;
   bool subscribed = false;
   bool push_resync = false;  // pushes were dropped under backpressure
@@ -169,6 +169,7 @@ struct Server::Impl {
   // vs specific), when given.
   std::optional<Refusal> CheckHolds(const std::vector<ipc::netd::Hold>& hs, bool clear_ok,
                                     const PortIndex* mappings) const;
+  bool Forwarded(const ipc::netd::MappingKey& key) const;
   void ReadHeld();
   void ExpireHeld();
   std::optional<FlowCounter::Clock::time_point> NextHeldDeadline() const;

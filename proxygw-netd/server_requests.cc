@@ -174,9 +174,9 @@ std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Req
   if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-add without sync-begin"};
   const auto& add = std::get<SyncAddRequest>(r.body);
   if (s.sync_staged.size() + add.mappings.size() > *s.sync_total ||
-      s.sync_holds.size() + add.holds.size() > *s.sync_holds_total) {
+      s.sync_holds.size() + add.holds.size() > s.sync_holds_total) {
     return Refusal{ErrorCode::kLimit, "sync-add goes past the " + std::to_string(*s.sync_total) +
-                                          " mappings and " + std::to_string(*s.sync_holds_total) +
+                                          " mappings and " + std::to_string(s.sync_holds_total) +
                                           " holds announced by sync-begin"};
   }
   if (auto x = CheckHolds(add.holds, /*clear_ok=*/false, nullptr)) return x;
@@ -186,11 +186,11 @@ std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Req
 std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const Request&) const {
   if (auto x = NeedHello(s)) return x;
   if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-commit without sync-begin"};
-  if (s.sync_staged.size() != *s.sync_total || s.sync_holds.size() != *s.sync_holds_total) {
+  if (s.sync_staged.size() != *s.sync_total || s.sync_holds.size() != s.sync_holds_total) {
     return Refusal{ErrorCode::kPhase, "sync-commit after " + std::to_string(s.sync_staged.size()) +
                                           " of the " + std::to_string(*s.sync_total) +
                                           " mappings and " + std::to_string(s.sync_holds.size()) +
-                                          " of the " + std::to_string(*s.sync_holds_total) +
+                                          " of the " + std::to_string(s.sync_holds_total) +
                                           " holds announced"};
   }
   std::map<MappingKey, Mapping> set;
@@ -285,7 +285,6 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   s.sync_staged.clear();
   s.sync_holds.clear();
   s.sync_total.reset();
-  s.sync_holds_total.reset();
   auto out = table.Sync(staged, holds);
   if (!out.ok()) return out.status();
   Retire(*out);

@@ -178,6 +178,17 @@ class Hold(NetdTestCase):
         r = cl.result()
         self.assertEqual((r["ok"], r["refused"]), (300, 0), r)
 
+    def test_a_wildcard_mapping_forwards_what_a_specific_hold_holds(self):
+        self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"))
+        self.hold([H("tcp", TCP_KEY, hold_s=60)])
+        cl = self.clients("tcp", "198.18.1.1", 8080, timeout=30)
+        self.wait_knock("tcp", TCP_KEY)
+        self.enable(M("tcp", "0.0.0.0:8080", "198.18.2.2:80"))
+        r = cl.result()
+        self.assertEqual(r["answers"], ["be-tcp4"], r)
+        self.assertLess(r["ok_max_s"], 10, r)
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+
     def test_disable_puts_the_key_back_on_hold_and_subscribe_reports_pending_knocks(self):
         self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"))
         self.hold([H("tcp", TCP_KEY)], mappings=[M("tcp", TCP_KEY, "198.18.2.2:80")])
