@@ -136,8 +136,21 @@ struct Prefix {
 //   - A key with a hold whose mapping is disabled goes back to holding in the
 //     same transaction. A hold stays (in the kernel table, across netd and
 //     engine restarts: an engine that goes away leaves netd holding, each
-//     packet up to its hold_s) until cleared by Hold with hold_s 0 or left
-//     out of a full sync. Every full sync must restate all holds.
+//     packet up to its hold_s) until cleared by Hold with hold_s 0 (which
+//     refuses what it held) or left out of a full sync. Every full sync must
+//     restate all holds, of warm keys too. Release does not clear a hold.
+//   - A packet that an installed mapping forwards is never held: with a
+//     specific hold and a wildcard mapping of the same port (or the other
+//     way round), the mapping wins. Hold refuses a hold that overlaps an
+//     installed mapping that way; Change does not look at holds.
+//
+// The engine's side, in order: Hello; a full sync with every mapping that
+// is on and every hold (SyncBegin [mappings, holds], SyncAdd chunks,
+// SyncCommit); Subscribe (then FlowCounts and Knock pushes arrive). On a
+// Knock for a key: warm its target (once, however many knocks), then Change
+// (enable) when it is ready, or Release when the warm failed. Hold whenever
+// the config gives or takes a key's hold. netd answers each request in
+// order; Knocks may come between replies.
 // Wire: [proto, listen, port, hold_s, [prefix...]].
 struct Hold {
   MappingKey key;
