@@ -17,17 +17,21 @@ DEPS_BUILD = cmake make g++ pkg-config \
 	libyaml-cpp-dev libcli11-dev libmsgpack-cxx-dev nlohmann-json3-dev libboost-dev \
 	libspdlog-dev libsystemd-dev \
 	libnftnl-dev libmnl-dev libnetfilter-conntrack-dev libcap-ng-dev libseccomp-dev
+# nodejs and npm run the game clients and servers of test_games (tests/npm).
+# npm is left out where /usr/bin/npm exists already: a nodejs package from
+# outside Debian ships its own npm and conflicts with Debian's.
 DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
-	util-linux libcap2-bin systemd debootstrap systemd-container
+	util-linux libcap2-bin systemd debootstrap systemd-container prometheus \
+	nodejs $(if $(wildcard /usr/bin/npm),,npm)
 DEPS_RUN   = iproute2 python3 passwd
 # make bench only: load generators, the proxies compared, the backend's web
 # server, and gnuplot for the chart (gnuplot-nox: ~3 MB, where
-# python3-matplotlib would bring ~210 MB). Debian would start HAProxy and
-# nginx (on port 80) as services when it installs them: `deps` installs with
-# a policy-rc.d that starts no daemon and disables the two units it
-# installed, so the host runs nothing new; the benchmark starts its own
-# copies inside its namespaces.
+# python3-matplotlib would bring ~210 MB). Debian would start HAProxy, nginx
+# (on port 80) and Prometheus (for promtool, DEPS_TEST) as services when it
+# installs them: `deps` installs with a policy-rc.d that starts no daemon and
+# disables the units it installed, so the host runs nothing new; the
+# benchmark starts its own copies inside its namespaces.
 DEPS_BENCH = iperf3 haproxy socat wrk nginx-light gnuplot-nox
 DEPS       = $(sort $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_RUN) $(DEPS_BENCH))
 
@@ -52,10 +56,10 @@ deps:
 	fi; \
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
 	if [ -d /run/systemd/system ]; then \
-	  for pu in haproxy:haproxy nginx-light:nginx; do \
+	  for pu in haproxy:haproxy nginx-light:nginx prometheus:prometheus; do \
 	    case " $$missing " in *" $${pu%%:*} "*) \
 	      systemctl disable --quiet "$${pu#*:}.service" 2>/dev/null \
-	        && echo "deps: $${pu#*:}.service disabled (installed for make bench only)";; \
+	        && echo "deps: $${pu#*:}.service disabled (installed for tests and benchmarks only)";; \
 	    esac; \
 	  done; \
 	fi; \

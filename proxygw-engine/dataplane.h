@@ -24,21 +24,29 @@ class Dataplane {
     std::function<void(bool connected)> connection_changed;
     // Flow counts changed (Flows() answers anew).
     std::function<void()> counts_changed;
+    // `owner`'s mappings were left out of a sync because netd would refuse
+    // them (`why`, InvalidArgument); they are not installed.
+    std::function<void(const std::string& owner, const common::Status& why)> refused;
   };
 
   virtual ~Dataplane() = default;
   virtual void SetListener(Listener listener) = 0;
 
-  // True when connected to netd and in sync: flow counts are current.
+  // True when connected to netd, in sync, and netd's flow snapshot has
+  // arrived: flow counts are current.
   virtual bool connected() const = 0;
 
   // Installs `owner`'s mappings (replacing what it had). Done(ok) once netd
-  // applied them; Done(error) (netd unreachable or refusing) changed nothing.
+  // applied them; Done(error) changed nothing: InvalidArgument when netd
+  // would refuse them (checked before sending; asking again is refused
+  // again), Unavailable when netd is unreachable or did not answer in time
+  // (what it may have applied is undone by the sync of the next connection).
   virtual void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings,
                       Done done) = 0;
   // Removes `owner`'s mappings. Done(error) changed nothing: they stay on.
   virtual void Disable(const std::string& owner, Done done) = 0;
   // Deletes the conntrack entries of these mappings (already disabled or not).
+  // NotFound: netd knows no such mapping (it restarted since): nothing to do.
   virtual void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) = 0;
   // At start, before connecting: `owner`'s mappings are believed installed
   // (an engine restart adopting an active target); the first sync keeps them.

@@ -82,9 +82,9 @@ void ForEachKind(const config::Config& cfg, Registry& reg, config::ErrorSink& er
   for (const auto& t : cfg.targets) {
     auto it = reg.targets.find(t.kind.ToString());
     if (it == reg.targets.end()) {
-      errors.Add(t.location, t.path + ".kind",
-                 "unknown target kind \"" + t.kind.ToString() + "\" (known: " +
-                     KnownList(Registry::Names(reg.targets)) + ")");
+      errors.Add(t.at.At("kind"), t.path + ".kind",
+                 "unknown target kind \"" + t.kind.ToString() +
+                     "\" (known: " + KnownList(Registry::Names(reg.targets)) + ")");
       continue;
     }
     build(t, it->second);
@@ -92,9 +92,9 @@ void ForEachKind(const config::Config& cfg, Registry& reg, config::ErrorSink& er
   for (const auto& f : cfg.frontends) {
     auto it = reg.frontends.find(f.kind.ToString());
     if (it == reg.frontends.end()) {
-      errors.Add(f.location, f.path + ".kind",
-                 "unknown frontend kind \"" + f.kind.ToString() + "\" (known: " +
-                     KnownList(Registry::Names(reg.frontends)) + ")");
+      errors.Add(f.at.At("kind"), f.path + ".kind",
+                 "unknown frontend kind \"" + f.kind.ToString() +
+                     "\" (known: " + KnownList(Registry::Names(reg.frontends)) + ")");
       continue;
     }
     build(f, it->second);
@@ -205,7 +205,10 @@ struct Engine::Impl {
                               if (!st.ok()) log.Debug("warm signal ignored", {{"target", target->name()},
                                                                              {"reason", st.message()}});
                             })};
-        if (auto h = factory(ctx, sink)) frontends.at(obj.name)->SetHandler(std::move(h));
+        if (auto h = factory(ctx, sink)) {
+          if (h->KeepsTargetWarm()) target->KeepWarm(obj.name);
+          frontends.at(obj.name)->SetHandler(std::move(h));
+        }
       }
     });
     if (!errors.empty()) {
@@ -237,10 +240,14 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
   s.dp.SetListener(Dataplane::Listener{
       s.Alive([this](bool connected) {
         impl_->log.Info(connected ? "dataplane connected" : "dataplane disconnected");
-        for (auto& [n, t] : impl_->targets) t->OnCountsChanged();
+        for (auto& [n, t] : impl_->targets) t->OnConnectionChanged(connected);
       }),
       s.Alive([this] {
         for (auto& [n, t] : impl_->targets) t->OnCountsChanged();
+      }),
+      s.Alive([this](const std::string& owner, const common::Status& why) {
+        auto it = impl_->targets.find(owner);
+        if (it != impl_->targets.end()) it->second->OnForwardingRefused(why);
       })});
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();
@@ -299,6 +306,7 @@ StatusSnapshot Engine::Status() const {
     ts.kind = cfg->kind.ToString();
     ts.state = TargetStateName(t->state());
     ts.last_error = t->last_error();
+    ts.kept_warm_by = t->kept_warm_by();
     if (s.dp.connected()) ts.flows = t->flows();
     ts.since = t->since();
     for (const auto& e : cfg->endpoints) {

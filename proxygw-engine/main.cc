@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <systemd/sd-daemon.h>
 
+#include "proxygw-engine/config/default_path.h"
 #include "proxygw-engine/config/loader.h"
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/log.h"
@@ -187,7 +188,9 @@ int main(int argc, char** argv) {
                                "\"ok\" or every error with its line and column, and exit 0 "
                                "(valid) or 1 (invalid), without touching the network")
                     ->type_name("FILE");
-  app.add_option("--config", config_path, "Run with the config FILE")
+  app.add_option("--config", config_path,
+                 std::string("Run with the config FILE (default ") + config::kDefaultConfigPath +
+                     ", or " + config::kOriginalConfigPath + " when only that one exists)")
       ->type_name("FILE")
       ->excludes(check);
   try {
@@ -198,8 +201,9 @@ int main(int argc, char** argv) {
   }
   if (!check_path.empty()) return CheckConfig(check_path);
   if (config_path.empty()) {
-    std::fputs("proxygw-engine: give --config FILE (or --check-config FILE); see --help\n", stderr);
-    return kExitUsage;
+    config::DefaultConfig d = config::ResolveDefaultConfig();
+    if (!d.notice.empty()) std::fprintf(stderr, "proxygw-engine: %s\n", d.notice.c_str());
+    config_path = d.path;
   }
   return Run(config_path);
 }

@@ -1,19 +1,15 @@
 #include "proxygw-engine/netd_dataplane.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <deque>
 #include <set>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
+
+#include "proxygw-engine/netd_connection.h"
+#include "proxygw-engine/netd_stubs.h"
+#include "proxygw-engine/repeated_failure.h"
+#include "proxygw-engine/retry_timer.h"
 
 namespace engine {
 
@@ -21,11 +17,9 @@ namespace asio = boost::asio;
 using common::Result;
 using common::Status;
 using namespace ipc::netd;
+using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr auto kMinBackoff = std::chrono::milliseconds(100);
-constexpr auto kMaxBackoff = std::chrono::seconds(5);
 
 std::string WarningText(WarningCode c) {
   switch (c) {
@@ -43,184 +37,121 @@ std::string WarningText(WarningCode c) {
 }  // namespace
 
 struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
-  using Reply = std::function<void(Result<NetdMessage>)>;
-  enum class Phase { kStopped, kDisconnected, kHandshake, kReady };
+  using Reply = NetdConnection::Reply;
+  // kHandshake: hello, sync and subscribe are under way; kSnapshot: waiting
+  // for the flow snapshot that follows the subscribe reply; kReady: counts
+  // are current and requests may be sent.
+  enum class Phase { kStopped, kDisconnected, kHandshake, kSnapshot, kReady };
 
   asio::io_context& io;
   std::string path;
   Logger log;
+  Options opt;
   Listener listener;
   Phase phase = Phase::kStopped;
-  asio::posix::stream_descriptor sock;
-  asio::steady_timer retry;
-  std::chrono::milliseconds backoff = kMinBackoff;
-  std::string last_failure;  // logged once until it changes
-  std::uint32_t next_id = 1;
-  std::map<std::uint32_t, Reply> pending;
-  std::deque<std::vector<std::uint8_t>> out;
-  bool writing = false;
-  std::map<std::string, std::vector<Mapping>> desired;
+  std::unique_ptr<NetdConnection> conn;  // while connecting or connected
+  RetryTimer reconnect;
+  RepeatedFailure failure;
+  std::uint32_t max_mappings = 0;  // netd's limit, from its hello
+  netd_stubs::Owned desired;
   std::map<std::pair<Proto, common::AddrPort>, std::uint32_t> counts;
   std::set<std::pair<MappingKey, WarningCode>> warned;
 
-  Impl(asio::io_context& i, std::string p, Logger l)
-      : io(i), path(std::move(p)), log(std::move(l)), sock(i), retry(i) {}
+  Impl(asio::io_context& i, std::string p, Logger l, Options o)
+      : io(i),
+        path(std::move(p)),
+        log(std::move(l)),
+        opt(o),
+        reconnect(i, Backoff(o.first_retry, o.max_retry)),
+        failure(o.repeat_log_every) {}
 
   bool ready() const { return phase == Phase::kReady; }
 
   void Connect() {
-    if (phase == Phase::kStopped) return;
-    int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return Retry(std::string("socket: ") + std::strerror(errno));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      int err = errno;
-      ::close(fd);
-      return Retry("connect " + path + ": " + std::strerror(err));
-    }
-    boost::system::error_code ec;
-    sock.assign(fd, ec);
-    if (ec) {
-      ::close(fd);
-      return Retry("assign: " + ec.message());
-    }
+    if (phase != Phase::kDisconnected) return;
+    NetdConnection::Handlers h;
+    h.push = [w = weak_from_this()](const FlowCountsPush& p) {
+      if (auto s = w.lock()) s->Counts(p);
+    };
+    h.ended = [w = weak_from_this()](const std::string& why) {
+      if (auto s = w.lock()) s->Disconnect(why);
+    };
+    auto c = NetdConnection::Open(io, path, opt.request_timeout, std::move(h));
+    if (!c.ok()) return Retry(c.status().message());
+    conn = std::move(c).value();
     phase = Phase::kHandshake;
-    last_failure.clear();
-    ReadLoop();
     Handshake();
   }
 
+  // Logs `why` unless it is a repeat, and connects again after the back-off.
   void Retry(const std::string& why) {
-    if (why != last_failure) {
-      log.Warn("proxygw-netd unavailable, retrying", {{"error", why}});
-      last_failure = why;
+    if (auto repeats = failure.Note(why, Clock::now())) {
+      if (*repeats == 0) {
+        log.Warn("proxygw-netd unavailable, retrying", {{"error", why}});
+      } else {
+        log.Warn("proxygw-netd still unavailable, retrying",
+                 {{"error", why}, {"repeated", std::to_string(*repeats)}});
+      }
     }
-    retry.expires_after(backoff);
-    backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
-    retry.async_wait([self = weak_from_this()](const boost::system::error_code& ec) {
-      if (auto s = self.lock(); s && !ec) s->Connect();
+    reconnect.Schedule([w = weak_from_this()] {
+      if (auto s = w.lock()) s->Connect();
     });
   }
 
+  // The connection ended (`why`), or is ended here (a bad reply): requests
+  // pending on it fail, and a new one is made after the back-off.
   void Disconnect(const std::string& why) {
     if (phase == Phase::kDisconnected || phase == Phase::kStopped) return;
     bool was_ready = ready();
-    boost::system::error_code ignored;
-    sock.close(ignored);
-    out.clear();
-    writing = false;
-    auto failed = std::move(pending);
-    pending.clear();
+    phase = Phase::kDisconnected;  // first: the replies failing below find it so
     counts.clear();
-    phase = Phase::kDisconnected;
-    log.Warn("lost the connection to proxygw-netd; the kernel keeps forwarding", {{"reason", why}});
-    last_failure = why;
-    for (auto& [id, cb] : failed) cb(Status::Unavailable("netd connection lost: " + why));
-    if (was_ready && listener.connection_changed) listener.connection_changed(false);
+    auto ending = std::move(conn);
+    if (ending) ending->Close(why);
+    if (was_ready) {
+      log.Warn("lost the connection to proxygw-netd; the kernel keeps forwarding",
+               {{"reason", why}});
+      (void)failure.Note(why, Clock::now());  // said just now
+      if (listener.connection_changed) listener.connection_changed(false);
+    }
     if (listener.counts_changed) listener.counts_changed();
-    backoff = kMinBackoff;
-    Retry(why);
+    if (phase == Phase::kDisconnected) Retry(why);
   }
 
-  void Send(RequestBody body, Reply cb) {
-    std::uint32_t id = next_id++;
-    if (next_id == 0) next_id = 1;
-    pending[id] = std::move(cb);
-    out.push_back(EncodeRequest(Request{id, std::move(body)}));
-    Write();
+  void Send(RequestBody body, Reply reply) {
+    if (!conn) return reply(Status::Unavailable("netd connection lost"));
+    conn->Send(std::move(body), std::move(reply));
   }
 
-  void Write() {
-    while (!out.empty()) {
-      const auto& b = out.front();
-      ssize_t n = ::send(sock.native_handle(), b.data(), b.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          if (!writing) {
-            writing = true;
-            sock.async_wait(asio::posix::stream_descriptor::wait_write,
-                            [self = weak_from_this()](const boost::system::error_code& ec) {
-                              auto s = self.lock();
-                              if (!s || ec) return;
-                              s->writing = false;
-                              s->Write();
-                            });
-          }
-          return;
-        }
-        return Disconnect(std::string("send: ") + std::strerror(errno));
+  void Counts(const FlowCountsPush& push) {
+    if (push.reset) counts.clear();
+    for (const auto& c : push.counts) {
+      auto key = std::make_pair(c.proto, c.destination);
+      if (c.flows == 0) {
+        counts.erase(key);
+      } else {
+        counts[key] = c.flows;
       }
-      out.pop_front();
     }
+    if (phase == Phase::kSnapshot && push.reset) return Ready();
+    if (ready() && listener.counts_changed) listener.counts_changed();
   }
 
-  void ReadLoop() {
-    sock.async_wait(asio::posix::stream_descriptor::wait_read,
-                    [self = weak_from_this()](const boost::system::error_code& ec) {
-                      auto s = self.lock();
-                      if (!s || ec || s->phase == Phase::kStopped ||
-                          s->phase == Phase::kDisconnected) {
-                        return;
-                      }
-                      s->ReadAll();
-                    });
-  }
-
-  void ReadAll() {
-    std::vector<std::uint8_t> buf(kMaxMessageBytes + 1);
-    for (;;) {
-      ssize_t n = ::recv(sock.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
-        return Disconnect(std::string("recv: ") + std::strerror(errno));
-      }
-      if (n == 0) return Disconnect("closed by netd");
-      if (static_cast<std::size_t>(n) > kMaxMessageBytes) return Disconnect("oversize message");
-      auto m = DecodeMessage(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
-      if (!m.ok()) return Disconnect("bad message from netd: " + m.status().message());
-      Dispatch(std::move(m).value());
-      if (phase == Phase::kDisconnected || phase == Phase::kStopped) return;
-    }
-    ReadLoop();
-  }
-
-  void Dispatch(NetdMessage m) {
-    if (auto* push = std::get_if<FlowCountsPush>(&m.body)) {
-      if (push->reset) counts.clear();
-      for (const auto& c : push->counts) {
-        auto key = std::make_pair(c.proto, c.destination);
-        if (c.flows == 0) {
-          counts.erase(key);
-        } else {
-          counts[key] = c.flows;
-        }
-      }
-      if (listener.counts_changed) listener.counts_changed();
-      return;
-    }
-    auto it = pending.find(m.id);
-    if (it == pending.end()) {
-      if (auto* e = std::get_if<ErrorReply>(&m.body)) {
-        log.Error("proxygw-netd refused the engine", {{"code", ErrorCodeName(e->code)},
-                                                       {"error", e->message}});
-      }
-      return;
-    }
-    Reply cb = std::move(it->second);
-    pending.erase(it);
-    cb(std::move(m));
-  }
-
-  // A reply's Status: ok, or the error netd sent (its text, and errno).
+  // A reply's Status: ok, or the error netd sent (its text, and errno). A
+  // refusal of the request's content is InvalidArgument (asking again is
+  // refused again); the rest is Unavailable.
   static Status StatusOf(const Result<NetdMessage>& r) {
     if (!r.ok()) return r.status();
     if (const auto* e = std::get_if<ErrorReply>(&r->body)) {
       std::string msg = std::string("netd: ") + ErrorCodeName(e->code) + ": " + e->message;
-      if (e->code == ErrorCode::kNotInstalled) return Status::NotFound(msg);
-      return Status::Unavailable(msg);
+      switch (e->code) {
+        case ErrorCode::kNotInstalled:
+          return Status::NotFound(msg);
+        case ErrorCode::kInvalid:
+        case ErrorCode::kLimit:
+          return Status::InvalidArgument(msg);
+        default:
+          return Status::Unavailable(msg);
+      }
     }
     return Status::Ok();
   }
@@ -232,11 +163,7 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  std::vector<Mapping> AllDesired() const {
-    std::vector<Mapping> all;
-    for (const auto& [owner, ms] : desired) all.insert(all.end(), ms.begin(), ms.end());
-    return all;
-  }
+  // --- the handshake: hello, sync, subscribe, snapshot ---
 
   void Handshake() {
     auto self = shared_from_this();
@@ -244,6 +171,7 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
       if (Status st = StatusOf(r); !st.ok()) return self->Disconnect("hello: " + st.message());
       const auto* h = std::get_if<HelloReply>(&std::get<ReplyBody>(r->body));
       if (h == nullptr) return self->Disconnect("hello: unexpected reply");
+      self->max_mappings = h->max_mappings;
       self->log.Info("connected to proxygw-netd",
                      {{"persistent_table", h->persistent_table ? "yes" : "no"},
                       {"installed", std::to_string(h->installed)},
@@ -252,12 +180,25 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
+  // Sends the desired set, less the owners netd would refuse (they are told,
+  // and forgotten: a refused request would close the connection of all).
   void SyncAll() {
     auto self = shared_from_this();
-    std::vector<Mapping> all = AllDesired();
+    netd_stubs::SyncPlan plan = netd_stubs::PlanSync(desired, max_mappings);
+    for (const auto& [owner, why] : plan.refused) {
+      log.Warn("left a target's mappings out of the sync: netd would refuse them",
+               {{"target", owner}, {"error", why.message()}});
+      desired.erase(owner);
+      asio::post(io, [w = weak_from_this(), owner, why] {
+        if (auto s = w.lock(); s && s->listener.refused) s->listener.refused(owner, why);
+      });
+    }
+    const std::vector<Mapping>& all = plan.mappings;
     auto fail = [self](const char* step) {
       return [self, step](Result<NetdMessage> r) {
-        if (Status st = StatusOf(r); !st.ok()) self->Disconnect(std::string(step) + ": " + st.message());
+        if (Status st = StatusOf(r); !st.ok()) {
+          self->Disconnect(std::string(step) + ": " + st.message());
+        }
       };
     };
     Send(SyncBeginRequest{static_cast<std::uint32_t>(all.size())}, fail("sync-begin"));
@@ -271,38 +212,42 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
       if (Status st = StatusOf(r); !st.ok()) return self->Disconnect("sync: " + st.message());
       const auto* a = std::get_if<ApplyReply>(&std::get<ReplyBody>(r->body));
       if (a == nullptr) return self->Disconnect("sync: unexpected reply");
-      self->log.Info("dataplane synchronised",
-                     {{"added", std::to_string(a->added)}, {"removed", std::to_string(a->removed)},
-                      {"unchanged", std::to_string(a->unchanged)}});
+      self->log.Info("dataplane synchronised", {{"added", std::to_string(a->added)},
+                                                {"removed", std::to_string(a->removed)},
+                                                {"unchanged", std::to_string(a->unchanged)}});
       self->Warn(a->warnings);
       self->Subscribe();
     });
-  }
-
-  void Stop() {
-    if (phase == Phase::kStopped) return;
-    retry.cancel();
-    boost::system::error_code ignored;
-    sock.close(ignored);
-    phase = Phase::kStopped;
-    auto failed = std::move(pending);
-    pending.clear();
-    for (auto& [id, cb] : failed) cb(Status::Unavailable("dataplane stopped"));
   }
 
   void Subscribe() {
     auto self = shared_from_this();
     Send(SubscribeRequest{}, [self](Result<NetdMessage> r) {
       if (Status st = StatusOf(r); !st.ok()) return self->Disconnect("subscribe: " + st.message());
-      self->phase = Phase::kReady;
-      self->backoff = kMinBackoff;
-      if (self->listener.connection_changed) self->listener.connection_changed(true);
+      self->phase = Phase::kSnapshot;  // ready once the snapshot that follows is in
+      if (self->conn) self->conn->AwaitPush("its flow snapshot");
     });
+  }
+
+  void Ready() {
+    phase = Phase::kReady;
+    reconnect.Reset();  // only now: a refusal during the handshake keeps backing off
+    failure.Clear();
+    if (listener.connection_changed) listener.connection_changed(true);
+  }
+
+  void Stop() {
+    if (phase == Phase::kStopped) return;
+    phase = Phase::kStopped;
+    reconnect.Cancel();
+    auto ending = std::move(conn);
+    if (ending) ending->Close("dataplane stopped");
   }
 };
 
-NetdDataplane::NetdDataplane(asio::io_context& io, std::string socket_path, Logger log)
-    : impl_(std::make_shared<Impl>(io, std::move(socket_path), std::move(log))) {}
+NetdDataplane::NetdDataplane(asio::io_context& io, std::string socket_path, Logger log,
+                             Options options)
+    : impl_(std::make_shared<Impl>(io, std::move(socket_path), std::move(log), options)) {}
 
 NetdDataplane::~NetdDataplane() { Stop(); }
 
@@ -335,22 +280,10 @@ bool NetdDataplane::connected() const { return impl_->ready(); }
 void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>& mappings,
                            Done done) {
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  if (mappings.size() > kMaxItemsPerMessage) {
-    return done(Status::InvalidArgument("a target has more than " +
-                                        std::to_string(kMaxItemsPerMessage) + " mappings"));
-  }
-  ChangeRequest c;
-  c.enable = mappings;
-  auto it = impl_->desired.find(owner);
-  if (it != impl_->desired.end()) {
-    for (const auto& old : it->second) {
-      bool kept = std::any_of(mappings.begin(), mappings.end(),
-                              [&](const Mapping& m) { return m.key == old.key; });
-      if (!kept) c.disable.push_back(old.key);
-    }
-  }
+  auto change = netd_stubs::Enable(impl_->desired, owner, mappings, impl_->max_mappings);
+  if (!change.ok()) return done(change.status());
   auto self = impl_;
-  impl_->Send(std::move(c), [self, owner, mappings, done](Result<NetdMessage> r) {
+  impl_->Send(std::move(change).value(), [self, owner, mappings, done](Result<NetdMessage> r) {
     Status st = Impl::StatusOf(r);
     if (st.ok()) {
       self->desired[owner] = mappings;
@@ -363,26 +296,23 @@ void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>&
 }
 
 void NetdDataplane::Disable(const std::string& owner, Done done) {
-  auto it = impl_->desired.find(owner);
-  if (it == impl_->desired.end()) return done(Status::Ok());
+  if (!impl_->desired.count(owner)) return done(Status::Ok());
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  ChangeRequest c;
-  for (const auto& m : it->second) c.disable.push_back(m.key);
   auto self = impl_;
-  impl_->Send(std::move(c), [self, owner, done](Result<NetdMessage> r) {
-    Status st = Impl::StatusOf(r);
-    if (st.ok()) self->desired.erase(owner);
-    done(st);
-  });
+  impl_->Send(netd_stubs::Disable(impl_->desired, owner),
+              [self, owner, done](Result<NetdMessage> r) {
+                Status st = Impl::StatusOf(r);
+                if (st.ok()) self->desired.erase(owner);
+                done(st);
+              });
 }
 
 void NetdDataplane::Flush(const std::vector<MappingKey>& keys, Done done) {
   if (keys.empty()) return done(Status::Ok());
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  FlushRequest f;
-  f.keys.assign(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(
-                                                 std::min(keys.size(), kMaxItemsPerMessage)));
-  impl_->Send(std::move(f), [done](Result<NetdMessage> r) { done(Impl::StatusOf(r)); });
+  auto flush = netd_stubs::Flush(keys);
+  if (!flush.ok()) return done(flush.status());
+  impl_->Send(std::move(flush).value(), [done](Result<NetdMessage> r) { done(Impl::StatusOf(r)); });
 }
 
 void NetdDataplane::Preset(const std::string& owner, const std::vector<Mapping>& mappings) {

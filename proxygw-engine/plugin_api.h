@@ -44,6 +44,9 @@ class FrontendHandler {
   // The target went inactive by failure (warm failed, not ready in time,
   // backend exited), not by a drain. Default: nothing.
   virtual void OnTargetFailed() {}
+  // True when the frontend keeps its target warm whatever its flows: the
+  // target's idle_timeout never drains it. Default: false.
+  virtual bool KeepsTargetWarm() const { return false; }
 };
 
 // A target's kind-specific part: it makes the backend available and takes it

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/cloexec.h"
+#include "proxygw-engine/backoff.h"
 
 namespace engine {
 namespace {
@@ -40,7 +41,7 @@ class Probe : public ReadinessProbe, public std::enable_shared_from_this<Probe> 
       : io_(io), addrs_(std::move(addrs)), timeout_(timeout), deadline_(io), done_(std::move(done)) {
     last_error_.resize(addrs_.size(), "not tried yet");
     ready_.resize(addrs_.size(), false);
-    retry_after_.resize(addrs_.size(), kFirstRetry);
+    backoff_.resize(addrs_.size(), Backoff(kFirstRetry, kMaxRetry));
   }
 
   void Begin() {
@@ -104,9 +105,7 @@ class Probe : public ReadinessProbe, public std::enable_shared_from_this<Probe> 
       self->last_error_[i] = ec == asio::error::operation_aborted ? "connect timed out" : ec.message();
       auto retry = std::make_shared<asio::steady_timer>(self->io_);
       self->timers_.push_back(retry);
-      auto& wait = self->retry_after_[i];
-      retry->expires_after(wait);
-      wait = std::min<std::chrono::milliseconds>(wait * 2, kMaxRetry);
+      retry->expires_after(self->backoff_[i].Next());
       retry->async_wait([self, i, retry](const boost::system::error_code& e) {
         self->Forget(nullptr, retry);
         if (!e) self->Attempt(i);
@@ -134,7 +133,7 @@ class Probe : public ReadinessProbe, public std::enable_shared_from_this<Probe> 
   std::function<void(Status)> done_;
   std::vector<std::string> last_error_;
   std::vector<bool> ready_;
-  std::vector<std::chrono::milliseconds> retry_after_;
+  std::vector<Backoff> backoff_;  // per address
   std::vector<std::shared_ptr<asio::ip::tcp::socket>> sockets_;
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;
   bool finished_ = false;

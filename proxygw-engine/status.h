@@ -30,6 +30,7 @@ struct TargetStatus {
   // (nullopt) while the engine is not in sync with netd.
   std::optional<std::uint32_t> flows;
   std::chrono::system_clock::time_point since;  // when it entered its state
+  std::string kept_warm_by;  // a frontend that keeps it from idling out; empty when none
 };
 
 struct FrontendStatus {

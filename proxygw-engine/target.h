@@ -4,23 +4,30 @@
 //
 //   inactive --Warm--> warming: the handler warms the backend; then the
 //       target waits until its TCP endpoints accept connections (bounded by
-//       ready_timeout); then its mappings go on. Only then is it active. A warm
-//       or readiness failure returns it to inactive with the error recorded
-//       (and the backend stopped); a failure to switch the mappings on keeps it
-//       warming and retries, so it is never active without forwarding.
-//   active --Drain (idle, ctl, shutdown)--> draining: mappings off, their flows
-//       flushed, the handler stops the backend, then inactive. If the mappings
-//       cannot be switched off it stays active (still forwarding) and retries.
+//       ready_timeout); then its mappings go on. Only then is it active. A
+//       failure to switch them on is retried with back-off (never on a flow
+//       push), so it is never active without forwarding; a mapping netd would
+//       refuse fails the warm. A warm, readiness or refusal failure winds it
+//       down with the error recorded.
+//   warming or active --Drain (idle, ctl, shutdown)--> draining: winds down.
+//   Winding down: mappings off and their flows flushed (retried with back-off
+//       until done: inactive implies forwarding off), the handler stops the
+//       backend, then inactive. It passes through draining unless there is
+//       nothing to wait for.
 //   active: the idle clock starts when it becomes active and whenever its
 //       flow count drops to zero; idle_timeout later, with still no flow, it
-//       drains. The clock does not run out while netd is unreachable.
-//   A backend that exits on its own while active: mappings off, flushed,
-//       inactive with the error recorded.
+//       drains. The clock does not run out while the flow counts are not
+//       current (netd unreachable, or its flow snapshot not in yet).
+//   A backend that exits on its own while warming or active: wound down
+//       (forwarding off, no stop), inactive with the error recorded.
 //   Close (shutdown): closed at once and for good (requests are refused, late
-//       callbacks ignored); then, in the background, forwarding goes off and the
-//       handler closes (stopping the backend), after any handler call in flight.
+//       callbacks ignored); then, in the background, forwarding goes off (one
+//       attempt) and the handler closes (stopping the backend), after any
+//       handler call in flight.
 //
-// Event loop only; every callback is guarded against running after Close.
+// Handler calls never overlap: they are queued (HandlerQueue). Event loop
+// only; every callback is guarded against running after Close, and against
+// acting on a later warm than the one that started it.
 #pragma once
 
 #include <chrono>
@@ -61,6 +68,11 @@ class Target {
 
   void SetHandler(std::unique_ptr<TargetHandler> handler);
 
+  // A frontend (`by`, its name) keeps the target warm: its idle clock never
+  // drains it (a drain by ctl still does). Set before the target starts.
+  void KeepWarm(const std::string& by);
+  const std::string& kept_warm_by() const;  // empty when none
+
   const std::string& name() const;
   TargetState state() const;
   const std::string& last_error() const;
@@ -72,7 +84,9 @@ class Target {
   // draining or closed.
   common::Status Warm();
   // Ok when accepted or nothing to do (inactive, draining); Unavailable when
-  // warming or closed. `why` is logged ("idle", "ctl").
+  // closed. A warming target winds down too: its readiness wait and
+  // forwarding retries end, and its backend is stopped once the handler's
+  // warm (if in flight) has returned. `why` is logged ("idle", "ctl").
   common::Status Drain(const std::string& why);
 
   // At engine start, before the dataplane connects: asks the handler to take
@@ -83,8 +97,15 @@ class Target {
   // active, a leftover backend is stopped.
   void AdoptAtStart(bool was_active);
 
-  // The dataplane's flow counts or connection changed.
+  // The dataplane's flow counts changed. While they are not current
+  // (disconnected), flows() keeps the last count.
   void OnCountsChanged();
+  // The dataplane connected (in sync, flow snapshot in) or disconnected. A
+  // reconnect runs a waiting forwarding retry at once, once.
+  void OnConnectionChanged(bool connected);
+  // The dataplane left this target's mappings out of a sync: netd would
+  // refuse them (`why`). A warming or active target winds down with the error.
+  void OnForwardingRefused(const common::Status& why);
   // The handler's backend stopped by itself.
   void OnBackendExited(const std::string& why);
 

@@ -1,7 +1,8 @@
 // The target state machine against a fake dataplane and scripted handlers:
 // every transition, failure and race of the original's engine tests
 // (upstream-behaviour.md section 14, intents 20-22) and of its bugs we fix
-// (B1 idle clock, B14 enable failure, B13 readiness and exits).
+// (B1 idle clock, B13 readiness and exits), and issue 11's stale flags.
+// Forwarding's own failures and orders: target_forwarding_test.cc.
 #include "proxygw-engine/target.h"
 
 #include <gtest/gtest.h>
@@ -9,80 +10,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "proxygw-engine/config/loader.h"
-#include "proxygw-engine/testing/fakes.h"
+#include "proxygw-engine/testing/target_fixture.h"
 
 namespace engine {
 namespace {
 
-using testing::FakeDataplane;
-using testing::ScriptedTarget;
 using common::Status;
+using testing::kUdp;
+using testing::TargetTest;
+using testing::Yaml;
 namespace asio = boost::asio;
-
-config::Config LoadOk(const std::string& yaml) {
-  auto r = config::LoadConfigString(yaml, "t.yaml");
-  EXPECT_TRUE(r.ok()) << r.ErrorText();
-  return *r.config;
-}
-
-// One target "backend" with a UDP endpoint (no readiness wait) unless `tcp`.
-std::string Yaml(const std::string& endpoint, const std::string& idle = "30s",
-                 const std::string& ready = "2s") {
-  return "version: v1\nlog: {output: stderr}\nplugins: {}\n"
-         "targets:\n  - {name: backend, kind: 'test:target', idle_timeout: " + idle +
-         ", ready_timeout: " + ready + ", endpoints: [" + endpoint + "]}\n"
-         "frontends:\n  - {name: listener, kind: 'test:frontend', listen: '198.18.0.1:8080', "
-         "flow_timeout: 15s, target: 'backend:e'}\n";
-}
-const std::string kUdp = "{name: e, protocol: udp, address: '198.18.2.2:8080'}";
-
-class TargetTest : public ::testing::Test {
- protected:
-  void Make(const std::string& yaml) {
-    cfg_ = LoadOk(yaml);
-    ipc::netd::Mapping m;
-    m.key = {cfg_.frontends[0].protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
-                                                                   : ipc::netd::Proto::kUdp,
-             cfg_.frontends[0].listen.address, cfg_.frontends[0].listen.port};
-    m.destination = cfg_.targets[0].endpoints[0].addresses[0];
-    m.flow_timeout_s = 15;
-    // The engine forwards the dataplane's news to its targets; so does this test.
-    dp_.SetListener({[this](bool) { target_->OnCountsChanged(); },
-                     [this] { target_->OnCountsChanged(); }});
-    Target::Hooks hooks;
-    hooks.failed = [this] { ++failed_; };
-    hooks.changed = [this](TargetState s) { changes_.push_back(TargetStateName(s)); };
-    target_ = std::make_unique<Target>(io_, cfg_.targets[0], std::vector{m}, dp_, Logger(), hooks);
-    target_->SetHandler(std::make_unique<ScriptedTarget>(&script_));
-  }
-  // Runs the loop until `pred` or a generous bound.
-  template <class P>
-  bool RunUntil(P pred, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
-    auto end = std::chrono::steady_clock::now() + bound;
-    while (!pred() && std::chrono::steady_clock::now() < end) {
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(10));
-    }
-    return pred();
-  }
-  void Settle() {
-    io_.restart();
-    io_.poll();
-  }
-  void MakeActive() {
-    ASSERT_TRUE(target_->Warm().ok());
-    ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
-  }
-
-  asio::io_context io_;
-  config::Config cfg_;
-  FakeDataplane dp_;
-  ScriptedTarget::Script script_;
-  std::unique_ptr<Target> target_;
-  int failed_ = 0;
-  std::vector<std::string> changes_;
-};
 
 TEST_F(TargetTest, WarmsThenEnablesAndIsActive) {
   Make(Yaml(kUdp));
@@ -113,21 +50,6 @@ TEST_F(TargetTest, WarmFailureReturnsToInactiveWithTheError) {
   EXPECT_EQ(target_->last_error(), "warm failed: start /bin/sh -c x: No such file");
   EXPECT_EQ(failed_, 1);
   EXPECT_TRUE(dp_.calls.empty());
-}
-
-TEST_F(TargetTest, EnableFailureKeepsWarmingAndRetriesNeverActiveWithoutForwarding) {
-  // B14: the original stayed active with an error when DNAT failed.
-  Make(Yaml(kUdp));
-  dp_.enable_result = Status::Unavailable("not connected to proxygw-netd");
-  ASSERT_TRUE(target_->Warm().ok());
-  ASSERT_TRUE(RunUntil([&] { return dp_.calls.size() >= 2; }, std::chrono::seconds(5)));
-  EXPECT_EQ(target_->state(), TargetState::kWarming);
-  EXPECT_EQ(target_->last_error(),
-            "could not switch forwarding on, retrying: not connected to proxygw-netd");
-  dp_.enable_result = Status::Ok();
-  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
-  EXPECT_TRUE(target_->last_error().empty());
-  EXPECT_EQ(script_.calls, std::vector<std::string>{"warm"});
 }
 
 TEST_F(TargetTest, NotReadyInTimeGoesInactiveAndStopsTheBackend) {
@@ -165,24 +87,10 @@ TEST_F(TargetTest, DrainSwitchesOffFlushesThenStopsTheBackend) {
   EXPECT_EQ(failed_, 0);
 }
 
-TEST_F(TargetTest, DisableFailureKeepsItActiveAndForwarding) {
-  // B14: the original went inactive while DNAT stayed on.
-  Make(Yaml(kUdp));
-  MakeActive();
-  dp_.disable_result = Status::Unavailable("not connected to proxygw-netd");
-  ASSERT_TRUE(target_->Drain("ctl").ok());
-  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
-  EXPECT_EQ(target_->last_error(),
-            "could not switch forwarding off; still active, will retry: not connected to "
-            "proxygw-netd");
-  EXPECT_EQ(script_.calls, std::vector<std::string>{"warm"}) << "backend must keep running";
-}
-
 TEST_F(TargetTest, RequestsRefusedInTheWrongState) {
   Make(Yaml(kUdp));
   script_.auto_complete = false;
   ASSERT_TRUE(target_->Warm().ok());
-  EXPECT_EQ(target_->Drain("ctl").message(), "target backend is warming; drain it once it is active");
   script_.Complete();
   ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
   ASSERT_TRUE(target_->Drain("ctl").ok());
@@ -227,6 +135,21 @@ TEST_F(TargetTest, NoIdleDrainWhileTheDataplaneIsUnreachable) {
   EXPECT_EQ(target_->state(), TargetState::kActive) << "flow counts are unknown: never drain blind";
   dp_.SetConnected(true);
   ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
+}
+
+// Bug: static:always only warmed at start and after failures, so its
+// target drained after idle_timeout and never came back; the original kept it
+// up. A kept-warm target never idles out; a drain by ctl still works.
+TEST_F(TargetTest, AKeptWarmTargetDoesNotIdleOutButCanBeDrained) {
+  Make(Yaml(kUdp, "1s"));
+  target_->KeepWarm("always");
+  MakeActive();
+  RunUntil([] { return false; }, std::chrono::milliseconds(2500));
+  EXPECT_EQ(target_->state(), TargetState::kActive);
+  EXPECT_EQ(target_->kept_warm_by(), "always");
+  ASSERT_TRUE(target_->Drain("ctl").ok());
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"warm", "drain"}));
 }
 
 TEST_F(TargetTest, BackendExitingOnItsOwnWhileActiveGoesInactive) {
@@ -314,6 +237,81 @@ TEST_F(TargetTest, AGoneBackendIsNotAdoptedAndALeftoverIsStopped) {
   target_->AdoptAtStart(/*was_active=*/false);
   EXPECT_EQ(script_.calls, (std::vector<std::string>{"adopt", "drain"}));
   EXPECT_EQ(target_->state(), TargetState::kInactive);
+}
+
+TEST_F(TargetTest, ALeftoverBackendIsStoppedBeforeAWarmStartsIt) {
+  // Issue 11 item 4: AdoptAtStart stopped a leftover backend while a warm
+  // could run beside it and pass readiness against the dying process.
+  Make(Yaml(kUdp));
+  script_.auto_complete = false;
+  target_->AdoptAtStart(/*was_active=*/false);
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"adopt", "drain"}));
+  ASSERT_TRUE(target_->Warm().ok());
+  EXPECT_EQ(target_->state(), TargetState::kWarming);
+  Settle();
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"adopt", "drain"}))
+      << "warm waits for the stop";
+  script_.Complete();  // the leftover stopped
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"adopt", "drain", "warm"}));
+  script_.Complete();
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
+}
+
+TEST_F(TargetTest, AWarmingTargetStuckOnForwardingCanBeDrained) {
+  // Issue 11 item 4: a target stuck warming (netd down) could not be
+  // drained: ctl drain answered "warming".
+  Make(Yaml(kUdp));
+  dp_.enable_result = Status::Unavailable("not connected to proxygw-netd");
+  ASSERT_TRUE(target_->Warm().ok());
+  ASSERT_TRUE(RunUntil([&] { return !dp_.calls.empty(); }));
+  ASSERT_TRUE(target_->Drain("ctl").ok());
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"warm", "drain"}));
+  EXPECT_TRUE(target_->last_error().empty());
+  EXPECT_EQ(failed_, 0);
+  RunUntil([] { return false; }, std::chrono::milliseconds(1200));
+  EXPECT_EQ(dp_.calls, std::vector<std::string>{"enable backend"}) << "its retry ended";
+}
+
+TEST_F(TargetTest, ADrainDuringABlockedWarmStopsTheBackendOnceTheWarmReturns) {
+  Make(Yaml(kUdp));
+  script_.auto_complete = false;
+  ASSERT_TRUE(target_->Warm().ok());
+  ASSERT_TRUE(target_->Drain("ctl").ok());
+  EXPECT_EQ(target_->state(), TargetState::kDraining);
+  EXPECT_EQ(target_->Warm().message(),
+            "target backend is draining; warm it again once it is inactive");
+  script_.Complete();  // the warm returns: no readiness wait, no forwarding
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"warm", "drain"}));
+  script_.Complete();
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
+  EXPECT_TRUE(dp_.calls.empty());
+}
+
+TEST_F(TargetTest, ADrainDuringTheReadinessWaitEndsIt) {
+  asio::ip::tcp::acceptor probe(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  auto port = probe.local_endpoint().port();
+  probe.close();
+  Make(Yaml("{name: e, protocol: tcp, address: '127.0.0.1:" + std::to_string(port) + "'}", "30s",
+            "30s"));
+  ASSERT_TRUE(target_->Warm().ok());
+  RunUntil([] { return false; }, std::chrono::milliseconds(100));
+  ASSERT_TRUE(target_->Drain("ctl").ok());
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kInactive; }));
+  EXPECT_EQ(script_.calls, (std::vector<std::string>{"warm", "drain"}));
+  EXPECT_TRUE(target_->last_error().empty());
+  EXPECT_TRUE(dp_.calls.empty());
+}
+
+TEST_F(TargetTest, FlowsKeepTheLastKnownCountWhileTheDataplaneIsDisconnected) {
+  Make(Yaml(kUdp));
+  MakeActive();
+  dp_.SetFlows(ipc::netd::Proto::kUdp, "198.18.2.2:8080", 2);
+  dp_.flows.clear();  // a disconnected dataplane knows no counts
+  dp_.SetConnected(false);
+  EXPECT_EQ(target_->flows(), 2u);
+  dp_.SetConnected(true);
+  EXPECT_EQ(target_->flows(), 0u);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "plugins/ctl/ctl_config.h"
+#include "proxygw-engine/config/default_path.h"
 #include "proxygw-engine/config/loader.h"
 #include "proxygw-supervisor/supervisor.h"
 
@@ -35,11 +36,13 @@ int main(int argc, char** argv) {
       "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 start-up failed (one line says why), "
       "2 bad command line."};
   supervisor::Options opt;
-  opt.config_path = "/etc/proxygw/proxygw.yaml";
+
   std::string dir = SelfDir();
   opt.netd_binary = dir + "/proxygw-netd";
   opt.engine_binary = dir + "/proxygw-engine";
-  app.add_option("--config", opt.config_path, "The config file")->capture_default_str();
+  app.add_option("--config", opt.config_path,
+                 std::string("The config file (default ") + config::kDefaultConfigPath + ", or " +
+                     config::kOriginalConfigPath + " when only that one exists)");
   app.add_option("--netd", opt.netd_binary, "The proxygw-netd binary")->capture_default_str();
   app.add_option("--engine", opt.engine_binary, "The proxygw-engine binary")->capture_default_str();
   try {
@@ -47,6 +50,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  }
+  if (opt.config_path.empty()) {
+    config::DefaultConfig d = config::ResolveDefaultConfig();
+    if (!d.notice.empty()) std::fprintf(stderr, "proxygw: %s\n", d.notice.c_str());
+    opt.config_path = d.path;
   }
   // The engine runs from "/": give it an absolute path.
   if (char* abs = realpath(opt.config_path.c_str(), nullptr)) {

@@ -12,8 +12,6 @@
 
 namespace proxygwctl {
 
-inline constexpr const char* kDefaultConfig = "/etc/proxygw/proxygw.yaml";
-
 struct CtlSettings {
   std::string socket;
   ipc::ctl::Codec codec = ipc::ctl::Codec::kJson;  // json when not written, or empty

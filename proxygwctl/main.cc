@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/ipc/ctl_protocol.h"
+#include "proxygw-engine/config/default_path.h"
 #include "proxygw-engine/config/duration.h"
 #include "proxygwctl/ctl_client.h"
 #include "proxygwctl/ctl_settings.h"
@@ -80,8 +81,13 @@ common::Result<CallOptions> Resolve(const Args& args) {
   if (!args.socket.empty()) {
     o.socket = args.socket;
   } else {
-    auto s = proxygwctl::ReadCtlSettings(args.config.empty() ? proxygwctl::kDefaultConfig
-                                                              : args.config);
+    std::string path = args.config;
+    if (path.empty()) {
+      config::DefaultConfig d = config::ResolveDefaultConfig();
+      if (!d.notice.empty()) std::fprintf(stderr, "proxygwctl: %s\n", d.notice.c_str());
+      path = d.path;
+    }
+    auto s = proxygwctl::ReadCtlSettings(path);
     if (!s.ok()) {
       if (!args.config.empty()) return s.status();
       return common::Status::InvalidArgument(s.status().message() +
@@ -157,7 +163,8 @@ int main(int argc, char** argv) {
                                 std::string("The engine's config file, of which only "
                                             "plugins.ctl.socket and plugins.ctl.codec are read "
                                             "(default ") +
-                                    proxygwctl::kDefaultConfig + ")")
+                                    config::kDefaultConfigPath + ", or " +
+                                    config::kOriginalConfigPath + " when only that one exists)")
                      ->type_name("FILE");
   auto* socket = app.add_option("--socket", args.socket, "The control socket (instead of --config)")
                      ->type_name("PATH");

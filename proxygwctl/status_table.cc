@@ -90,7 +90,9 @@ std::string FormatStatusTable(const wire::StatusResponse& status,
   } else {
     std::vector<Row> rows = {{"TARGET", "KIND", "STATE", "FLOWS", "SINCE", "LAST ERROR"}};
     for (const auto& t : status.targets) {
-      rows.push_back({Clean(t.name), Clean(t.kind), Clean(t.state),
+      std::string state = Clean(t.state);
+      if (!t.kept_warm_by.empty()) state += " (kept warm)";
+      rows.push_back({Clean(t.name), Clean(t.kind), state,
                       t.flows ? std::to_string(*t.flows) : "-", Since(t, now),
                       Clean(t.last_error)});
     }

@@ -23,19 +23,19 @@ TEST(CtlStatusTable, TablesOfTargetsAndFrontends) {
   wire::StatusResponse s;
   s.dataplane_connected = true;
   s.targets = {
-      {"api", "static:cmd", "active", "", 3, t0, {}},
-      {"web", "static:cmd", "inactive", "exited:\nstatus 1\x1b[2J", 0, t0 + seconds(90), {}},
-      {"old", "static:none", "inactive", "", std::nullopt, std::nullopt, {}},
+      {"api", "static:cmd", "active", "", 3, t0, "public", {}},
+      {"web", "static:cmd", "inactive", "exited:\nstatus 1\x1b[2J", 0, t0 + seconds(90), "", {}},
+      {"old", "static:none", "inactive", "", std::nullopt, std::nullopt, "", {}},
   };
   s.frontends = {{"public", "static:always", "running", "", wire::Protocol::kTcp, "[::]:80", "api",
                   "http", {"198.18.2.2:80", "[2001:db8::2]:80"}}};
   EXPECT_EQ(FormatStatusTable(s, t0 + seconds(450)),
             "engine: running, dataplane connected\n"
             "\n"
-            "TARGET  KIND         STATE     FLOWS  SINCE                             LAST ERROR\n"
-            "api     static:cmd   active    3      2024-05-01T12:00:00Z (7m30s ago)  -\n"
-            "web     static:cmd   inactive  0      2024-05-01T12:01:30Z (6m ago)     exited: status 1?[2J\n"
-            "old     static:none  inactive  -      -                                 -\n"
+            "TARGET  KIND         STATE               FLOWS  SINCE                             LAST ERROR\n"
+            "api     static:cmd   active (kept warm)  3      2024-05-01T12:00:00Z (7m30s ago)  -\n"
+            "web     static:cmd   inactive            0      2024-05-01T12:01:30Z (6m ago)     exited: status 1?[2J\n"
+            "old     static:none  inactive            -      -                                 -\n"
             "\n"
             "FRONTEND  KIND           STATE    PROTO  LISTEN   TARGET    FORWARDS TO                      LAST ERROR\n"
             "public    static:always  running  tcp    [::]:80  api:http  198.18.2.2:80, [2001:db8::2]:80  -\n");

@@ -49,6 +49,7 @@ OJson EncodeTarget(const TargetStatus& t, bool cbor) {
   if (!t.last_error.empty()) o["last_error"] = t.last_error;
   if (t.flows) o["flows"] = *t.flows;
   if (t.since) o["since"] = FormatTime(*t.since);
+  if (!t.kept_warm_by.empty()) o["kept_warm_by"] = t.kept_warm_by;
   if (!t.endpoints.empty()) {
     OJson eps = OJson::array();
     for (const auto& e : t.endpoints) eps.push_back(EncodeEndpoint(e, cbor));
@@ -256,7 +257,11 @@ Status ReadEndpoint(const Json& o, std::string_view path, EndpointStatus* e) {
 
 Status ReadTarget(const Json& o, std::string_view path, TargetStatus* t) {
   const std::pair<const char*, std::string*> strings[] = {
-      {"name", &t->name}, {"kind", &t->kind}, {"state", &t->state}, {"last_error", &t->last_error}};
+      {"name", &t->name},
+      {"kind", &t->kind},
+      {"state", &t->state},
+      {"last_error", &t->last_error},
+      {"kept_warm_by", &t->kept_warm_by}};
   for (const auto& [key, out] : strings) {
     if (auto st = ReadString(o, path, key, false, out); !st.ok()) return st;
   }

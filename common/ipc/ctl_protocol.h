@@ -108,7 +108,7 @@ struct EndpointStatus {  // {name, protocol, address, addresses}
   friend bool operator==(const EndpointStatus&, const EndpointStatus&) = default;
 };
 
-struct TargetStatus {  // {name, kind, state, last_error, flows, since, endpoints}
+struct TargetStatus {  // {name, kind, state, last_error, flows, since, kept_warm_by, endpoints}
   std::string name;
   std::string kind;
   std::string state;
@@ -116,6 +116,7 @@ struct TargetStatus {  // {name, kind, state, last_error, flows, since, endpoint
   // Additions; absent (nullopt) in the original's responses.
   std::optional<std::uint32_t> flows;
   std::optional<std::chrono::system_clock::time_point> since;  // RFC 3339 UTC text
+  std::string kept_warm_by;  // the frontend that keeps it from idling out; omitted when empty
   std::vector<EndpointStatus> endpoints;  // omitted when empty
   friend bool operator==(const TargetStatus&, const TargetStatus&) = default;
 };

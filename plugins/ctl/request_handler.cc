@@ -34,6 +34,7 @@ wire::StatusResponse ToStatusResponse(const engine::StatusSnapshot& s) {
     w.kind = t.kind;
     w.state = t.state;
     w.last_error = t.last_error;
+    w.kept_warm_by = t.kept_warm_by;
     w.flows = t.flows;
     w.since = t.since;
     for (const auto& e : t.endpoints) {

@@ -39,6 +39,10 @@ class AlwaysFrontend : public engine::FrontendHandler {
     timer_.cancel();
   }
 
+  // The original's static:always kept its target up: an idle target is
+  // not drained (an operator's proxygwctl drain still is, and is respected).
+  bool KeepsTargetWarm() const override { return true; }
+
   void OnTargetFailed() override {
     if (!running_) return;
     auto now = std::chrono::steady_clock::now();

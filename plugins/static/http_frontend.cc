@@ -28,14 +28,10 @@
 // at DEBUG only (B21). Nothing throws across an Asio handler.
 #include "plugins/static/http_frontend.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -47,7 +43,6 @@
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/write.hpp>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -57,10 +52,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 
-#include "common/unique_fd.h"
+#include "plugins/net/tcp_listener.h"
 
 namespace plugins::static_ns {
 namespace {
@@ -68,6 +62,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace net = plugins::net;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using common::Status;
@@ -232,29 +227,6 @@ std::string HttpDate() {
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
 beast::string_view Beast(std::string_view s) { return {s.data(), s.size()}; }
 
-std::string EndpointText(const tcp::endpoint& e) {
-  const auto a = e.address();
-  std::string host = a.is_v6() ? "[" + a.to_string() + "]" : a.to_string();
-  return host + ":" + std::to_string(e.port());
-}
-
-tcp::endpoint ToEndpoint(const common::AddrPort& a) {
-  if (a.address.is_v4()) {
-    asio::ip::address_v4::bytes_type b;
-    std::copy_n(a.address.data(), b.size(), b.begin());
-    return {asio::ip::address_v4(b), a.port};
-  }
-  asio::ip::address_v6::bytes_type b;
-  std::copy_n(a.address.data(), b.size(), b.begin());
-  return {asio::ip::address_v6(b), a.port};
-}
-
-// "<what>: <strerror>" for a system error, as Status::FromErrno.
-Status ErrorStatus(std::string_view what, const error_code& ec) {
-  if (ec.category() == boost::system::system_category()) return Status::FromErrno(what, ec.value());
-  return Status::IoError(std::string(what) + ": " + ec.message());
-}
-
 // A request body that is counted against the parser's body_limit and dropped:
 // the page does not depend on it, and it is read only so that closing the
 // connection does not reset it under the response.
@@ -273,116 +245,64 @@ struct DiscardBody {
   };
 };
 
-// One WARN line per burst of the same trouble, and at most one per
-// kQuietPeriod, so that a host out of file descriptors or a flood of clients
-// does not also flood the log (B21). The rest goes to DEBUG.
-class BurstWarning {
- public:
-  // A failure: true when it is the one to log at WARN.
-  bool Fail() {
-    if (in_burst_) return false;
-    in_burst_ = true;
-    auto now = std::chrono::steady_clock::now();
-    if (warned_ && now - last_warning_ < kQuietPeriod) return false;
-    warned_ = true;
-    last_warning_ = now;
-    return true;
-  }
-  // Things work again; the next failure starts a new burst.
-  void End() { in_burst_ = false; }
-
- private:
-  static constexpr std::chrono::seconds kQuietPeriod{30};
-  bool in_burst_ = false;
-  bool warned_ = false;
-  std::chrono::steady_clock::time_point last_warning_;
-};
-
 // --- Serving ----------------------------------------------------------------
 
-class Connection;
-
-// One listening socket and its connections, from one Start to the next Stop.
-// Shared with every pending handler, so that it outlives the frontend when
-// handlers are still queued; after Shutdown they find it inactive and return.
-class Listener : public std::enable_shared_from_this<Listener> {
+// One listening socket and its connections, from one Start to the next Stop:
+// what every connection needs to answer, and the shared TCP listener that
+// bounds them. Shared with every pending handler, so that it outlives the
+// frontend when handlers are still queued; after Shutdown they find it
+// inactive and return.
+class Server {
  public:
-  static common::Result<std::shared_ptr<Listener>> Open(asio::io_context& io,
-                                                        const common::AddrPort& at, bool dual_stack,
-                                                        std::shared_ptr<const Page> page,
-                                                        const HttpLimits& limits,
-                                                        const engine::Logger& log,
-                                                        std::function<void()> warm);
+  Server(std::shared_ptr<const Page> page, const HttpLimits& limits, const engine::Logger& log,
+         std::function<void()> warm)
+      : page_(std::move(page)), limits_(limits), log_(log), warm_(std::move(warm)) {}
 
-  Listener(asio::io_context& io, tcp::acceptor acceptor, tcp protocol, std::string listen,
-           std::shared_ptr<const Page> page, const HttpLimits& limits, const engine::Logger& log,
-           std::function<void()> warm)
-      : io_(io),
-        acceptor_(std::move(acceptor)),
-        protocol_(protocol),
-        retry_(io),
-        listen_(std::move(listen)),
-        page_(std::move(page)),
-        limits_(limits),
-        log_(log),
-        warm_(std::move(warm)) {}
+  // Opens the listener; its connections start when they are accepted.
+  static common::Result<std::shared_ptr<Server>> Open(asio::io_context& io,
+                                                      const common::AddrPort& at, bool dual_stack,
+                                                      std::shared_ptr<const Page> page,
+                                                      const HttpLimits& limits,
+                                                      const engine::Logger& log,
+                                                      std::function<void()> warm);
 
-  // Starts accepting.
-  void Run() { AcceptSome(); }
   // Closes the listening socket and every connection at once; nothing of
-  // this listener calls out (warm, log) afterwards.
-  void Shutdown();
+  // this server calls out (warm, log) afterwards.
+  void Shutdown() { tcp_->Shutdown(); }
 
-  bool active() const { return active_; }
+  bool active() const { return tcp_->active(); }
+  net::TcpListener& tcp() { return *tcp_; }
   const Page& page() const { return *page_; }
   const HttpLimits& limits() const { return limits_; }
   const engine::Logger& log() const { return log_; }
   void Warm() {
-    if (active_ && warm_) warm_();
+    if (active() && warm_) warm_();
   }
-  void Add(Connection* c) { connections_.insert(c); }
-  void Remove(Connection* c) { connections_.erase(c); }
 
  private:
-  void AcceptSome();
-  void WaitForClients();
-  void PauseAccepting(const std::string& why);
-  void Admit(common::UniqueFd fd);
-
-  static constexpr int kAcceptBatch = 32;
-
-  asio::io_context& io_;
-  tcp::acceptor acceptor_;
-  tcp protocol_;  // of the listener, and so of the connections
-  asio::steady_timer retry_;
-  std::string listen_;
   std::shared_ptr<const Page> page_;
   HttpLimits limits_;
   engine::Logger log_;
   std::function<void()> warm_;
-  std::unordered_set<Connection*> connections_;  // each removes itself when it ends
-  bool active_ = true;
-  BurstWarning accept_warning_;
-  BurstWarning limit_warning_;
+  std::shared_ptr<net::TcpListener> tcp_;
 };
 
 // One client connection: read one request, answer it, linger, close. Kept
 // alive by its pending handler; the socket closes when the last one ends.
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public net::Abortable {
  public:
-  Connection(std::shared_ptr<Listener> listener, tcp::socket socket)
-      : listener_(std::move(listener)),
+  Connection(std::shared_ptr<Server> server, tcp::socket socket)
+      : server_(std::move(server)),
         stream_(std::move(socket)),
-        buffer_(listener_->limits().header_bytes + 4096) {
-    listener_->Add(this);
+        buffer_(server_->limits().header_bytes + 4096) {
+    server_->tcp().Add(this);
   }
-  ~Connection() { listener_->Remove(this); }
+  ~Connection() { server_->tcp().Remove(this); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void Run();
-  // Closes the socket now; the pending handler then ends the connection.
-  void Abort() { stream_.close(); }
+  void Abort() override { stream_.close(); }
 
  private:
   void OnRead(error_code ec);
@@ -392,7 +312,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Linger();
   void LogRequest(unsigned status) const;
 
-  std::shared_ptr<Listener> listener_;
+  std::shared_ptr<Server> server_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   http::request_parser<DiscardBody> parser_;
@@ -401,137 +321,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t discarded_ = 0;
 };
 
-common::Result<std::shared_ptr<Listener>> Listener::Open(
-    asio::io_context& io, const common::AddrPort& at, bool dual_stack,
-    std::shared_ptr<const Page> page, const HttpLimits& limits, const engine::Logger& log,
-    std::function<void()> warm) {
-  const std::string what = "listen on " + at.ToString();
-  const bool v6 = at.address.is_v6();
-  // Our own socket() for SOCK_CLOEXEC: a backend the engine spawns must not
-  // inherit the listener and keep the port.
-  common::UniqueFd fd(
-      ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
-  if (!fd.valid()) return Status::FromErrno(what, errno);
-  tcp::acceptor acceptor(io);
-  error_code ec;
-  const tcp protocol = v6 ? tcp::v6() : tcp::v4();
-  acceptor.assign(protocol, fd.get(), ec);
-  if (ec) return ErrorStatus(what, ec);
-  fd.Release();  // the acceptor owns it now
-  // [::] serves IPv4 clients too, whatever net.ipv6.bindv6only says.
-  if (dual_stack) acceptor.set_option(asio::ip::v6_only(false), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ToEndpoint(at), ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return ErrorStatus(what, ec);
-  return std::make_shared<Listener>(io, std::move(acceptor), protocol, at.ToString(),
-                                    std::move(page), limits, log, std::move(warm));
-}
-
-void Listener::Shutdown() {
-  active_ = false;
-  error_code ignored;
-  acceptor_.close(ignored);
-  retry_.cancel();
-  for (Connection* c : connections_) c->Abort();
-}
-
-// accept4() rather than Asio's accept: the socket must be close-on-exec from
-// the start (see Open). Drains the backlog until EAGAIN, then waits for the
-// listener to be readable; the order matters, as Asio's epoll is
-// edge-triggered. A full batch yields to other handlers first.
-void Listener::AcceptSome() {
-  for (int i = 0; i < kAcceptBatch; ++i) {
-    int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      Admit(common::UniqueFd(fd));
-      continue;
-    }
-    const int err = errno;
-    switch (err) {
-      case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-      case EWOULDBLOCK:
-#endif
-        WaitForClients();
-        return;
-      // The client is gone, or Linux passed on a network error of that
-      // connection (accept(2)): the next one may be fine.
-      case EINTR:
-      case ECONNABORTED:
-      case EPROTO:
-      case EPERM:
-      case ENETDOWN:
-      case ENOPROTOOPT:
-      case EHOSTDOWN:
-      case ENONET:
-      case EHOSTUNREACH:
-      case EOPNOTSUPP:
-      case ENETUNREACH:
-        continue;
-      default:  // EMFILE, ENFILE, ENOBUFS, ENOMEM: retrying at once would spin
-        PauseAccepting(Status::FromErrno("accept", err).message());
-        return;
-    }
-  }
-  asio::post(io_, [self = shared_from_this()] {
-    if (self->active_) self->AcceptSome();
-  });
-}
-
-void Listener::WaitForClients() {
-  acceptor_.async_wait(tcp::acceptor::wait_read, [self = shared_from_this()](error_code ec) {
-    if (!self->active_ || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      self->PauseAccepting(ErrorStatus("wait for clients", ec).message());
-      return;
-    }
-    self->AcceptSome();
-  });
-}
-
-void Listener::PauseAccepting(const std::string& why) {
-  const std::string retry = std::to_string(limits_.accept_retry.count()) + "ms";
-  if (accept_warning_.Fail()) {
-    log_.Warn("cannot accept connections; retrying until it works",
-              {{"listen", listen_}, {"error", why}, {"retry_every", retry}});
-  } else {
-    log_.Debug("cannot accept connections", {{"listen", listen_}, {"error", why}});
-  }
-  retry_.expires_after(limits_.accept_retry);
-  retry_.async_wait([self = shared_from_this()](error_code ec) {
-    if (ec || !self->active_) return;
-    self->AcceptSome();
-  });
-}
-
-void Listener::Admit(common::UniqueFd fd) {
-  accept_warning_.End();
-  if (connections_.size() >= limits_.max_connections) {
-    // Closing at once (fd goes out of scope) frees the client to retry later.
-    const std::string limit = std::to_string(limits_.max_connections);
-    if (limit_warning_.Fail()) {
-      log_.Warn("too many connections; closing new ones until some end",
-                {{"listen", listen_}, {"limit", limit}});
-    } else {
-      log_.Debug("too many connections; closed a new one", {{"listen", listen_}});
-    }
-    return;
-  }
-  limit_warning_.End();
-  tcp::socket socket(io_);
-  error_code ec;
-  socket.assign(protocol_, fd.get(), ec);
-  if (ec) {
-    log_.Debug("cannot take an accepted connection", {{"error", ec.message()}});
-    return;
-  }
-  fd.Release();  // the socket owns it now
-  std::make_shared<Connection>(shared_from_this(), std::move(socket))->Run();
+common::Result<std::shared_ptr<Server>> Server::Open(asio::io_context& io,
+                                                     const common::AddrPort& at, bool dual_stack,
+                                                     std::shared_ptr<const Page> page,
+                                                     const HttpLimits& limits,
+                                                     const engine::Logger& log,
+                                                     std::function<void()> warm) {
+  auto server = std::make_shared<Server>(std::move(page), limits, log, std::move(warm));
+  net::TcpListenerLimits tcp_limits{limits.max_connections, limits.accept_retry};
+  // The listener holds the server weakly: the handler and the connections
+  // own it, not the other way round.
+  std::weak_ptr<Server> weak = server;
+  auto listener =
+      net::TcpListener::Open(io, at, dual_stack, tcp_limits, log, [weak](tcp::socket s) {
+        if (auto self = weak.lock()) std::make_shared<Connection>(self, std::move(s))->Run();
+      });
+  if (!listener.ok()) return listener.status();
+  server->tcp_ = std::move(*listener);
+  server->tcp_->Run();
+  return server;
 }
 
 void Connection::Run() {
-  const HttpLimits& limits = listener_->limits();
+  const HttpLimits& limits = server_->limits();
   parser_.header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(limits.header_bytes, std::numeric_limits<std::uint32_t>::max())));
   parser_.body_limit(limits.body_bytes);
@@ -543,7 +355,7 @@ void Connection::Run() {
 }
 
 void Connection::OnRead(error_code ec) {
-  Listener& l = *listener_;
+  Server& l = *server_;
   if (!l.active()) return;
   if (ec == http::error::header_limit) {
     return Answer(431, "text/plain; charset=utf-8", "Request Header Fields Too Large\n", false, 11);
@@ -593,20 +405,20 @@ void Connection::Answer(unsigned status, std::string_view content_type, std::str
   response_.set(http::field::connection, "close");
   if (status == 404) response_.set("X-Content-Type-Options", "nosniff");
   if (!head) response_.body() = {body.data(), body.size()};
-  stream_.expires_after(listener_->limits().write_timeout);
+  stream_.expires_after(server_->limits().write_timeout);
   http::async_write(stream_, response_, [self = shared_from_this()](error_code ec, std::size_t) {
     self->OnWritten(ec);
   });
 }
 
 void Connection::OnWritten(error_code ec) {
-  if (ec || !listener_->active()) return;
+  if (ec || !server_->active()) return;
   // Send our FIN, then read until the client's: closing with unread bytes
   // (the rest of an oversized request, say) would reset the connection and
   // could destroy the response before the client read it.
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return;
-  stream_.expires_after(listener_->limits().linger_timeout);
+  stream_.expires_after(server_->limits().linger_timeout);
   Linger();
 }
 
@@ -614,8 +426,8 @@ void Connection::Linger() {
   stream_.async_read_some(asio::buffer(discard_),
                           [self = shared_from_this()](error_code ec, std::size_t n) {
                             self->discarded_ += n;
-                            if (ec || !self->listener_->active() ||
-                                self->discarded_ > self->listener_->limits().body_bytes) {
+                            if (ec || !self->server_->active() ||
+                                self->discarded_ > self->server_->limits().body_bytes) {
                               return;
                             }
                             self->Linger();
@@ -623,12 +435,12 @@ void Connection::Linger() {
 }
 
 void Connection::LogRequest(unsigned status) const {
-  const engine::Logger& log = listener_->log();
+  const engine::Logger& log = server_->log();
   if (!log.DebugEnabled()) return;
   error_code ec;
   tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
   const auto& req = parser_.get();
-  log.Debug("request", {{"client", ec ? std::string("?") : EndpointText(peer)},
+  log.Debug("request", {{"client", ec ? std::string("?") : net::EndpointText(peer)},
                         {"method", std::string(req.method_string())},
                         {"target", std::string(req.target().substr(0, 200))},
                         {"status", std::to_string(status)}});
@@ -652,11 +464,10 @@ class HttpFrontend final : public engine::FrontendHandler {
   // while serving is ok, and does nothing.
   void Start(engine::Done done) override {
     if (closed_) return;
-    if (!listener_) {
-      auto l = Listener::Open(io_, listen_, dual_stack_, page_, limits_, log_, warm_);
+    if (!server_) {
+      auto l = Server::Open(io_, listen_, dual_stack_, page_, limits_, log_, warm_);
       if (!l.ok()) return Finish(std::move(done), l.status());
-      listener_ = std::move(*l);
-      listener_->Run();
+      server_ = std::move(*l);
       log_.Debug("serving HTTP", {{"listen", listen_.ToString()}});
     }
     Finish(std::move(done), Status::Ok());
@@ -678,9 +489,9 @@ class HttpFrontend final : public engine::FrontendHandler {
 
  private:
   void StopServing() {
-    if (!listener_) return;
-    listener_->Shutdown();
-    listener_.reset();
+    if (!server_) return;
+    server_->Shutdown();
+    server_.reset();
     log_.Debug("stopped serving HTTP", {{"listen", listen_.ToString()}});
   }
 
@@ -700,7 +511,7 @@ class HttpFrontend final : public engine::FrontendHandler {
   HttpLimits limits_;
   engine::Logger log_;
   std::function<void()> warm_;
-  std::shared_ptr<Listener> listener_;  // set while serving
+  std::shared_ptr<Server> server_;  // set while serving
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool closed_ = false;
 };

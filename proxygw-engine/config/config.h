@@ -5,14 +5,15 @@
 // same structure as a JSON Schema.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "common/net_address.h"
 
@@ -41,6 +42,18 @@ struct Location {
   int column = 0;  // 1-based
 };
 
+// Where each field of a list item was written, so that a message about one
+// field points at it rather than at the item. Fields not written: the item.
+struct FieldLocations {
+  Location item;
+  std::map<std::string, Location, std::less<>> fields;
+
+  Location At(std::string_view field) const {
+    auto it = fields.find(field);
+    return it == fields.end() ? item : it->second;
+  }
+};
+
 // A plugin's or an object's free-form options, with their location so that the
 // plugin can report errors at the right spot. `node` is null when absent.
 struct Options {
@@ -56,6 +69,7 @@ struct Endpoint {
   std::vector<common::AddrPort> addresses;
   std::string path;  // "targets[0].endpoints[1]", for messages about it
   Location location;
+  FieldLocations at;  // where its fields were written
 
   // The address of family `f`, or null.
   const common::AddrPort* AddressFor(common::Family f) const;
@@ -70,6 +84,7 @@ struct Target {
   Options options;
   std::string path;  // "targets[1]"
   Location location;
+  FieldLocations at;
 
   const Endpoint* FindEndpoint(std::string_view name) const;
 };
@@ -95,9 +110,17 @@ struct Frontend {
   Options options;
   std::string path;  // "frontends[2]"
   Location location;
+  FieldLocations at;
 
-  // True when listen is [::]: IPv4 and IPv6 clients are served.
-  bool DualStack() const { return listen.address.is_v6() && listen.address.IsUnspecified(); }
+  // Set by the semantic checks: listen is [::] and the endpoint has an IPv6
+  // address only, so only IPv6 clients are served (the original's meaning).
+  bool ipv6_only = false;
+
+  // True when listen is [::] and the endpoint has both families: IPv4 and
+  // IPv6 clients are served.
+  bool DualStack() const {
+    return listen.address.is_v6() && listen.address.IsUnspecified() && !ipv6_only;
+  }
 };
 
 struct LogConfig {

@@ -26,6 +26,16 @@ constexpr std::string_view kVersion = "v1";
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s.substr(0, 80)) + "\""; }
 
+// Each written field's value (its key, for a null value: yaml-cpp places a
+// null at the next token).
+FieldLocations LocationsOf(const Fields& f) {
+  FieldLocations at{f.location(), {}};
+  for (const auto& [key, value] : f.entries()) {
+    at.fields[key] = value.IsNull() ? f.KeyLocation(key) : LocationOf(value);
+  }
+  return at;
+}
+
 // Names become log fields, status keys and state file names: keep them plain.
 bool ValidName(const std::string& s) {
   static const std::regex re("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
@@ -376,6 +386,7 @@ std::optional<Target> Loader::ReadTarget(const YAML::Node& node, const std::stri
   Target t;
   t.path = path;
   t.location = f->location();
+  t.at = LocationsOf(*f);
   auto name = ReadName(sink_, *f, "name");
   auto kind = ReadKind(sink_, *f);
   auto idle = ReadSeconds(sink_, *f, "idle_timeout", true, 0, kMaxIdleTimeoutS);
@@ -417,6 +428,7 @@ std::optional<Endpoint> Loader::ReadEndpoint(const YAML::Node& node, const std::
   Endpoint e;
   e.path = path;
   e.location = f->location();
+  e.at = LocationsOf(*f);
   auto name = ReadName(sink_, *f, "name");
   auto proto = ParseProtocol(sink_, *f);
   if (!f->Has("protocol")) sink_.Add(f->location(), f->PathOf("protocol"), "required field is missing");
@@ -476,6 +488,7 @@ std::optional<Frontend> Loader::ReadFrontend(const YAML::Node& node, const std::
   Frontend fe;
   fe.path = path;
   fe.location = f->location();
+  fe.at = LocationsOf(*f);
   auto name = ReadName(sink_, *f, "name");
   auto kind = ReadKind(sink_, *f);
   std::optional<Protocol> proto;

@@ -539,9 +539,9 @@ TEST(TargetSemantics, DuplicateNames) {
                    "  - {name: backend, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: http, "
                    "protocol: tcp, address: '198.18.0.3:1'}]}\n"
                    "frontends: []\n"),
-            (Lines{"t.yaml:5:118: targets[0].endpoints[1].name: duplicate endpoint name \"http\" in "
+            (Lines{"t.yaml:5:125: targets[0].endpoints[1].name: duplicate endpoint name \"http\" in "
                    "target \"backend\", first defined (line 5)",
-                   "t.yaml:6:5: targets[1].name: duplicate target name \"backend\", first defined "
+                   "t.yaml:6:12: targets[1].name: duplicate target name \"backend\", first defined "
                    "(line 5)"}));
 }
 
@@ -554,7 +554,7 @@ TEST(TargetSemantics, EndpointsDoNotShareAnAddress) {
                    "tcp, address: '198.18.0.2:1'}, {name: u, protocol: udp, address: "
                    "'198.18.0.2:1'}]}\n"
                    "frontends: []\n"),
-            Lines{"t.yaml:6:58: targets[1].endpoints[0]: tcp address \"198.18.0.2:1\" is already "
+            Lines{"t.yaml:6:92: targets[1].endpoints[0]: tcp address \"198.18.0.2:1\" is already "
                   "the address of endpoint a:e (line 5); endpoints cannot share an address"});
 }
 
@@ -608,8 +608,8 @@ TEST(FrontendSemantics, References) {
   // Intent 2: unknown target, unknown endpoint.
   EXPECT_EQ(Errors(Frontends({Fe("a", "0.0.0.0:80", "target: 'missing:http'"),
                               Fe("b", "0.0.0.0:81", "target: 'backend:missing'")})),
-            (Lines{"t.yaml:11:5: frontends[0].target: no target named \"missing\"",
-                   "t.yaml:12:5: frontends[1].target: target \"backend\" has no endpoint named "
+            (Lines{"t.yaml:11:87: frontends[0].target: no target named \"missing\"",
+                   "t.yaml:12:87: frontends[1].target: target \"backend\" has no endpoint named "
                    "\"missing\" (it has \"http\")"}));
 }
 
@@ -624,13 +624,13 @@ TEST(FrontendSemantics, ReferenceToABrokenTargetIsNotReportedTwice) {
 
 TEST(FrontendSemantics, DuplicateNames) {
   EXPECT_EQ(Errors(Frontends({Fe("public-http", "0.0.0.0:80"), Fe("public-http", "0.0.0.0:81")})),
-            Lines{"t.yaml:12:5: frontends[1].name: duplicate frontend name \"public-http\", first "
+            Lines{"t.yaml:12:12: frontends[1].name: duplicate frontend name \"public-http\", first "
                   "defined (line 11)"});
 }
 
 TEST(FrontendSemantics, ProtocolMustMatchTheEndpoint) {
   EXPECT_EQ(Errors(Frontends({Fe("f", "0.0.0.0:80", "target: 'backend:http', protocol: udp")})),
-            Lines{"t.yaml:11:5: frontends[0].protocol: \"udp\" does not match endpoint "
+            Lines{"t.yaml:11:113: frontends[0].protocol: \"udp\" does not match endpoint "
                   "backend:http, which is \"tcp\" (the protocol may be left out: it is taken from "
                   "the endpoint)"});
   Load(Frontends({Fe("f", "0.0.0.0:80", "target: 'backend:http', protocol: tcp")}));
@@ -638,12 +638,12 @@ TEST(FrontendSemantics, ProtocolMustMatchTheEndpoint) {
 
 TEST(FrontendSemantics, AddressFamiliesMustBeServable) {
   EXPECT_EQ(Errors(Frontends({Fe("f", "[::]:80")})),
-            Lines{"t.yaml:11:5: frontends[0].listen: \"[::]:80\" serves IPv4 and IPv6 clients, but "
-                  "endpoint backend:http has no IPv6 address (it has \"198.18.0.2:8080\"); listen "
-                  "on \"0.0.0.0:80\" instead, or add an IPv6 address to the endpoint's "
-                  "\"addresses\""});
+            Lines{"t.yaml:11:46: frontends[0].listen: \"[::]:80\" serves IPv6 clients (and IPv4 "
+                  "ones when the endpoint has both families), but endpoint backend:http has no "
+                  "IPv6 address (it has \"198.18.0.2:8080\"); listen on \"0.0.0.0:80\" instead, or "
+                  "add an IPv6 address to the endpoint's \"addresses\""});
   EXPECT_EQ(Errors(Frontends({Fe("f", "[2001:db8::1]:80")})),
-            Lines{"t.yaml:11:5: frontends[0].listen: IPv6 listen address \"[2001:db8::1]:80\" "
+            Lines{"t.yaml:11:46: frontends[0].listen: IPv6 listen address \"[2001:db8::1]:80\" "
                   "needs an IPv6 address on endpoint backend:http (it has \"198.18.0.2:8080\")"});
   std::string v6 = std::string(kHead) +
                    "targets: [{name: t, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, "
@@ -651,20 +651,51 @@ TEST(FrontendSemantics, AddressFamiliesMustBeServable) {
                    "  - {" + Fe("a", "198.18.0.1:80", "target: 't:e'") + "}\n"
                    "  - {" + Fe("b", "[::]:81", "target: 't:e'") + "}\n";
   EXPECT_EQ(Errors(v6),
-            (Lines{"t.yaml:6:5: frontends[0].listen: IPv4 listen address \"198.18.0.1:80\" needs "
-                   "an IPv4 address on endpoint t:e (it has \"[2001:db8::2]:1\")",
-                   "t.yaml:7:5: frontends[1].listen: \"[::]:81\" serves IPv4 and IPv6 clients, but "
-                   "endpoint t:e has no IPv4 address (it has \"[2001:db8::2]:1\"); listen on a "
-                   "specific IPv6 address, e.g. \"[2001:db8::1]:81\" instead, or add an IPv4 "
-                   "address to the endpoint's \"addresses\""}));
+            (Lines{"t.yaml:6:46: frontends[0].listen: IPv4 listen address \"198.18.0.1:80\" needs "
+                   "an IPv4 address on endpoint t:e (it has \"[2001:db8::2]:1\")"}));
+}
+
+// The original's workaround for dual-stack, from its README: one 0.0.0.0:P
+// frontend to an IPv4 endpoint, one [::]:P frontend to an IPv6 endpoint. It
+// was refused (overlap, and [::] demanding both families).
+TEST(FrontendSemantics, TheOriginalsDualStackPairLoads) {
+  std::string y = std::string(kHead) +
+                  "targets:\n"
+                  "  - {name: t4, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                  "tcp, address: '198.18.0.2:1'}]}\n"
+                  "  - {name: t6, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                  "tcp, address: '[2001:db8::2]:1'}]}\n"
+                  "frontends:\n"
+                  "  - {" + Fe("a", "0.0.0.0:80", "target: 't4:e'") + "}\n"
+                  "  - {" + Fe("b", "[::]:80", "target: 't6:e'") + "}\n";
+  Config c = Load(y);
+  ASSERT_EQ(c.frontends.size(), 2u);
+  EXPECT_FALSE(c.frontends[1].DualStack());
+  EXPECT_TRUE(c.frontends[1].ipv6_only);
+  auto m = c.MappingsOf(c.frontends[1]);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].listen.ToString(), "[::]:80");
+  EXPECT_EQ(m[0].destination.ToString(), "[2001:db8::2]:1");
+  // With both families on its endpoint, [::] is dual-stack again and takes
+  // the IPv4 port too.
+  std::string both = std::string(kHead) +
+                     "targets:\n"
+                     "  - {name: t4, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                     "tcp, address: '198.18.0.2:1'}]}\n"
+                     "  - {name: t6, kind: 'a:b', idle_timeout: 1s, endpoints: [{name: e, protocol: "
+                     "tcp, addresses: ['198.18.0.3:1', '[2001:db8::2]:1']}]}\n"
+                     "frontends:\n"
+                     "  - {" + Fe("a", "0.0.0.0:80", "target: 't4:e'") + "}\n"
+                     "  - {" + Fe("b", "[::]:80", "target: 't6:e'") + "}\n";
+  EXPECT_EQ(Errors(both).size(), 1u);
 }
 
 TEST(FrontendSemantics, ListenAddressesDoNotOverlap) {
   EXPECT_EQ(Errors(Frontends({Fe("a", "198.18.0.1:80"), Fe("b", "198.18.0.1:80")})),
-            Lines{"t.yaml:12:5: frontends[1].listen: tcp listen address \"198.18.0.1:80\" is "
+            Lines{"t.yaml:12:46: frontends[1].listen: tcp listen address \"198.18.0.1:80\" is "
                   "already used by frontend \"a\" (line 11)"});
   EXPECT_EQ(Errors(Frontends({Fe("a", "198.18.0.1:80"), Fe("b", "0.0.0.0:80")})),
-            Lines{"t.yaml:12:5: frontends[1].listen: tcp listen address \"0.0.0.0:80\" overlaps "
+            Lines{"t.yaml:12:46: frontends[1].listen: tcp listen address \"0.0.0.0:80\" overlaps "
                   "\"198.18.0.1:80\" of frontend \"a\" (line 11): a wildcard address takes its port "
                   "on every local address of its family, and [::] on IPv4 addresses too"});
   // Other port, other protocol, other family: no overlap.
@@ -679,7 +710,7 @@ TEST(FrontendSemantics, DualStackWildcardTakesTheIpv4PortToo) {
                   "  - {" + Fe("b", "[::]:80", "target: 't:e'") + "}\n"
                   "  - {" + Fe("c", "[2001:db8::1]:81", "target: 't:e'") + "}\n"
                   "  - {" + Fe("d", "0.0.0.0:81", "target: 't:e'") + "}\n";
-  EXPECT_EQ(Errors(y), Lines{"t.yaml:7:5: frontends[1].listen: tcp listen address \"[::]:80\" "
+  EXPECT_EQ(Errors(y), Lines{"t.yaml:7:46: frontends[1].listen: tcp listen address \"[::]:80\" "
                              "overlaps \"198.18.0.1:80\" of frontend \"a\" (line 6): a wildcard "
                              "address takes its port on every local address of its family, and "
                              "[::] on IPv4 addresses too"});
@@ -694,7 +725,7 @@ TEST(FrontendSemantics, ManyFrontendsMayShareOneEndpoint) {
 
 TEST(FrontendSemantics, ListenIsNotABackendAddress) {
   EXPECT_EQ(Errors(Frontends({Fe("f", "198.18.0.2:8080")})),
-            Lines{"t.yaml:11:5: frontends[0].listen: \"198.18.0.2:8080\" is also the address of "
+            Lines{"t.yaml:11:46: frontends[0].listen: \"198.18.0.2:8080\" is also the address of "
                   "endpoint backend:http (line 9); a frontend cannot listen on a backend's "
                   "address"});
 }
@@ -716,7 +747,7 @@ TEST(ConfigLoad, AllErrorsOfAFileAtOnceInFileOrder) {
                    "\"198.18.0.2:0\"",
                    "t.yaml:7:21: frontends[0].kind: invalid reference \"x\": expected "
                    "\"namespace:kind\", e.g. \"static:cmd\"",
-                   "t.yaml:8:5: frontends[1].target: no target named \"nope\""}));
+                   "t.yaml:8:76: frontends[1].target: no target named \"nope\""}));
 }
 
 TEST(ConfigLoad, ExampleConfigsAreValid) {

@@ -30,7 +30,7 @@ void CheckTargets(Config& cfg, ErrorSink& sink) {
   for (const Target& t : cfg.targets) {
     auto [it, fresh] = names.emplace(t.name, &t);
     if (!fresh) {
-      sink.Add(t.location, t.path + ".name",
+      sink.Add(t.at.At("name"), t.path + ".name",
                "duplicate target name " + Quoted(t.name) + ", first defined" +
                    AtLine(it->second->location));
     }
@@ -38,7 +38,7 @@ void CheckTargets(Config& cfg, ErrorSink& sink) {
     for (const Endpoint& e : t.endpoints) {
       auto [eit, efresh] = eps.emplace(e.name, e.location);
       if (!efresh) {
-        sink.Add(e.location, e.path + ".name",
+        sink.Add(e.at.At("name"), e.path + ".name",
                  "duplicate endpoint name " + Quoted(e.name) + " in target " + Quoted(t.name) +
                      ", first defined" + AtLine(eit->second));
       }
@@ -47,7 +47,7 @@ void CheckTargets(Config& cfg, ErrorSink& sink) {
         auto [dit, dfresh] = destinations.emplace(std::make_pair(e.protocol, a),
                                                   std::make_pair(ref, e.location));
         if (!dfresh) {
-          sink.Add(e.location, e.path,
+          sink.Add(e.at.fields.count("address") ? e.at.At("address") : e.at.At("addresses"), e.path,
                    std::string(ProtocolName(e.protocol)) + " address " + Quoted(a.ToString()) +
                        " is already the address of endpoint " + dit->second.first +
                        AtLine(dit->second.second) + "; endpoints cannot share an address");
@@ -83,26 +83,24 @@ bool Overlap(const Claim& x, const Claim& y) {
 void CheckFamilies(const Frontend& f, const Endpoint& e, ErrorSink& sink) {
   std::string ref = f.target + ":" + f.endpoint;
   std::string listen = Quoted(f.listen.ToString());
+  // [::] to an IPv6-only endpoint is an IPv6 wildcard (ipv6_only), to one
+  // with both families dual-stack; to an IPv4-only one it cannot work.
   if (f.DualStack()) {
-    for (Family fam : {Family::kIpv4, Family::kIpv6}) {
-      if (e.AddressFor(fam) == nullptr) {
-        std::string alt = fam == Family::kIpv6 ? "\"0.0.0.0:" : "a specific IPv6 address, e.g. \"[2001:db8::1]:";
-        sink.Add(f.location, f.path + ".listen",
-                 listen + " serves IPv4 and IPv6 clients, but endpoint " + ref + " has no " +
-                     std::string(common::FamilyName(fam)) + " address (it has " + AddressList(e) +
-                     "); listen on " + alt + std::to_string(f.listen.port) +
-                     "\" instead, or add an " + std::string(common::FamilyName(fam)) +
-                     " address to the endpoint's \"addresses\"");
-      }
+    if (e.AddressFor(Family::kIpv6) == nullptr) {
+      sink.Add(f.at.At("listen"), f.path + ".listen",
+               listen + " serves IPv6 clients (and IPv4 ones when the endpoint has both "
+                        "families), but endpoint " + ref + " has no IPv6 address (it has " +
+                   AddressList(e) + "); listen on \"0.0.0.0:" + std::to_string(f.listen.port) +
+                   "\" instead, or add an IPv6 address to the endpoint's \"addresses\"");
     }
     return;
   }
   Family fam = f.listen.family();
   if (e.AddressFor(fam) == nullptr) {
-    sink.Add(f.location, f.path + ".listen",
-             std::string(common::FamilyName(fam)) + " listen address " + listen +
-                 " needs an " + std::string(common::FamilyName(fam)) + " address on endpoint " +
-                 ref + " (it has " + AddressList(e) + ")");
+    sink.Add(f.at.At("listen"), f.path + ".listen",
+             std::string(common::FamilyName(fam)) + " listen address " + listen + " needs an " +
+                 std::string(common::FamilyName(fam)) + " address on endpoint " + ref +
+                 " (it has " + AddressList(e) + ")");
   }
 }
 
@@ -116,28 +114,35 @@ void CheckFrontends(Config& cfg, ErrorSink& sink, const std::set<std::string>& b
   for (Frontend& f : cfg.frontends) {
     auto [it, fresh] = names.emplace(f.name, f.location);
     if (!fresh) {
-      sink.Add(f.location, f.path + ".name",
-               "duplicate frontend name " + Quoted(f.name) + ", first defined" + AtLine(it->second));
+      sink.Add(
+          f.at.At("name"), f.path + ".name",
+          "duplicate frontend name " + Quoted(f.name) + ", first defined" + AtLine(it->second));
     }
     const Target* t = cfg.FindTarget(f.target);
     const Endpoint* e = t != nullptr ? t->FindEndpoint(f.endpoint) : nullptr;
     std::string ref = f.target + ":" + f.endpoint;
     if (t == nullptr) {
       if (broken_targets.count(f.target) == 0) {
-        sink.Add(f.location, f.path + ".target", "no target named " + Quoted(f.target));
+        sink.Add(f.at.At("target"), f.path + ".target", "no target named " + Quoted(f.target));
       }
     } else if (e == nullptr) {
       std::string have;
       for (const auto& x : t->endpoints) have += (have.empty() ? "" : ", ") + Quoted(x.name);
-      sink.Add(f.location, f.path + ".target",
+      sink.Add(f.at.At("target"), f.path + ".target",
                "target " + Quoted(f.target) + " has no endpoint named " + Quoted(f.endpoint) +
                    " (it has " + have + ")");
     }
     if (e != nullptr) {
+      // [::] to an endpoint with an IPv6 address only is an IPv6 wildcard
+      // (the original's meaning, so its "0.0.0.0:P -> IPv4, [::]:P -> IPv6"
+      // pair of frontends loads); with both families it is dual-stack.
+      f.ipv6_only = f.listen.address.is_v6() && f.listen.address.IsUnspecified() &&
+                    e->AddressFor(Family::kIpv6) != nullptr &&
+                    e->AddressFor(Family::kIpv4) == nullptr;
       if (!f.protocol_explicit) {
         f.protocol = e->protocol;
       } else if (f.protocol != e->protocol) {
-        sink.Add(f.location, f.path + ".protocol",
+        sink.Add(f.at.At("protocol"), f.path + ".protocol",
                  Quoted(std::string(ProtocolName(f.protocol))) + " does not match endpoint " + ref +
                      ", which is " + Quoted(std::string(ProtocolName(e->protocol))) +
                      " (the protocol may be left out: it is taken from the endpoint)");
@@ -151,7 +156,7 @@ void CheckFrontends(Config& cfg, ErrorSink& sink, const std::set<std::string>& b
         if (oe.protocol != f.protocol) continue;
         for (const AddrPort& a : oe.addresses) {
           if (a == f.listen) {
-            sink.Add(f.location, f.path + ".listen",
+            sink.Add(f.at.At("listen"), f.path + ".listen",
                      Quoted(f.listen.ToString()) + " is also the address of endpoint " + ot.name +
                          ":" + oe.name + AtLine(oe.location) +
                          "; a frontend cannot listen on a backend's address");
@@ -171,9 +176,9 @@ void CheckFrontends(Config& cfg, ErrorSink& sink, const std::set<std::string>& b
                          Quoted(f.listen.ToString());
       std::string them = "frontend " + Quoted(other.f->name) + AtLine(other.f->location);
       if (other.f->listen == f.listen) {
-        sink.Add(f.location, f.path + ".listen", head + " is already used by " + them);
+        sink.Add(f.at.At("listen"), f.path + ".listen", head + " is already used by " + them);
       } else {
-        sink.Add(f.location, f.path + ".listen",
+        sink.Add(f.at.At("listen"), f.path + ".listen",
                  head + " overlaps " + Quoted(other.f->listen.ToString()) + " of " + them +
                      ": a wildcard address takes its port on every local address of its "
                      "family, and [::] on IPv4 addresses too");

@@ -1,10 +1,13 @@
 // Fakes for the engine's unit tests: a Dataplane that records requests and
-// answers as the test says, and target/frontend handlers whose calls the test
-// completes by hand (to stage the original's "blocked Warm" races). Test-only.
+// answers as the test says (at once, or later in the order the test stages),
+// and target/frontend handlers whose calls the test completes by hand (to
+// stage the original's "blocked Warm" races). Test-only.
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,20 +21,18 @@ class FakeDataplane : public Dataplane {
   void SetListener(Listener l) override { listener = std::move(l); }
   bool connected() const override { return is_connected; }
   void Enable(const std::string& owner, const std::vector<ipc::netd::Mapping>& m, Done done) override {
-    calls.push_back("enable " + owner);
-    if (!enable_result.ok()) return done(enable_result);
-    enabled[owner] = m;
-    done(common::Status::Ok());
+    Answer(
+        "enable " + owner, enable_result, [this, owner, m] { enabled[owner] = m; },
+        std::move(done));
   }
   void Disable(const std::string& owner, Done done) override {
-    calls.push_back("disable " + owner);
-    if (!disable_result.ok()) return done(disable_result);
-    enabled.erase(owner);
-    done(common::Status::Ok());
+    Answer(
+        "disable " + owner, disable_result, [this, owner] { enabled.erase(owner); },
+        std::move(done));
   }
   void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) override {
-    calls.push_back("flush " + std::to_string(keys.size()));
-    done(common::Status::Ok());
+    Answer(
+        "flush " + std::to_string(keys.size()), flush_result, [] {}, std::move(done));
   }
   void Preset(const std::string& owner, const std::vector<ipc::netd::Mapping>& m) override {
     calls.push_back("preset " + owner);
@@ -51,14 +52,51 @@ class FakeDataplane : public Dataplane {
     is_connected = c;
     if (listener.connection_changed) listener.connection_changed(c);
   }
+  // With `async`, requests wait in `pending` until Complete releases them,
+  // in whatever order the test stages; without, each completes at once.
+  // Completes the oldest pending request named `call` ("enable backend",
+  // "disable backend", "flush 1") with `st`, or with the result configured
+  // when it was made. False when no such request is pending.
+  bool Complete(const std::string& call, std::optional<common::Status> st = std::nullopt) {
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+      if (it->call != call) continue;
+      Pending p = std::move(*it);
+      pending.erase(it);
+      p.complete(st.value_or(p.configured));
+      return true;
+    }
+    return false;
+  }
+
+  struct Pending {
+    std::string call;
+    common::Status configured;
+    std::function<void(common::Status)> complete;
+  };
 
   Listener listener;
   bool is_connected = true;
+  bool async = false;
+  std::deque<Pending> pending;
   common::Status enable_result;
   common::Status disable_result;
+  common::Status flush_result;
   std::map<std::string, std::vector<ipc::netd::Mapping>> enabled;
   std::map<std::pair<ipc::netd::Proto, std::string>, std::uint32_t> flows;
   std::vector<std::string> calls;
+
+ private:
+  // Records `call`; applies `effect` and completes `done` with `result`, now
+  // or when the test says.
+  void Answer(std::string call, common::Status result, std::function<void()> effect, Done done) {
+    calls.push_back(call);
+    auto complete = [effect = std::move(effect), done = std::move(done)](common::Status st) {
+      if (st.ok()) effect();
+      done(std::move(st));
+    };
+    if (!async) return complete(result);
+    pending.push_back({std::move(call), std::move(result), std::move(complete)});
+  }
 };
 
 // What a scripted handler was asked, and the calls it has not completed.

@@ -320,9 +320,11 @@ class NetdTestCase(unittest.TestCase):
         self.netd = None
         self.start_netd()
 
-    def start_netd(self, extra=None):
+    def start_netd(self, extra=None, engine_uid=ENGINE_UID):
+        """Starts netd; `engine_uid` is the only uid it lets in (another one
+        stages a netd that refuses the engine)."""
         args = ["ip", "netns", "exec", self.topo.gw, binary("proxygw-netd"),
-                "--socket", self.sock, "--engine-user", str(ENGINE_UID), "--user", str(NETD_UID)]
+                "--socket", self.sock, "--engine-user", str(engine_uid), "--user", str(NETD_UID)]
         args += self.netd_args + (extra or [])
         env = dict(os.environ)
         # LeakSanitizer cannot trace a non-dumpable, seccomp-confined process.

@@ -150,7 +150,7 @@ class HttpWarmsCmd(EngineTestCase):
 
 
 class UdpAlways(EngineTestCase):
-    def test_static_always_warms_a_udp_backend_which_idles_out(self):
+    def test_static_always_warms_a_udp_backend_and_counts_its_flows(self):
         self.write_config(
             "targets:\n"
             "  - name: game\n"
@@ -171,6 +171,13 @@ class UdpAlways(EngineTestCase):
         wait_for(lambda: self.fetch("udp", "198.18.1.1", 5301, timeout=1) == "pgw-game-backend", 20,
                  what="UDP answer through DNAT")
         wait_for(lambda: self.target("game")["flows"] >= 1, 20, what="UDP flow counted")
+        # The UDP flow times out (flow_timeout 2s); static:always keeps the
+        # target up past its idle_timeout, until the operator drains it.
+        wait_for(lambda: self.target("game")["flows"] == 0, 30, what="UDP flow timed out")
+        wait_for(lambda: "idle: no flows for idle_timeout, kept warm" in self.engine_text(), 30,
+                 what="the idle timeout passed")
+        self.assertEqual(self.target("game")["state"], "active")
+        self.ctl("drain", "game")
         self.wait_state("game", "inactive", timeout=40)
         wait_for(lambda: self.backend_pids("pgw-game-backend") == [], 15, what="backend gone")
         self.assertNotIn("198.18.100.1 . 5300", self.nft_list())
@@ -282,6 +289,95 @@ class NetdRestart(EngineTestCase):
         self.assertIn("added=0 removed=0 unchanged=1", self.engine_text())
         self.assertEqual(self.target("web")["state"], "active")
         self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+
+
+class OriginalAlways(EngineTestCase):
+    def test_the_seed_readmes_always_example_stays_active_past_its_idle_timeout(self):
+        # The original README's minimal example (a static:always frontend, a
+        # static:cmd target) with test addresses and a 3 s idle_timeout (not
+        # 5m): it drained after idle_timeout and never came back, where the
+        # original kept it up.
+        self.write_config(
+            "targets:\n"
+            "  - name: backend\n"
+            "    kind: static:cmd\n"
+            "    idle_timeout: 3s\n"
+            "    endpoints: [{name: http, protocol: tcp, address: '198.18.100.1:8080'}]\n"
+            "    options:\n"
+            "      command: exec %s %s serve tcp:198.18.100.1:8080:pgw-always-backend\n"
+            "frontends:\n"
+            "  - {name: public-http, kind: 'static:always', listen: '0.0.0.0:8088',"
+            " flow_timeout: 60s, target: 'backend:http'}\n" % (sys.executable, NS_HELPER))
+        self.start_engine()
+        self.wait_state("backend", "active")
+        wait_for(lambda: "idle: no flows for idle_timeout, kept warm" in self.engine_text(), 30,
+                 what="the idle timeout passed")
+        t = self.target("backend")
+        self.assertEqual((t["state"], t["kept_warm_by"]), ("active", "public-http"))
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8088), "pgw-always-backend")
+        # The operator's drain is respected: it stays cold.
+        self.ctl("drain", "backend")
+        self.wait_state("backend", "inactive")
+        time.sleep(2)
+        self.assertEqual(self.target("backend")["state"], "inactive")
+
+
+class OriginalDualStack(EngineTestCase):
+    def test_the_originals_pair_of_frontends_forwards_both_families(self):
+        # The original README's dual-stack workaround: 0.0.0.0:P to an IPv4
+        # endpoint beside [::]:P to an IPv6-only one. It used to be refused.
+        self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"), ("tcp", "2001:db8:2::2", 80, "be-tcp6"))
+        self.write_config(
+            "targets:\n"
+            "  - {name: web4, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '198.18.2.2:80'}]}\n"
+            "  - {name: web6, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '[2001:db8:2::2]:80'}]}\n"
+            "frontends:\n"
+            "  - {name: web4, kind: 'static:always', listen: '0.0.0.0:8080', flow_timeout: 60s,"
+            " target: 'web4:http'}\n"
+            "  - {name: web6, kind: 'static:always', listen: '[::]:8080', flow_timeout: 60s,"
+            " target: 'web6:http'}\n")
+        self.start_engine()
+        self.wait_state("web4", "active")
+        self.wait_state("web6", "active")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 8080), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "2001:db8:1::1", 8080), "be-tcp6")
+
+
+class NetdRefusesTheEngine(EngineTestCase):
+    def test_a_refused_handshake_backs_off_and_is_logged_once(self):
+        # Issue 11 item 3: the back-off was reset by every successful
+        # connect(), so a netd refusing the handshake (here: the engine's uid
+        # is not the one it lets in) was retried at ~10 Hz forever, with two
+        # log lines each time.
+        self.procs.stop(self.netd)
+        self.start_netd(engine_uid=ENGINE_UID - 1)
+        os.chmod(self.sock, 0o666)  # the engine may connect; netd's uid check refuses it
+        self.write_config(
+            "targets:\n"
+            "  - {name: web, kind: 'static:none', idle_timeout: 5m,"
+            " endpoints: [{name: http, protocol: tcp, address: '198.18.2.2:80'}]}\n"
+            "frontends:\n"
+            "  - {name: web, kind: 'static:http', listen: '0.0.0.0:8080', flow_timeout: 60s,"
+            " target: 'web:http', options: {content: 'cold'}}\n")
+        self.start_engine()
+        time.sleep(4)
+        refusals = self.log_text().count("refused a peer that is not the engine")
+        # Back-off from 100 ms, doubling to 5 s: tries at 0, 0.1, 0.3, 0.7, 1.5, 3.1 s.
+        self.assertGreaterEqual(refusals, 1, self.log_text())
+        self.assertLessEqual(refusals, 7, self.log_text())
+        netd_lines = [l for l in self.engine_text().splitlines()
+                      if "component=netd" in l and "level=INFO" not in l]
+        self.assertEqual(len(netd_lines), 1, "\n".join(netd_lines))
+        self.assertIn('msg="proxygw-netd unavailable, retrying"', netd_lines[0])
+        self.assertIn('error="refused by netd: permission denied: uid %d may not use netd"'
+                      % ENGINE_UID, netd_lines[0])
+        self.assertEqual(self.status()["dataplane"], "disconnected")
+        # A netd that lets it in: connected within the longest wait (5 s).
+        self.procs.stop(self.netd)
+        self.start_netd()
+        wait_for(lambda: self.status()["dataplane"] == "connected", 15, what="connected")
 
 
 class Shutdown(EngineTestCase):

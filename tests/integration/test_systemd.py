@@ -282,6 +282,17 @@ class BootedSystemd(unittest.TestCase):
         wait_for(lambda: self.target().get("state") == "active", 30, what="the backend adopted")
         self.assertEqual(self.target().get("flows"), 2)
 
+        # An engine crash: systemd restarts it (Restart=on-failure) and, with
+        # KillMode=process, the backend and its flows outlive it.
+        engine_pid = self.sh("systemctl show -P MainPID proxygw").stdout.strip()
+        self.sh("kill -9 %s" % engine_pid)
+        wait_for(lambda: self.sh("systemctl show -P MainPID proxygw").stdout.strip()
+                 not in ("0", engine_pid), 30, interval=0.2, what="the engine restarted")
+        wait_for(lambda: self.target().get("state") == "active", 30, what="adopted after a crash")
+        self.assertEqual(self.ping(h), "pong 2", "an engine crash cut a live flow")
+        self.assertEqual(self.sh("pgrep -f ^python3.*nshelper.py").stdout.split(), backend,
+                         "the engine's crash took the backend down")
+
         self.sh("systemctl restart proxygw-netd")
         self.assertEqual(self.ping(h), "pong 2", "systemctl restart proxygw-netd cut a live flow")
         # A stop of netd alone leaves forwarding (the engine's next connection
