@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -68,6 +69,20 @@ struct Registry {
   }
 };
 
+ipc::netd::Mapping ToNetd(const config::Mapping& m) {
+  return ipc::netd::Mapping{
+      ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
+                                                                 : ipc::netd::Proto::kUdp,
+                            m.listen.address, m.listen.port},
+      m.destination, m.flow_timeout_s};
+}
+
+std::vector<ipc::netd::MappingKey> KeysOf(const config::Config& cfg, const config::Frontend& f) {
+  std::vector<ipc::netd::MappingKey> keys;
+  for (const auto& m : cfg.MappingsOf(f)) keys.push_back(ToNetd(m).key);
+  return keys;
+}
+
 class NoControl : public Control {
  public:
   StatusSnapshot Status() const override { return {}; }
@@ -117,7 +132,7 @@ void CheckPlugins(const config::Config& cfg, std::vector<config::ConfigError>* e
       TargetContext ctx{io, obj, log, none, [](const std::string&) {}};
       (void)factory(ctx, sink);
     } else {
-      FrontendContext ctx{io, obj, log, [] {}};
+      FrontendContext ctx{io, obj, log, [] {}, nullptr, KeysOf(cfg, obj), cfg.FindTarget(obj.target)};
       (void)factory(ctx, sink);
     }
   });
@@ -134,6 +149,8 @@ struct Engine::Impl {
   std::map<std::string, std::unique_ptr<Target>> targets;
   std::map<std::string, std::unique_ptr<Frontend>> frontends;
   std::map<std::string, std::vector<Frontend*>> frontends_of;  // target -> its frontends
+  std::map<ipc::netd::MappingKey, Frontend*> frontend_of_key;
+  std::set<std::string> warm_after_drain;  // targets a knock found draining
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   bool closed = false;
 
@@ -151,6 +168,20 @@ struct Engine::Impl {
   // Records whether the target is active (an engine restart adopts it) or
   // not; a closed target's backend was stopped.
   void OnTargetChanged(const std::string& name, TargetState s) {
+    if (s == TargetState::kActive) {
+      for (Frontend* f : frontends_of[name]) {
+        if (f->handler() != nullptr) f->handler()->OnTargetActive();
+      }
+    }
+    if (s == TargetState::kInactive && warm_after_drain.erase(name) && !closed) {
+      // Posted: the target is still inside its own state change.
+      asio::post(io, Alive([this, name] {
+        if (closed) return;
+        log.Info("warming again after the drain: clients knocked while it drained",
+                 {{"target", name}});
+        (void)targets.at(name)->Warm();
+      }));
+    }
     if (s == TargetState::kWarming || s == TargetState::kDraining) return;
     common::Status st = state.Set(name, "state", s == TargetState::kActive ? "active" : "inactive");
     if (!st.ok()) log.Warn("could not record target state, ignoring", {{"error", st.message()}});
@@ -162,6 +193,23 @@ struct Engine::Impl {
     }
   }
 
+  // netd holds packets for `k.key`: its frontend decides whether to warm.
+  void OnKnock(const ipc::netd::KnockPush& k) {
+    auto it = frontend_of_key.find(k.key);
+    if (it == frontend_of_key.end() || it->second->handler() == nullptr || closed) {
+      log.Debug("knock for no frontend, ignoring", {{"key", k.key.ToString()}});
+      return;
+    }
+    Frontend* f = it->second;
+    if (!f->handler()->OnKnock(k)) return;
+    Target* t = targets.at(f->config().target).get();
+    if (t->state() == TargetState::kDraining) {
+      warm_after_drain.insert(t->name());
+      return;
+    }
+    (void)t->Warm();
+  }
+
   common::Status Build() {
     std::vector<config::ConfigError> errors;
     config::ErrorSink sink(cfg.file, &errors);
@@ -170,13 +218,7 @@ struct Engine::Impl {
       std::vector<ipc::netd::Mapping> mappings;
       for (const auto& f : cfg.frontends) {
         if (f.target != t.name) continue;
-        for (const auto& m : cfg.MappingsOf(f)) {
-          mappings.push_back(ipc::netd::Mapping{
-              ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
-                                                                         : ipc::netd::Proto::kUdp,
-                                    m.listen.address, m.listen.port},
-              m.destination, m.flow_timeout_s});
-        }
+        for (const auto& m : cfg.MappingsOf(f)) mappings.push_back(ToNetd(m));
       }
       std::string name = t.name;
       Target::Hooks hooks;
@@ -188,6 +230,7 @@ struct Engine::Impl {
     for (const auto& f : cfg.frontends) {
       auto fe = std::make_unique<Frontend>(f, log.With({{"frontend", f.name}}));
       frontends_of[f.target].push_back(fe.get());
+      for (const auto& k : KeysOf(cfg, f)) frontend_of_key[k] = fe.get();
       frontends[f.name] = std::move(fe);
     }
     ForEachKind(cfg, reg, sink, [&](const auto& obj, const auto& factory) {
@@ -204,7 +247,8 @@ struct Engine::Impl {
                               common::Status st = target->Warm();
                               if (!st.ok()) log.Debug("warm signal ignored", {{"target", target->name()},
                                                                              {"reason", st.message()}});
-                            })};
+                            }),
+                            &dp, KeysOf(cfg, obj), cfg.FindTarget(obj.target)};
         if (auto h = factory(ctx, sink)) {
           if (h->KeepsTargetWarm()) target->KeepWarm(obj.name);
           frontends.at(obj.name)->SetHandler(std::move(h));
@@ -248,7 +292,8 @@ common::Status Engine::Start(const std::function<void()>& start_dataplane, std::
       s.Alive([this](const std::string& owner, const common::Status& why) {
         auto it = impl_->targets.find(owner);
         if (it != impl_->targets.end()) it->second->OnForwardingRefused(why);
-      })});
+      }),
+      s.Alive([this](const ipc::netd::KnockPush& k) { impl_->OnKnock(k); })});
   if (common::Status st = s.Build(); !st.ok()) return st;
   s.Adopt();
   start_dataplane();
@@ -332,6 +377,12 @@ StatusSnapshot Engine::Status() const {
     fs.target_name = c.target;
     fs.endpoint_name = c.endpoint;
     for (const auto& m : s.cfg.MappingsOf(c)) fs.proxy_addresses.push_back(m.destination.ToString());
+    if (f->handler() != nullptr) {
+      if (auto k = f->handler()->KnockStats()) {
+        fs.knocks = k->count;
+        fs.last_knock_from = k->last_source;
+      }
+    }
     snap.frontends.push_back(std::move(fs));
   }
   return snap;
