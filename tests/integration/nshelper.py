@@ -158,7 +158,7 @@ def once(proto, addr, port, n, timeout):
         except OSError as e:
             r = ("other", str(e))
         with lock:
-            results.append((r[0], r[1], time.monotonic() - t0))
+            results.append((r[0], r[1], time.monotonic() - t0, time.time()))
 
     threads = [threading.Thread(target=one) for _ in range(int(n))]
     for t in threads:
@@ -170,6 +170,8 @@ def once(proto, addr, port, n, timeout):
     out["errors"] = sorted({r[1] for r in results if r[0] == "other"})
     out["ok_max_s"] = max([r[2] for r in results if r[0] == "ok"] or [0])
     out["fail_max_s"] = max([r[2] for r in results if r[0] != "ok"] or [0])
+    # Wall clock of the first failure, to compare with another process's clock.
+    out["first_fail_at"] = min([r[3] for r in results if r[0] != "ok"] or [0])
     print(json.dumps(out), flush=True)
 
 

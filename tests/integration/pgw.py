@@ -371,6 +371,20 @@ class NetdTestCase(unittest.TestCase):
         return run(["ip", "netns", "exec", ns, sys.executable, NS_HELPER] + [str(a) for a in args],
                    check=False, timeout=timeout)
 
+    def ns_clients(self, *args):
+        """Starts nshelper.py `args` in the client namespace in the background;
+        .result() waits for it and gives the JSON it printed."""
+        p = self.procs.start(["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER] +
+                             [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+
+        def result(wait=120):
+            out, err = p.communicate(timeout=wait)
+            self.assertTrue(out.strip(), "clients printed nothing: %s" % err)
+            return json.loads(out)
+        p.result = result
+        return p
+
     def serve(self, *spec):
         """Starts backend servers: ('tcp', '198.18.2.2', 80, 'name'), ..."""
         args = ["ip", "netns", "exec", self.topo.backend, sys.executable, NS_HELPER, "serve"]

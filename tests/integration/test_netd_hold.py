@@ -3,16 +3,14 @@ or UDP datagram is held in the kernel, netd knocks, and the packet goes on to
 the backend once the mapping is enabled; a failed warm, the hold time, a
 source outside the allow list, netd's restart and the caps, each with real
 clients in the client namespace and real netd driven by netd-test-client."""
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgw import H, K, M, NetdTestCase, wait_for, NS_HELPER  # noqa: E402
+from pgw import H, K, M, NetdTestCase, wait_for  # noqa: E402
 
 TCP_KEY = "198.18.1.1:8080"
 UDP_KEY = "198.18.1.1:5300"
@@ -27,16 +25,8 @@ class Hold(NetdTestCase):
     # --- helpers ---
     def clients(self, proto, addr, port, n=1, timeout=20, mode="once"):
         """Starts clients in the client namespace; .result() gives their JSON."""
-        args = ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER]
-        args += [mode, proto, addr, port, n, timeout] if mode == "once" else [mode, addr, port, timeout]
-        p = self.procs.start(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-        def result(wait=60):
-            out, err = p.communicate(timeout=wait)
-            self.assertTrue(out.strip(), "clients printed nothing: %s" % err)
-            return json.loads(out)
-        p.result = result
-        return p
+        return self.ns_clients(*([mode, proto, addr, port, n, timeout] if mode == "once"
+                                 else [mode, addr, port, timeout]))
 
     def hold(self, holds, mappings=()):
         r = self.c.sync(list(mappings), holds=holds)
