@@ -138,8 +138,8 @@ struct FrontendStatus {
   // Additions, for a frontend that holds first packets (static:hold): knocks
   // since it started (absent for other kinds), the latest one's source
   // (omitted when empty).
-  std::optional<std::uint64_t> knocks;
-  std::string last_knock_from;
+  std::optional<std::uint64_t> knocks{};
+  std::string last_knock_from{};
   friend bool operator==(const FrontendStatus&, const FrontendStatus&) = default;
 };
 
