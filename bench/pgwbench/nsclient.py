@@ -178,5 +178,5 @@ def poller(addr, port):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    fn = {"seqlat": seqlat, "cold": cold, "flow": flow, "connect": connect, "poller": poller}[cmd]
+    fn = {"seqlat": seqlat, "cold": cold, "held": held, "flow": flow, "connect": connect, "poller": poller}[cmd]
     print(json.dumps(fn(*args)), flush=True)
