@@ -51,7 +51,7 @@ TEST(CtlStatusTable, AHoldFrontendShowsItsKnocks) {
             "\n"
             "no targets\n"
             "\n"
-            "FRONTEND  KIND         STATE                                    PROTO  LISTEN         TARGET   "
+            "FRONTEND  KIND         STATE                                     PROTO  LISTEN         TARGET   "
             "FORWARDS TO       LAST ERROR\n"
             "game      static:hold  running (3 knocks, last from 198.18.1.2)  tcp    0.0.0.0:25565  mc:game  "
             "198.18.2.2:25565  -\n");
