@@ -138,7 +138,8 @@ class HoldTcp(HoldTestCase):
         time.sleep(1)
         self.start_netd()
         r = cl.result()
-        self.assertEqual((r["ok"], r["refused"], r["answers"]), (3, 0, ["be-game"]), r)
+        self.assertEqual((r["ok"], r["refused"], r["answers"]), (3, 0, ["be-game"]),
+                         (r, self.engine_text()[-5000:], self.log_text()[-3000:]))
         self.assertEqual(self.starts_count(), 1)
 
     def test_the_engine_killed_while_clients_are_held_completes_the_warm_after_restart(self):
