@@ -27,6 +27,9 @@ class Dataplane {
     // `owner`'s mappings were left out of a sync because netd would refuse
     // them (`why`, InvalidArgument); they are not installed.
     std::function<void(const std::string& owner, const common::Status& why)> refused;
+    // netd holds packets for a key (a hold's first packet, a later knock,
+    // or, at subscribe, one still held from before): see ipc::netd::Hold.
+    std::function<void(const ipc::netd::KnockPush&)> knocked{};
   };
 
   virtual ~Dataplane() = default;
@@ -55,6 +58,17 @@ class Dataplane {
   // At start, before connecting: `owner`'s mappings are believed installed
   // (an engine restart adopting an active target); the first sync keeps them.
   virtual void Preset(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings) = 0;
+
+  // Sets `owner`'s (a frontend's) holds, replacing what it had; empty clears
+  // them. They are part of every full sync, and go to netd at once when
+  // connected (keys it no longer holds are cleared, refusing what they held).
+  // InvalidArgument, and nothing changed, when netd would refuse one (a bad
+  // prefix list, a key another owner holds).
+  virtual common::Status SetHolds(const std::string& owner,
+                                  const std::vector<ipc::netd::Hold>& holds) = 0;
+  // Refuses the packets held for `keys` now (their warm failed). Not
+  // connected: nothing to do (netd refuses them when their hold runs out).
+  virtual void Release(const std::vector<ipc::netd::MappingKey>& keys) = 0;
 
   // Active DNATed flows to a destination, as netd last reported (0 when
   // unknown or disconnected).

@@ -59,6 +59,9 @@ bool Engine::Impl::BuildFrontend(const std::string& name, config::ErrorSink& err
   FrontendContext ctx{io, f, log.With({{"frontend", name}}),
                       Alive([this, target = f.target] { WarmSignal(target); })};
   ctx.knock = [c = &metrics.ForFrontend(name)] { ++c->knocks; };
+  ctx.dataplane = &dp;
+  ctx.keys = FrontendKeys(*current, f);
+  ctx.target = current->FindTarget(f.target);
   std::unique_ptr<FrontendHandler> handler = (*factory)(ctx, errors);
   if (!handler) return false;
   fe->SetHandler(std::move(handler));
@@ -133,6 +136,23 @@ void Engine::Impl::OnTargetChanged(const std::string& name, std::uint64_t serial
     }
   } else if (FindTarget(name, serial) == nullptr) {
     return;
+  } else {
+    if (s == TargetState::kActive) {
+      for (auto& [fname, slot] : frontends) {
+        if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr) {
+          slot.frontend->handler()->OnTargetActive();
+        }
+      }
+    }
+    if (s == TargetState::kInactive && warm_after_drain.erase(name) && !closed) {
+      // Posted: the target is still inside its own state change.
+      asio::post(io, Alive([this, name] {
+        if (closed) return;
+        log.Info("warming again after the drain: clients knocked while it drained",
+                 {{"target", name}});
+        WarmSignal(name);
+      }));
+    }
   }
   if (s == TargetState::kWarming || s == TargetState::kDraining) return;
   common::Status st = state.Set(name, "state", s == TargetState::kActive ? "active" : "inactive");
@@ -161,6 +181,24 @@ void Engine::Impl::WarmSignal(const std::string& name) {
   }
   common::Status st = slot.target->Warm();
   if (!st.ok()) log.Debug("warm signal ignored", {{"target", name}, {"reason", st.message()}});
+}
+
+void Engine::Impl::OnKnock(const ipc::netd::KnockPush& k) {
+  if (closed) return;
+  for (auto& [fname, slot] : frontends) {
+    if (!slot.frontend || slot.frontend->handler() == nullptr) continue;
+    auto keys = FrontendKeys(*current, *slot.conf);
+    if (std::find(keys.begin(), keys.end(), k.key) == keys.end()) continue;
+    if (!slot.frontend->handler()->OnKnock(k)) return;
+    auto it = targets.find(slot.conf->target);
+    if (it != targets.end() && it->second.target &&
+        it->second.target->state() == TargetState::kDraining) {
+      warm_after_drain.insert(slot.conf->target);
+      return;
+    }
+    return WarmSignal(slot.conf->target);
+  }
+  log.Debug("knock for no frontend, ignoring", {{"key", k.key.ToString()}});
 }
 
 // Adopts what an engine restart left: active targets stay active, leftover
@@ -199,7 +237,8 @@ Status Engine::Start(const std::function<void()>& start_dataplane, std::function
         if (auto it = impl_->retiring.find(owner); it != impl_->retiring.end()) {
           it->second.target->OnForwardingRefused(why);
         }
-      })});
+      }),
+      s.Alive([this](const ipc::netd::KnockPush& k) { impl_->OnKnock(k); })});
   s.dp.SetChangeObserver(
       s.Alive([this](double secs) { impl_->metrics.netd_change().Observe(secs); }));
   if (common::Status st = s.Build(); !st.ok()) return st;
@@ -314,6 +353,12 @@ StatusSnapshot Engine::Status() const {
     fs.endpoint_name = c.endpoint;
     for (const auto& m : s.current->MappingsOf(c)) {
       fs.proxy_addresses.push_back(m.destination.ToString());
+    }
+    if (slot.frontend && slot.frontend->handler() != nullptr) {
+      if (auto k = slot.frontend->handler()->KnockStats()) {
+        fs.knocks = k->count;
+        fs.last_knock_from = k->last_source;
+      }
     }
     snap.frontends.push_back(std::move(fs));
   }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,7 @@ struct Engine::Impl {
   std::map<std::uint64_t, FrontendSlot> closing_frontends;
   std::uint64_t serials = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::set<std::string> warm_after_drain;  // targets a knock found draining
   bool started = false;
   bool closed = false;
 
@@ -118,6 +120,9 @@ struct Engine::Impl {
   void OnTargetFailed(const std::string& name, std::uint64_t serial);
   // A frontend of target `name` asks for it to warm.
   void WarmSignal(const std::string& name);
+  // netd holds packets for `k.key`: the frontend of that key decides whether
+  // its target warms.
+  void OnKnock(const ipc::netd::KnockPush& k);
   void Adopt();
 
   // --- engine_reload.cc ---

@@ -182,6 +182,10 @@ struct NetdConnection::State : std::enable_shared_from_this<State> {
   }
 
   void Dispatch(NetdMessage m) {
+    if (const auto* knock = std::get_if<KnockPush>(&m.body)) {
+      if (handlers.knock) handlers.knock(*knock);
+      return;
+    }
     if (const auto* push = std::get_if<FlowCountsPush>(&m.body)) {
       awaited_push.reset();
       Watch();

@@ -1,8 +1,8 @@
 // NetdConnection: one connection to proxygw-netd's socket (SOCK_SEQPACKET, one
 // message per packet), as the engine's netd client uses it. Requests go out
 // with an id, and each reply comes back to the callback sent with it; flow
-// count pushes go to `push`. It knows the protocol's framing and ids, nothing
-// of mappings or of the handshake.
+// count pushes go to `push`, knocks to `knock`. It knows the protocol's
+// framing and ids, nothing of mappings or of the handshake.
 //
 // It ends once, for good: netd closed it or refused it (an error with id 0,
 // such as busy or wrong uid), a message did not decode, or netd did not
@@ -30,6 +30,7 @@ class NetdConnection {
  public:
   struct Handlers {
     std::function<void(const ipc::netd::FlowCountsPush&)> push;
+    std::function<void(const ipc::netd::KnockPush&)> knock;
     std::function<void(const std::string& why)> ended;
   };
   using Reply = std::function<void(common::Result<ipc::netd::NetdMessage>)>;

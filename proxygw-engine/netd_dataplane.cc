@@ -10,6 +10,7 @@
 #include "proxygw-engine/netd_stubs.h"
 #include "proxygw-engine/repeated_failure.h"
 #include "proxygw-engine/retry_timer.h"
+#include "proxygw-netd/validate.h"
 
 namespace engine {
 
@@ -55,6 +56,8 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
   RepeatedFailure failure;
   std::uint32_t max_mappings = 0;  // netd's limit, from its hello
   netd_stubs::Owned desired;
+  std::map<std::string, std::vector<Hold>> holds;  // by owner (frontend)
+  bool synced = false;  // the full sync of this connection has been sent
   std::map<std::pair<Proto, common::AddrPort>, std::uint32_t> counts;
   std::set<std::pair<MappingKey, WarningCode>> warned;
 
@@ -73,6 +76,9 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     NetdConnection::Handlers h;
     h.push = [w = weak_from_this()](const FlowCountsPush& p) {
       if (auto s = w.lock()) s->Counts(p);
+    };
+    h.knock = [w = weak_from_this()](const KnockPush& k) {
+      if (auto s = w.lock(); s && s->listener.knocked) s->listener.knocked(k);
     };
     h.ended = [w = weak_from_this()](const std::string& why) {
       if (auto s = w.lock()) s->Disconnect(why);
@@ -105,6 +111,7 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     if (phase == Phase::kDisconnected || phase == Phase::kStopped) return;
     bool was_ready = ready();
     phase = Phase::kDisconnected;  // first: the replies failing below find it so
+    synced = false;
     counts.clear();
     auto ending = std::move(conn);
     if (ending) ending->Close(why);
@@ -209,13 +216,25 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
         }
       };
     };
-    Send(SyncBeginRequest{static_cast<std::uint32_t>(all.size())}, fail("sync-begin"));
+    std::vector<Hold> all_holds;
+    for (const auto& [owner, hs] : holds) all_holds.insert(all_holds.end(), hs.begin(), hs.end());
+    Send(SyncBeginRequest{static_cast<std::uint32_t>(all.size()),
+                          static_cast<std::uint32_t>(all_holds.size())},
+         fail("sync-begin"));
     for (std::size_t i = 0; i < all.size(); i += kMaxItemsPerMessage) {
       auto end = std::min(all.size(), i + kMaxItemsPerMessage);
       Send(SyncAddRequest{std::vector<Mapping>(all.begin() + static_cast<std::ptrdiff_t>(i),
                                                all.begin() + static_cast<std::ptrdiff_t>(end))},
            fail("sync-add"));
     }
+    for (std::size_t i = 0; i < all_holds.size(); i += kMaxHoldsPerMessage) {
+      auto end = std::min(all_holds.size(), i + kMaxHoldsPerMessage);
+      Send(SyncAddRequest{{},
+                          std::vector<Hold>(all_holds.begin() + static_cast<std::ptrdiff_t>(i),
+                                            all_holds.begin() + static_cast<std::ptrdiff_t>(end))},
+           fail("sync-add"));
+    }
+    synced = true;  // later Hold and Release requests follow the sync on the wire
     Send(SyncCommitRequest{}, [self](Result<NetdMessage> r) {
       if (Status st = StatusOf(r); !st.ok()) return self->Disconnect("sync: " + st.message());
       const auto* a = std::get_if<ApplyReply>(&std::get<ReplyBody>(r->body));
@@ -242,6 +261,16 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
     reconnect.Reset();  // only now: a refusal during the handshake keeps backing off
     failure.Clear();
     if (listener.connection_changed) listener.connection_changed(true);
+  }
+
+  // Sends `body` after this connection's sync; a refusal drops the
+  // connection (the next sync restates the holds).
+  void SendAfterSync(RequestBody body, const char* step) {
+    if (!conn || !synced) return;
+    auto self = shared_from_this();
+    Send(std::move(body), [self, step](Result<NetdMessage> r) {
+      if (Status st = StatusOf(r); !st.ok()) self->Disconnect(std::string(step) + ": " + st.message());
+    });
   }
 
   void Stop() {
@@ -332,6 +361,53 @@ void NetdDataplane::Flush(const std::vector<MappingKey>& keys, Done done) {
 
 void NetdDataplane::Preset(const std::string& owner, const std::vector<Mapping>& mappings) {
   impl_->desired[owner] = mappings;
+}
+
+Status NetdDataplane::SetHolds(const std::string& owner, const std::vector<Hold>& hs) {
+  std::map<MappingKey, const Hold*> wanted;
+  for (const auto& h : hs) {
+    if (Status st = netd::ValidateHold(h, /*clear_ok=*/false); !st.ok()) return st;
+    if (!wanted.emplace(h.key, &h).second) {
+      return Status::InvalidArgument("hold of " + h.key.ToString() + ": listed twice");
+    }
+    for (const auto& [other, theirs] : impl_->holds) {
+      if (other == owner) continue;
+      for (const auto& t : theirs) {
+        if (t.key == h.key) {
+          return Status::InvalidArgument("hold of " + h.key.ToString() + ": held by " + other);
+        }
+      }
+    }
+  }
+  // The change: new and changed holds, and the keys no longer held cleared.
+  std::vector<Hold> change;
+  auto& had = impl_->holds[owner];
+  for (const auto& h : had) {
+    auto it = wanted.find(h.key);
+    if (it == wanted.end()) change.push_back(Hold{h.key, 0, {}});
+  }
+  for (const auto& h : hs) {
+    if (std::find(had.begin(), had.end(), h) == had.end()) change.push_back(h);
+  }
+  had = hs;
+  if (had.empty()) impl_->holds.erase(owner);
+  for (std::size_t i = 0; i < change.size(); i += kMaxHoldsPerMessage) {
+    auto end = std::min(change.size(), i + kMaxHoldsPerMessage);
+    impl_->SendAfterSync(HoldRequest{std::vector<Hold>(change.begin() + static_cast<std::ptrdiff_t>(i),
+                                                       change.begin() + static_cast<std::ptrdiff_t>(end))},
+                         "hold");
+  }
+  return Status::Ok();
+}
+
+void NetdDataplane::Release(const std::vector<MappingKey>& keys) {
+  for (std::size_t i = 0; i < keys.size(); i += kMaxItemsPerMessage) {
+    auto end = std::min(keys.size(), i + kMaxItemsPerMessage);
+    impl_->SendAfterSync(
+        ReleaseRequest{std::vector<MappingKey>(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                                               keys.begin() + static_cast<std::ptrdiff_t>(end))},
+        "release");
+  }
 }
 
 std::uint32_t NetdDataplane::Flows(Proto proto, const common::AddrPort& dest) const {

@@ -2,7 +2,8 @@
 // desired mappings of every target and, on every (re)connect, says hello,
 // sends them as one full sync (netd reconciles its table to it in one
 // transaction, leaving unchanged mappings and their flows alone) and
-// subscribes to flow counts; it is connected (ready) once netd's flow
+// subscribes to flow counts and knocks; the holds of every frontend go into
+// each full sync too, and to netd as they change; it is connected (ready) once netd's flow
 // snapshot has arrived, so that counts are never read before they are known.
 //
 // Requests are checked before they are sent (netd_stubs.h): netd closes the
@@ -66,6 +67,9 @@ class NetdDataplane : public Dataplane {
   void Disable(const std::string& owner, Done done) override;
   void Flush(const std::vector<ipc::netd::MappingKey>& keys, Done done) override;
   void Preset(const std::string& owner, const std::vector<ipc::netd::Mapping>& mappings) override;
+  common::Status SetHolds(const std::string& owner,
+                          const std::vector<ipc::netd::Hold>& holds) override;
+  void Release(const std::vector<ipc::netd::MappingKey>& keys) override;
   std::uint32_t Flows(ipc::netd::Proto proto, const common::AddrPort& dest) const override;
 
  private:

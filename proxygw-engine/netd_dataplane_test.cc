@@ -29,7 +29,8 @@ class NetdDataplaneTest : public ::testing::Test {
     dp_->SetListener({[this](bool c) { changes_.push_back(c); }, [] {},
                       [this](const std::string& owner, const Status& why) {
                         refused_.emplace_back(owner, why.message());
-                      }});
+                      },
+                      [this](const ipc::netd::KnockPush& k) { knocks_.push_back(k); }});
     dp_->Start();
   }
   template <class P>
@@ -51,7 +52,20 @@ class NetdDataplaneTest : public ::testing::Test {
   std::unique_ptr<NetdDataplane> dp_;
   std::vector<bool> changes_;
   std::vector<std::pair<std::string, std::string>> refused_;
+  std::vector<ipc::netd::KnockPush> knocks_;
 };
+
+ipc::netd::Hold TcpHold(const char* listen, std::uint32_t hold_s,
+                        std::vector<ipc::netd::Prefix> allow = {}) {
+  return ipc::netd::Hold{testing::TcpMapping(listen, "198.18.2.2:1").key, hold_s, std::move(allow)};
+}
+
+// The holds a request carries (SyncAdd or Hold).
+std::vector<ipc::netd::Hold> HoldsOf(const ipc::netd::Request& r) {
+  if (const auto* a = std::get_if<ipc::netd::SyncAddRequest>(&r.body)) return a->holds;
+  if (const auto* h = std::get_if<ipc::netd::HoldRequest>(&r.body)) return h->holds;
+  return {};
+}
 
 TEST_F(NetdDataplaneTest, ConnectedOnlyOnceTheFlowSnapshotHasArrived) {
   // Issue 11 item 5: ready was set on the subscribe reply, before the
@@ -195,6 +209,59 @@ TEST_F(NetdDataplaneTest, ReportsTheLatencyOfEachAnsweredChange) {
   ASSERT_TRUE(RunUntil([&] { return answer_.has_value(); }));
   ASSERT_EQ(seen.size(), 2u);
   for (double s : seen) EXPECT_GE(s, 0.0);
+}
+
+TEST_F(NetdDataplaneTest, EveryFullSyncRestatesTheHolds) {
+  // Issue 12: a restarted netd (or engine) learns the holds from the sync.
+  ASSERT_TRUE(dp_ == nullptr);
+  Make();
+  ASSERT_TRUE(dp_->SetHolds("game", {TcpHold("198.18.0.1:25565", 60)}).ok());
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  const auto& begin = std::get<ipc::netd::SyncBeginRequest>(netd_.requests.at(1).body);
+  EXPECT_EQ(begin.holds, 1u);
+  std::vector<ipc::netd::Hold> synced;
+  for (const auto& r : netd_.requests) {
+    if (r.op() == Op::kSyncAdd) synced = HoldsOf(r);
+  }
+  EXPECT_EQ(synced, std::vector<ipc::netd::Hold>{TcpHold("198.18.0.1:25565", 60)});
+  EXPECT_EQ(netd_.Count(Op::kHold), 0u) << "the sync carried it";
+}
+
+TEST_F(NetdDataplaneTest, AChangedHoldGoesToNetdAndADroppedKeyIsCleared) {
+  Make();
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  ASSERT_TRUE(dp_->SetHolds("game", {TcpHold("198.18.0.1:1", 60), TcpHold("198.18.0.1:2", 60)}).ok());
+  ASSERT_TRUE(RunUntil([&] { return netd_.Count(Op::kHold) == 1; }));
+  ASSERT_TRUE(dp_->SetHolds("game", {TcpHold("198.18.0.1:2", 30)}).ok());
+  ASSERT_TRUE(RunUntil([&] { return netd_.Count(Op::kHold) == 2; }));
+  EXPECT_EQ(HoldsOf(netd_.requests.back()),
+            (std::vector<ipc::netd::Hold>{TcpHold("198.18.0.1:1", 0), TcpHold("198.18.0.1:2", 30)}));
+  dp_->Release({TcpHold("198.18.0.1:2", 0).key});
+  ASSERT_TRUE(RunUntil([&] { return netd_.Count(Op::kRelease) == 1; }));
+  EXPECT_TRUE(dp_->connected());
+}
+
+TEST_F(NetdDataplaneTest, AHoldNetdWouldRefuseIsRefusedHereAndNothingIsSent) {
+  Make();
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  ipc::netd::Prefix host_bits{*common::IpAddress::Parse("198.18.1.1"), 24};
+  Status st = dp_->SetHolds("game", {TcpHold("198.18.0.1:1", 60, {host_bits})});
+  EXPECT_TRUE(st.IsInvalidArgument()) << st.message();
+  ASSERT_TRUE(dp_->SetHolds("game", {TcpHold("198.18.0.1:1", 60)}).ok());
+  st = dp_->SetHolds("other", {TcpHold("198.18.0.1:1", 60)});
+  EXPECT_EQ(st.message(), "hold of tcp 198.18.0.1:1: held by game");
+  RunFor(milliseconds(100));
+  EXPECT_EQ(netd_.Count(Op::kHold), 1u);
+  EXPECT_TRUE(dp_->connected());
+}
+
+TEST_F(NetdDataplaneTest, KnocksReachTheListener) {
+  Make();
+  ASSERT_TRUE(RunUntil([&] { return dp_->connected(); }));
+  ipc::netd::KnockPush k{TcpHold("198.18.0.1:1", 0).key, *common::IpAddress::Parse("198.18.1.2"), 3};
+  netd_.SendKnock(k);
+  ASSERT_TRUE(RunUntil([&] { return !knocks_.empty(); }));
+  EXPECT_EQ(knocks_.front(), k);
 }
 
 }  // namespace

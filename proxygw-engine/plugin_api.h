@@ -11,12 +11,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "proxygw-engine/config/config.h"
 #include "proxygw-engine/config/yaml_reader.h"
 #include "proxygw-engine/control.h"
+#include "proxygw-engine/dataplane.h"
 #include "proxygw-engine/log.h"
 
 namespace boost::asio {
@@ -47,6 +50,20 @@ class FrontendHandler {
   // True when the frontend keeps its target warm whatever its flows: the
   // target's idle_timeout never drains it. Default: false.
   virtual bool KeepsTargetWarm() const { return false; }
+  // The target became active (its mappings are on). Default: nothing.
+  virtual void OnTargetActive() {}
+  // netd holds packets for one of this frontend's keys (see
+  // ipc::netd::Hold). True when the target should warm: the engine warms
+  // it, and if it is draining, warms it again once it is inactive. Default:
+  // false (a frontend that sets no hold gets no knock).
+  virtual bool OnKnock(const ipc::netd::KnockPush&) { return false; }
+  // Knocks seen since the frontend started, and the latest source; nullopt
+  // for a frontend that holds nothing.
+  struct Knocks {
+    std::uint64_t count = 0;
+    std::string last_source;  // empty before the first
+  };
+  virtual std::optional<Knocks> KnockStats() const { return std::nullopt; }
 };
 
 // A target's kind-specific part: it makes the backend available and takes it
@@ -82,6 +99,10 @@ struct FrontendContext {
   // Frontends that wake on traffic call it once per such request, beside
   // `warm`; whatever the target's state. Cheap.
   std::function<void()> knock = [] {};
+  // For a frontend that holds first packets in the kernel (static:hold):
+  Dataplane* dataplane = nullptr;             // null when only checking the config
+  std::vector<ipc::netd::MappingKey> keys{};  // its mappings' keys, one per family served
+  const config::Target* target = nullptr;     // the target it forwards to
 };
 
 // What a target kind's constructor gets.

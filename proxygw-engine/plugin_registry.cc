@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "proxygw-engine/reload_plan.h"
 #include "proxygw-engine/state_store.h"
 
 namespace engine {
@@ -107,6 +108,8 @@ void CheckPlugins(const config::Config& cfg, std::vector<config::ConfigError>* e
   for (const auto& f : cfg.frontends) {
     if (const FrontendFactory* factory = reg.FrontendKind(f, sink)) {
       FrontendContext ctx{io, f, log, [] {}};
+      ctx.keys = FrontendKeys(cfg, f);
+      ctx.target = cfg.FindTarget(f.target);
       (void)(*factory)(ctx, sink);
     }
   }

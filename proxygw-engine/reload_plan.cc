@@ -163,19 +163,31 @@ bool SameValue(const YAML::Node& a, const YAML::Node& b) {
   return Same(a, b, &budget);
 }
 
+namespace {
+
+Mapping ToNetd(const config::Mapping& m) {
+  return Mapping{ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
+                                                                            : ipc::netd::Proto::kUdp,
+                                       m.listen.address, m.listen.port},
+                 m.destination, m.flow_timeout_s};
+}
+
+}  // namespace
+
 std::vector<Mapping> TargetMappings(const config::Config& cfg, const std::string& target) {
   std::vector<Mapping> out;
   for (const auto& f : cfg.frontends) {
     if (f.target != target) continue;
-    for (const auto& m : cfg.MappingsOf(f)) {
-      out.push_back(Mapping{
-          ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
-                                                                     : ipc::netd::Proto::kUdp,
-                                m.listen.address, m.listen.port},
-          m.destination, m.flow_timeout_s});
-    }
+    for (const auto& m : cfg.MappingsOf(f)) out.push_back(ToNetd(m));
   }
   return out;
+}
+
+std::vector<ipc::netd::MappingKey> FrontendKeys(const config::Config& cfg,
+                                                const config::Frontend& f) {
+  std::vector<ipc::netd::MappingKey> keys;
+  for (const auto& m : cfg.MappingsOf(f)) keys.push_back(ToNetd(m).key);
+  return keys;
 }
 
 bool ReloadPlan::Empty() const {

@@ -44,6 +44,10 @@ ReloadPlan PlanReload(const config::Config& running, const config::Config& next)
 std::vector<ipc::netd::Mapping> TargetMappings(const config::Config& cfg,
                                                const std::string& target);
 
+// The keys of frontend `f`'s mappings in `cfg`, one per family it serves.
+std::vector<ipc::netd::MappingKey> FrontendKeys(const config::Config& cfg,
+                                                const config::Frontend& f);
+
 // Whether two YAML values mean the same: same kinds, scalars with the same
 // text and the same resolved type (so `cold` and `"cold"` are the same,
 // `"80"` and `80` differ), maps with the same keys (in any

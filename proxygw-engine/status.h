@@ -43,6 +43,10 @@ struct FrontendStatus {
   std::string target_name;
   std::string endpoint_name;
   std::vector<std::string> proxy_addresses;  // where clients are forwarded; one per family served
+  // A frontend that holds first packets (static:hold): knocks since it
+  // started, and the latest knock's source; nullopt for other kinds.
+  std::optional<std::uint64_t> knocks{};
+  std::string last_knock_from{};
 };
 
 struct StatusSnapshot {

@@ -113,6 +113,17 @@ Status AttachMarkFilter(int fd, std::uint32_t mask) {
   return Status::Ok();
 }
 
+// One address of `ct`'s tuples: attribute `v4` or `v6` by its family.
+std::optional<IpAddress> AddressOf(const nf_conntrack* ct, nf_conntrack_attr v4,
+                                   nf_conntrack_attr v6) {
+  bool is_v4 = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET;
+  const void* p = nfct_get_attr(ct, is_v4 ? v4 : v6);
+  if (p == nullptr) return std::nullopt;
+  std::array<std::uint8_t, 16> b{};
+  std::memcpy(b.data(), p, is_v4 ? 4 : 16);  // network order
+  return is_v4 ? IpAddress::V4({b[0], b[1], b[2], b[3]}) : IpAddress::V6(b);
+}
+
 // The flow `ct` describes, if netd tracks it: IPS_DST_NAT set, (mark & mask)
 // != 0, TCP or UDP, IPv4 or IPv6, with a reply tuple. nullopt otherwise.
 std::optional<TrackedFlow> ToTrackedFlow(const nf_conntrack* ct, std::uint32_t mask) {
@@ -132,46 +143,15 @@ std::optional<TrackedFlow> ToTrackedFlow(const nf_conntrack* ct, std::uint32_t m
   flow.id = nfct_get_attr_u32(ct, ATTR_ID);
   flow.mark = mark;
   flow.l4proto = l4proto;
-  switch (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO)) {
-    case AF_INET: {
-      if (nfct_attr_is_set(ct, ATTR_REPL_IPV4_SRC) <= 0) return std::nullopt;
-      const std::uint32_t be = nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC);  // network order
-      std::array<std::uint8_t, 4> b;
-      std::memcpy(b.data(), &be, b.size());
-      flow.destination.address = IpAddress::V4(b);
-      break;
-    }
-    case AF_INET6: {
-      const void* p = nfct_get_attr(ct, ATTR_REPL_IPV6_SRC);
-      if (p == nullptr) return std::nullopt;
-      std::array<std::uint8_t, 16> b;
-      std::memcpy(b.data(), p, b.size());
-      flow.destination.address = IpAddress::V6(b);
-      break;
-    }
-    default:
-      return std::nullopt;
-  }
+  auto dest = AddressOf(ct, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC);
+  auto orig_src = AddressOf(ct, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC);
+  auto orig_dst = AddressOf(ct, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST);
+  if (!dest || !orig_src || !orig_dst) return std::nullopt;
+  flow.destination.address = *dest;
+  flow.orig_source.address = *orig_src;
+  flow.orig_destination.address = *orig_dst;
   flow.destination.port = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
   if (nfct_attr_is_set(ct, ATTR_TIMEOUT) > 0) flow.timeout_s = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
-  if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET) {
-    for (auto [attr, out] : {std::pair{ATTR_ORIG_IPV4_SRC, &flow.orig_source.address},
-                             std::pair{ATTR_ORIG_IPV4_DST, &flow.orig_destination.address}}) {
-      const std::uint32_t be = nfct_get_attr_u32(ct, attr);
-      std::array<std::uint8_t, 4> b;
-      std::memcpy(b.data(), &be, b.size());
-      *out = IpAddress::V4(b);
-    }
-  } else {
-    for (auto [attr, out] : {std::pair{ATTR_ORIG_IPV6_SRC, &flow.orig_source.address},
-                             std::pair{ATTR_ORIG_IPV6_DST, &flow.orig_destination.address}}) {
-      const void* p = nfct_get_attr(ct, attr);
-      if (p == nullptr) return std::nullopt;
-      std::array<std::uint8_t, 16> b;
-      std::memcpy(b.data(), p, b.size());
-      *out = IpAddress::V6(b);
-    }
-  }
   flow.orig_source.port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
   flow.orig_destination.port = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
   return flow;
@@ -412,6 +392,53 @@ Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
     if (f.id == flow.id) return std::optional<TrackedFlow>(f);
   }
   return std::optional<TrackedFlow>();
+}
+
+Result<std::size_t> FlowTracker::DeleteUnanswered(std::uint8_t l4proto,
+                                                  const common::AddrPort& to) {
+  struct Ctx {
+    std::uint8_t l4proto;
+    const common::AddrPort& to;
+    std::vector<common::NfConntrack> found;
+  } ctx{l4proto, to, {}};
+  auto pick = [](nf_conntrack_msg_type, nf_conntrack* ct, void* data) noexcept -> int {
+    auto* c = static_cast<Ctx*>(data);
+    auto dst = AddressOf(ct, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST);
+    if (nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO) != c->l4proto || !dst ||
+        dst->family() != c->to.family() ||
+        ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST)) != c->to.port ||
+        (nfct_get_attr_u32(ct, ATTR_STATUS) & (IPS_DST_NAT | IPS_SEEN_REPLY)) != 0 ||
+        (!c->to.address.IsUnspecified() && *dst != c->to.address)) {
+      return NFCT_CB_CONTINUE;
+    }
+    try {
+      c->found.emplace_back(nfct_clone(ct));
+    } catch (...) {  // out of memory: delete what was found
+    }
+    return NFCT_CB_CONTINUE;
+  };
+  nfct_handle* q = impl_->queries.get();
+  nfct_callback_unregister(q);
+  nfct_callback_register(q, NFCT_T_ALL, pick, &ctx);
+  common::NfctFilterDump filter(nfct_filter_dump_create());
+  nfct_filter_dump_mark unanswered{0, IPS_DST_NAT | IPS_SEEN_REPLY};  // val, mask
+  if (filter) {
+    nfct_filter_dump_set_attr(filter.get(), NFCT_FILTER_DUMP_STATUS, &unanswered);
+    nfct_filter_dump_set_attr_u8(filter.get(), NFCT_FILTER_DUMP_L3NUM,
+                                 to.address.is_v4() ? AF_INET : AF_INET6);
+  }
+  errno = 0;
+  int rc = filter ? nfct_query(q, NFCT_Q_DUMP_FILTER, filter.get()) : -1;
+  int err = LastErrno();
+  nfct_callback_unregister(q);
+  nfct_callback_register(q, NFCT_T_ALL, OnDumpEntry, &impl_->dump);
+  if (rc < 0) return Status::FromErrno("FlowTracker: conntrack dump (unanswered)", err);
+  std::size_t deleted = 0;
+  for (const auto& ct : ctx.found) {
+    errno = 0;
+    if (ct && nfct_query(q, NFCT_Q_DESTROY, ct.get()) == 0) ++deleted;
+  }
+  return deleted;
 }
 
 common::Status FlowTracker::FlushMark(std::uint32_t mark) {

@@ -95,6 +95,14 @@ class FlowTracker {
   // tuple now belongs to another entry.
   common::Result<std::optional<TrackedFlow>> Probe(const TrackedFlow& flow);
 
+  // Deletes the conntrack entries of `l4proto` to `to` (any address of its
+  // family when `to` is unspecified) that were neither DNATed nor answered:
+  // what packets refused while a hold key was cold leave behind (a UDP
+  // client's later datagrams would follow that entry, un-NATed, until it
+  // expires). One filtered dump, then a delete per entry. Returns how many
+  // were deleted.
+  common::Result<std::size_t> DeleteUnanswered(std::uint8_t l4proto, const common::AddrPort& to);
+
   // Deletes, in the kernel, every conntrack entry whose (mark & mark_mask) ==
   // `mark` (one IPCTNL_MSG_CT_DELETE with CTA_MARK/CTA_MARK_MASK and no tuple;
   // one message covers both families). Deleting nothing is not an error. A

@@ -26,6 +26,7 @@
 
 #include "common/unique_fd.h"
 #include "proxygw-netd/flow_tracker.h"
+#include "proxygw-netd/hold_queue.h"
 #include "proxygw-netd/log.h"
 #include "proxygw-netd/nft_table.h"
 #include "proxygw-netd/sandbox.h"
@@ -353,6 +354,8 @@ int main(int argc, char** argv) {
   if (!table.ok()) Fail("open table inet proxygw", table.status());
   auto tracker = netd::FlowTracker::Open(args.mark_mask);
   if (!tracker.ok()) Fail("open conntrack", tracker.status());
+  auto queue = netd::HoldQueue::Open(netd::NftTable::kHoldQueue, netd::HoldQueue::kMaxHeld);
+  if (!queue.ok()) Fail("open the hold queue", queue.status());
   UniqueFd localnet(open("/proc/sys/net/ipv4/conf/all/route_localnet", O_RDONLY | O_CLOEXEC));
   Notifier notifier;
 
@@ -360,7 +363,7 @@ int main(int argc, char** argv) {
   sopt.listen_fd = listener.get();
   sopt.engine_uid = engine_user->uid;
   sopt.route_localnet_fd = localnet.get();
-  auto server = netd::Server::Create(sopt, **table, **tracker);
+  auto server = netd::Server::Create(sopt, **table, **tracker, **queue);
   if (!server.ok()) Fail("start server", server.status());
 
   if (Status st = netd::DropPrivileges(netd_user->uid, netd_user->gid); !st.ok()) {

@@ -4,15 +4,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/rtnetlink.h>
 
 #include <libnftnl/udata.h>
 
@@ -25,6 +21,8 @@
 #include <string>
 
 #include "common/c_handles.h"
+#include "proxygw-netd/nft_expr.h"
+#include "proxygw-netd/nft_netlink.h"
 #include "proxygw-netd/validate.h"
 
 namespace netd {
@@ -36,19 +34,17 @@ using common::IpAddress;
 using common::Result;
 using common::Status;
 using ipc::netd::Proto;
+using namespace nft;  // expression builders, Batch, Netlink
 
 // Kernel 6.9's NFT_TABLE_F_PERSIST; Debian 12's 6.1 headers lack it.
 constexpr std::uint32_t kTableFlagPersist = 0x4;
 constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
 // Written as the table's comment; a table without it is not of this layout
 // and is rebuilt.
-constexpr char kLayoutTag[] = "proxygw-netd layout 1";
+constexpr char kLayoutTag[] = "proxygw-netd layout 2";  // 2: hold sets and chains
 // A SETELEM message carries at most this many elements: the elements nest has
 // a 16-bit length.
 constexpr std::size_t kElemsPerMessage = 500;
-// Socket buffers for large batches and dumps (set with *BUFFORCE: netd has
-// CAP_NET_ADMIN; a plain set is capped by net.core.[rw]mem_max).
-constexpr int kSocketBuffer = 64 << 20;
 
 // nft's datatype numbers, for set key and data types (nft shows the map types
 // with them; the kernel only checks lengths).
@@ -68,15 +64,17 @@ Kind KindOf(const MappingKey& k) {
 bool IsV4(Kind k) { return k == kSpecific4 || k == kWildcard4; }
 bool IsWildcard(Kind k) { return k == kWildcard4 || k == kWildcard6; }
 
-enum class MapRole { kDnat, kMark, kTimeout };
+// The maps of a mapping, and the hold sets (see AddHoldSet).
+enum class MapRole { kDnat, kMark, kTimeout, kHold };
 constexpr MapRole kRoles[] = {MapRole::kDnat, MapRole::kMark, MapRole::kTimeout};
 
 std::string MapName(MapRole role, Kind k) {
   static const char* const kSuffix[] = {"4", "6", "4", "6"};
-  std::string base = role == MapRole::kDnat ? "dnat" : role == MapRole::kMark ? "mark" : "tmo";
+  static const char* const kBase[] = {"dnat", "mark", "tmo", "hold"};
+  std::string base = kBase[static_cast<int>(role)];
   return (IsWildcard(k) ? "w" : "") + base + kSuffix[k];
 }
-// Set ids reference sets created in the same batch: 1..12.
+// Set ids reference sets created in the same batch: 1..16.
 std::uint32_t MapId(MapRole role, Kind k) {
   return 1 + static_cast<std::uint32_t>(role) * kKinds + static_cast<std::uint32_t>(k);
 }
@@ -135,112 +133,6 @@ std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> TimeoutPolicy(Proto proto, 
   return a;
 }
 
-// --- Expressions -----------------------------------------------------------------
-
-common::NftnlExpr Expr(const char* name) { return common::NftnlExpr(nftnl_expr_alloc(name)); }
-
-void Add(nftnl_rule* r, common::NftnlExpr e) {
-  nftnl_rule_add_expr(r, e.release());  // the rule takes ownership
-}
-
-void Meta(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg) {
-  auto e = Expr("meta");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_KEY, key);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_META_DREG, dreg);
-  Add(r, std::move(e));
-}
-
-void Cmp(nftnl_rule* r, std::uint32_t sreg, std::uint32_t op, const void* data, std::uint32_t len) {
-  auto e = Expr("cmp");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CMP_SREG, sreg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CMP_OP, op);
-  nftnl_expr_set(e.get(), NFTNL_EXPR_CMP_DATA, data, len);
-  Add(r, std::move(e));
-}
-
-void Payload(nftnl_rule* r, std::uint32_t base, std::uint32_t offset, std::uint32_t len,
-             std::uint32_t dreg) {
-  auto e = Expr("payload");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_BASE, base);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_LEN, len);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_DREG, dreg);
-  Add(r, std::move(e));
-}
-
-void Bitwise(nftnl_rule* r, std::uint32_t reg, const void* mask, const void* x, std::uint32_t len) {
-  auto e = Expr("bitwise");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_SREG, reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_DREG, reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_LEN, len);
-  nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_MASK, mask, len);
-  nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_XOR, x, len);
-  Add(r, std::move(e));
-}
-
-void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::string& set,
-            std::uint32_t set_id) {
-  auto e = Expr("lookup");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, dreg);
-  nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-  Add(r, std::move(e));
-}
-
-void CtLoad(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg) {
-  auto e = Expr("ct");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, key);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_DREG, dreg);
-  Add(r, std::move(e));
-}
-
-void CtSetMark(nftnl_rule* r, std::uint32_t sreg) {
-  auto e = Expr("ct");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_CT_SREG, sreg);
-  Add(r, std::move(e));
-}
-
-void ObjrefMap(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id) {
-  auto e = Expr("objref");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_OBJREF_SET_SREG, sreg);
-  nftnl_expr_set_str(e.get(), NFTNL_EXPR_OBJREF_SET_NAME, set.c_str());
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_OBJREF_SET_ID, set_id);
-  Add(r, std::move(e));
-}
-
-void FibDaddrIsLocal(nftnl_rule* r) {
-  auto e = Expr("fib");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_FIB_DREG, NFT_REG32_00);
-  Add(r, std::move(e));
-  std::uint32_t local = RTN_LOCAL;  // host order, as the fib expression stores it
-  Cmp(r, NFT_REG32_00, NFT_CMP_EQ, &local, sizeof local);
-}
-
-void Nat(nftnl_rule* r, bool v4) {
-  auto e = Expr("nat");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_FAMILY, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG32_00);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG32_00);
-  std::uint32_t port_reg = v4 ? NFT_REG32_01 : NFT_REG32_04;
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_NAT_FLAGS,
-                     NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-  Add(r, std::move(e));
-}
-
-void Accept(nftnl_rule* r) {
-  auto e = Expr("immediate");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
-  Add(r, std::move(e));
-}
-
 // The match every rule of one kind starts with: the family, then for wildcard
 // keys (and in the output hook, for all) a local destination, and for wildcard
 // keys not loopback. Ends with the lookup key in NFT_REG32_00 onwards.
@@ -275,168 +167,39 @@ void MatchAndLoadKey(nftnl_rule* r, Kind k, bool output_hook) {
   }
 }
 
+// A hold element's key: the mapping key, then the source address (a range
+// from the prefix's first to its last address).
+std::vector<std::uint8_t> HoldKeyBytes(const MappingKey& key, const ipc::netd::Prefix& p,
+                                       bool last) {
+  auto b = KeyBytes(key);
+  for (std::size_t i = 0; i < p.address.size(); ++i) {
+    int host_bits = std::clamp(static_cast<int>(i * 8 + 8) - p.length, 0, 8);
+    std::uint8_t host = static_cast<std::uint8_t>((1u << host_bits) - 1);
+    b.push_back(last ? (p.address.data()[i] | host) : (p.address.data()[i] & ~host));
+  }
+  return b;
+}
+
+enum class ChainRole { kHold, kMark, kDnat };
 struct ChainDef {
   const char* name;
   const char* type;  // "filter" or "nat"
   std::uint32_t hook;
   std::int32_t priority;
-  bool mark;    // mark chain (ct mark + timeout) or DNAT chain
+  ChainRole role;
   bool output;  // output hook: only local destinations
 };
+// Hold chains run after conntrack (-200) and before the mark chains (-180):
+// a held packet released with NF_ACCEPT goes on to the mark and DNAT chains,
+// which then find its key enabled, so it is marked, timed and DNATed like
+// any first packet.
 constexpr ChainDef kChains[] = {
-    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, true, false},
-    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, true, true},
-    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, false, false},
-    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, false, true},
-};
-
-// --- Netlink ------------------------------------------------------------------------
-
-// One batch of nftables messages, with what each message does for errors.
-class Batch {
- public:
-  static constexpr std::uint32_t kBatchPage = 256 << 10;
-  static constexpr std::uint32_t kBatchOverrun = 128 << 10;
-
-  explicit Batch(std::uint32_t* seq) : seq_(seq) {
-    // A message is written past the page end into the overrun area, so the
-    // overrun must hold the largest message: a SETELEM of up to 64 KiB.
-    batch_.reset(nftnl_batch_alloc(kBatchPage, kBatchOverrun));
-    nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
-    nftnl_batch_update(batch_.get());
-  }
-
-  // A message header at the end of the batch; describe what it does.
-  nlmsghdr* Begin(std::uint16_t type, std::uint16_t flags, std::string what) {
-    std::uint32_t s = (*seq_)++;
-    what_.emplace_back(s, std::move(what));
-    return nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type,
-                                 NFPROTO_INET, flags | NLM_F_ACK, s);
-  }
-  void End() { nftnl_batch_update(batch_.get()); }
-  std::size_t messages() const { return what_.size(); }
-
-  // Closes the batch and returns it for sending.
-  nftnl_batch* Finish() {
-    nftnl_batch_end(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
-    nftnl_batch_update(batch_.get());
-    return batch_.get();
-  }
-  const std::string& What(std::uint32_t seq) const {
-    static const std::string kBatch = "batch";
-    for (const auto& [s, w] : what_) {
-      if (s == seq) return w;
-    }
-    return kBatch;
-  }
-
- private:
-  std::uint32_t* seq_;
-  common::NftnlBatch batch_;
-  std::vector<std::pair<std::uint32_t, std::string>> what_;
-};
-
-class Netlink {
- public:
-  static Result<Netlink> Open() {
-    Netlink n;
-    n.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
-    if (!n.sock_) return Status::FromErrno("open nfnetlink socket", errno);
-    if (mnl_socket_bind(n.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-      return Status::FromErrno("bind nfnetlink socket", errno);
-    }
-    int fd = mnl_socket_get_fd(n.sock_.get());
-    int size = kSocketBuffer;
-    // Best effort: without *FORCE the kernel caps the size at [rw]mem_max.
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    }
-    n.portid_ = mnl_socket_get_portid(n.sock_.get());
-    n.seq_ = static_cast<std::uint32_t>(time(nullptr));
-    return n;
-  }
-
-  std::uint32_t* seq() { return &seq_; }
-
-  // Sends a batch and collects the kernel's answers. The kernel runs the
-  // whole transaction inside sendmsg(), so every ack or error is queued when
-  // it returns. All or nothing: on error the kernel applied nothing.
-  Status Transact(Batch& b) {
-    nftnl_batch* batch = b.Finish();
-    int n = nftnl_batch_iovec_len(batch);
-    std::vector<iovec> iov(static_cast<std::size_t>(n));
-    nftnl_batch_iovec(batch, iov.data(), static_cast<std::uint32_t>(n));
-    sockaddr_nl snl{};
-    snl.nl_family = AF_NETLINK;
-    msghdr msg{};
-    msg.msg_name = &snl;
-    msg.msg_namelen = sizeof snl;
-    msg.msg_iov = iov.data();
-    msg.msg_iovlen = iov.size();
-    if (sendmsg(mnl_socket_get_fd(sock_.get()), &msg, 0) < 0) {
-      return Status::FromErrno("send nftables batch", errno);
-    }
-    Status first_error;
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-    for (;;) {
-      ssize_t got = recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
-      if (got < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == EINTR) continue;
-        return Status::FromErrno("read nftables acks", errno);
-      }
-      int len = static_cast<int>(got);
-      for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len);
-           h = mnl_nlmsg_next(h, &len)) {
-        if (h->nlmsg_type != NLMSG_ERROR) continue;
-        const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
-        if (e->error != 0 && first_error.ok()) {
-          first_error = Status::FromErrno(b.What(h->nlmsg_seq), -e->error);
-          first_error_errno_ = -e->error;
-        }
-      }
-    }
-    return first_error;
-  }
-  int last_errno() const { return first_error_errno_; }
-
-  // Sends one request (a dump when `flags` has NLM_F_DUMP) and passes each
-  // reply message to `on_msg` until the kernel is done.
-  Status Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
-               const char* what) {
-    if (mnl_socket_sendto(sock_.get(), req, req->nlmsg_len) < 0) {
-      return Status::FromErrno(what, errno);
-    }
-    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
-    struct Ctx {
-      const std::function<void(const nlmsghdr*)>* f;
-    } ctx{&on_msg};
-    auto cb = [](const nlmsghdr* h, void* data) -> int {
-      (*static_cast<Ctx*>(data)->f)(h);
-      return MNL_CB_OK;
-    };
-    for (;;) {
-      ssize_t got = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
-      if (got < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(what, errno);
-      }
-      int rc = mnl_cb_run(buf.data(), static_cast<std::size_t>(got), req->nlmsg_seq, portid_, cb,
-                          &ctx);
-      if (rc < 0) return Status::FromErrno(what, errno);
-      if (rc == MNL_CB_STOP) return Status::Ok();
-    }
-  }
-
- private:
-  Netlink() = default;
-  common::MnlSocket sock_;
-  std::uint32_t portid_ = 0;
-  std::uint32_t seq_ = 0;
-  int first_error_errno_ = 0;
+    {"hold_pre", "filter", NF_INET_PRE_ROUTING, -190, ChainRole::kHold, false},
+    {"hold_out", "filter", NF_INET_LOCAL_OUT, -190, ChainRole::kHold, true},
+    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, ChainRole::kMark, false},
+    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, ChainRole::kMark, true},
+    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, ChainRole::kDnat, false},
+    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, ChainRole::kDnat, true},
 };
 
 }  // namespace
@@ -450,6 +213,7 @@ struct NftTable::Impl {
   bool persistent = false;
   const char* how = "created";
   std::map<MappingKey, InstalledMapping> installed;
+  std::map<MappingKey, Hold> holds;
   std::set<std::string> objects;   // ct timeout objects in the table
   std::map<std::string, std::uint32_t> refs;  // installed mappings per timeout object
   std::set<std::uint32_t> used_ids;
@@ -486,6 +250,7 @@ struct NftTable::Impl {
     for (MapRole role : kRoles) {
       for (int ki = 0; ki < kKinds; ++ki) AddMap(b, role, static_cast<Kind>(ki));
     }
+    for (int ki = 0; ki < kKinds; ++ki) AddMap(b, MapRole::kHold, static_cast<Kind>(ki));
     for (const ChainDef& c : kChains) AddChain(b, c);
   }
 
@@ -522,8 +287,22 @@ struct NftTable::Impl {
         nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_OBJECT);
         nftnl_set_set_u32(s.get(), NFTNL_SET_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
         break;
+      case MapRole::kHold: {
+        // The keys of the cold holds, with the source ranges they allow: an
+        // interval set (pipapo) of `l4proto . [daddr .] dport . saddr`.
+        nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+        std::uint8_t alen = IsV4(k) ? 4 : 16;
+        nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, Concat(key_type, addr));
+        nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, KeyLen(k) + alen);
+        std::vector<std::uint8_t> fields = {1, 2, alen};  // bytes of each field, unpadded
+        if (!IsWildcard(k)) fields.insert(fields.begin() + 1, alen);
+        nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, fields.data(),
+                           static_cast<std::uint32_t>(fields.size()));
+        break;
+      }
     }
-    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE, "create map " + name);
+    nlmsghdr* h = b.Begin(NFT_MSG_NEWSET, NLM_F_CREATE,
+                          (role == MapRole::kHold ? "create set " : "create map ") + name);
     nftnl_set_nlmsg_build_payload(h, s.get());
     b.End();
   }
@@ -539,7 +318,7 @@ struct NftTable::Impl {
     nlmsghdr* h = b.Begin(NFT_MSG_NEWCHAIN, NLM_F_CREATE, std::string("create chain ") + c.name);
     nftnl_chain_nlmsg_build_payload(h, ch.get());
     b.End();
-    if (c.mark) {
+    if (c.role != ChainRole::kDnat) {
       // Only a flow's first packet: established traffic leaves after one rule.
       common::NftnlRule r = NewRule(c.name);
       CtLoad(r.get(), NFT_CT_STATE, NFT_REG32_00);
@@ -553,7 +332,12 @@ struct NftTable::Impl {
       Kind k = static_cast<Kind>(ki);
       common::NftnlRule r = NewRule(c.name);
       MatchAndLoadKey(r.get(), k, c.output);
-      if (c.mark) {
+      if (c.role == ChainRole::kHold) {
+        std::uint32_t saddr_reg = NFT_REG32_00 + KeyLen(k) / 4;
+        Payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, IsV4(k) ? 12 : 8, IsV4(k) ? 4 : 16, saddr_reg);
+        InSet(r.get(), NFT_REG32_00, MapName(MapRole::kHold, k), MapId(MapRole::kHold, k));
+        QueueTo(r.get(), kHoldQueue);
+      } else if (c.role == ChainRole::kMark) {
         Lookup(r.get(), NFT_REG32_00, NFT_REG32_08, MapName(MapRole::kMark, k),
                MapId(MapRole::kMark, k));
         CtSetMark(r.get(), NFT_REG32_08);
@@ -610,49 +394,83 @@ struct NftTable::Impl {
     b.End();
   }
 
-  // Adds (or deletes) the three elements of each mapping, grouped per map and
-  // split into messages of kElemsPerMessage.
+  // Adds (or deletes) `n` elements of set `name`, filled in by `fill`, in
+  // messages of kElemsPerMessage. Deleting with n == 0 flushes the set.
+  void SetElements(Batch& b, const std::string& name, bool add, std::size_t n,
+                   const std::function<void(std::size_t, nftnl_set_elem*)>& fill) {
+    std::size_t start = 0;
+    do {
+      std::size_t end = std::min(n, start + kElemsPerMessage);
+      common::NftnlSet s(nftnl_set_alloc());
+      nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+      nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+      for (std::size_t i = start; i < end; ++i) {
+        nftnl_set_elem* e = nftnl_set_elem_alloc();
+        fill(i, e);
+        nftnl_set_elem_add(s.get(), e);  // the set takes ownership
+      }
+      std::string what =
+          (add ? "add " : "delete ") + std::to_string(end - start) + " element(s) of " + name;
+      nlmsghdr* h = b.Begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
+                            add ? (NLM_F_CREATE | NLM_F_EXCL) : 0, what);
+      nftnl_set_elems_nlmsg_build_payload(h, s.get());
+      b.End();
+      start = end;
+    } while (start < n);
+  }
+
+  static void SetKey(nftnl_set_elem* e, std::uint16_t attr, const std::vector<std::uint8_t>& k) {
+    nftnl_set_elem_set(e, attr, k.data(), static_cast<std::uint32_t>(k.size()));
+  }
+
+  // Adds (or deletes) the three elements of each mapping, grouped per map.
   void Elements(Batch& b, const std::vector<InstalledMapping>& items, bool add) {
     for (MapRole role : kRoles) {
       for (int ki = 0; ki < kKinds; ++ki) {
-        Kind k = static_cast<Kind>(ki);
         std::vector<const InstalledMapping*> mine;
         for (const auto& im : items) {
-          if (KindOf(im.mapping.key) == k) mine.push_back(&im);
+          if (KindOf(im.mapping.key) == static_cast<Kind>(ki)) mine.push_back(&im);
         }
-        for (std::size_t start = 0; start < mine.size(); start += kElemsPerMessage) {
-          std::size_t end = std::min(mine.size(), start + kElemsPerMessage);
-          common::NftnlSet s(nftnl_set_alloc());
-          std::string name = MapName(role, k);
-          nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-          nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-          for (std::size_t i = start; i < end; ++i) {
-            const InstalledMapping& im = *mine[i];
-            nftnl_set_elem* e = nftnl_set_elem_alloc();
-            auto key = KeyBytes(im.mapping.key);
-            nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key.data(), static_cast<std::uint32_t>(key.size()));
-            if (add) {
-              if (role == MapRole::kDnat) {
-                auto v = DnatBytes(im.mapping.destination);
-                nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, v.data(), static_cast<std::uint32_t>(v.size()));
-              } else if (role == MapRole::kMark) {
-                std::uint32_t mark = im.mark;  // host order
-                nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &mark, sizeof mark);
-              } else {
-                std::string obj = TimeoutName(im.mapping);
-                nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF, obj.c_str());
-              }
-            }
-            nftnl_set_elem_add(s.get(), e);  // the set takes ownership
-          }
-          std::string what = (add ? "add " : "delete ") + std::to_string(end - start) +
-                             " element(s) of map " + name;
-          nlmsghdr* h = b.Begin(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,
-                                add ? (NLM_F_CREATE | NLM_F_EXCL) : 0, what);
-          nftnl_set_elems_nlmsg_build_payload(h, s.get());
-          b.End();
+        if (mine.empty()) continue;
+        SetElements(b, MapName(role, static_cast<Kind>(ki)), add, mine.size(),
+                    [&](std::size_t i, nftnl_set_elem* e) {
+                      const InstalledMapping& im = *mine[i];
+                      SetKey(e, NFTNL_SET_ELEM_KEY, KeyBytes(im.mapping.key));
+                      if (!add) return;
+                      if (role == MapRole::kDnat) {
+                        SetKey(e, NFTNL_SET_ELEM_DATA, DnatBytes(im.mapping.destination));
+                      } else if (role == MapRole::kMark) {
+                        std::uint32_t mark = im.mark;  // host order
+                        nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, &mark, sizeof mark);
+                      } else {
+                        nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_OBJREF,
+                                               TimeoutName(im.mapping).c_str());
+                      }
+                    });
+      }
+    }
+  }
+
+  // Adds (or deletes) the elements of each hold: one per allowed prefix, or
+  // one for any source. With `flush`, first empties every hold set.
+  void HoldElements(Batch& b, const std::vector<Hold>& items, bool add, bool flush = false) {
+    for (int ki = 0; ki < kKinds; ++ki) {
+      std::string name = MapName(MapRole::kHold, static_cast<Kind>(ki));
+      if (flush) SetElements(b, name, false, 0, nullptr);
+      std::vector<std::pair<const MappingKey*, ipc::netd::Prefix>> mine;
+      for (const Hold& h : items) {
+        if (KindOf(h.key) != static_cast<Kind>(ki)) continue;
+        for (const auto& p : h.allow) mine.emplace_back(&h.key, p);
+        if (h.allow.empty()) {  // any source
+          mine.emplace_back(&h.key,
+                            ipc::netd::Prefix{IpAddress::Unspecified(h.key.listen.family())});
         }
       }
+      if (mine.empty()) continue;
+      SetElements(b, name, add, mine.size(), [&](std::size_t i, nftnl_set_elem* e) {
+        SetKey(e, NFTNL_SET_ELEM_KEY, HoldKeyBytes(*mine[i].first, mine[i].second, false));
+        SetKey(e, NFTNL_SET_ELEM_KEY_END, HoldKeyBytes(*mine[i].first, mine[i].second, true));
+      });
     }
   }
 
@@ -785,22 +603,14 @@ struct NftTable::Impl {
                                              const std::vector<std::uint8_t>& dnat,
                                              const std::vector<std::uint8_t>* mark,
                                              const std::string& obj) const {
-    if (key.size() != KeyLen(k) || mark == nullptr || mark->size() != 4 || obj.empty()) {
+    auto parsed_key = ParseKey(k, key);
+    if (!parsed_key || key.size() != KeyLen(k) || mark == nullptr || mark->size() != 4 ||
+        obj.empty()) {
       return std::nullopt;
     }
     InstalledMapping im;
-    auto proto = ipc::netd::ProtoFromWire(key[0]);
-    if (!proto) return std::nullopt;
-    im.mapping.key.proto = *proto;
+    im.mapping.key = *parsed_key;
     std::size_t alen = IsV4(k) ? 4 : 16;
-    std::size_t port_at = 4;
-    if (IsWildcard(k)) {
-      im.mapping.key.listen = IpAddress::Unspecified(IsV4(k) ? Family::kIpv4 : Family::kIpv6);
-    } else {
-      im.mapping.key.listen = AddressFrom(&key[4], alen);
-      port_at = 4 + alen;
-    }
-    im.mapping.key.port = static_cast<std::uint16_t>((key[port_at] << 8) | key[port_at + 1]);
     if (dnat.size() != alen + 4) return std::nullopt;
     im.mapping.destination.address = AddressFrom(dnat.data(), alen);
     im.mapping.destination.port = static_cast<std::uint16_t>((dnat[alen] << 8) | dnat[alen + 1]);
@@ -813,6 +623,19 @@ struct NftTable::Impl {
         static_cast<std::uint32_t>(std::strtoul(obj.substr(us + 1).c_str(), nullptr, 10));
     if (TimeoutName(im.mapping) != obj) return std::nullopt;
     return im;
+  }
+
+  // The mapping key at the start of an element key of kind `k`.
+  static std::optional<MappingKey> ParseKey(Kind k, const std::vector<std::uint8_t>& key) {
+    auto proto = key.size() >= KeyLen(k) ? ipc::netd::ProtoFromWire(key[0]) : std::nullopt;
+    if (!proto) return std::nullopt;
+    std::size_t alen = IsV4(k) ? 4 : 16;
+    std::size_t port_at = IsWildcard(k) ? 4 : 4 + alen;
+    IpAddress listen = IsWildcard(k)
+                           ? IpAddress::Unspecified(IsV4(k) ? Family::kIpv4 : Family::kIpv6)
+                           : AddressFrom(&key[4], alen);
+    return MappingKey{*proto, listen,
+                      static_cast<std::uint16_t>((key[port_at] << 8) | key[port_at + 1])};
   }
 
   static IpAddress AddressFrom(const std::uint8_t* p, std::size_t len) {
@@ -889,6 +712,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
       if (st.ok()) {
         t.persistent = flags != 0;
         t.installed.clear();
+        t.holds.clear();
         t.objects.clear();
         t.refs.clear();
         t.used_ids.clear();
@@ -947,6 +771,8 @@ const std::map<MappingKey, InstalledMapping>& NftTable::installed() const {
   return impl_->installed;
 }
 
+const std::map<MappingKey, Hold>& NftTable::holds() const { return impl_->holds; }
+
 std::uint32_t NftTable::MarkOf(const MappingKey& key) const {
   auto it = impl_->installed.find(key);
   return it == impl_->installed.end() ? 0 : it->second.mark;
@@ -959,14 +785,20 @@ struct NftTable::Delta {
   std::vector<std::pair<const InstalledMapping*, Mapping>> replaced;  // same key and mark
   std::vector<Mapping> fresh;                                      // new keys
   std::uint32_t unchanged = 0;
-  bool collect_unused_objects = false;  // also delete timeout objects no mapping uses
+  // A full sync: also delete the timeout objects no mapping uses, and
+  // rewrite the hold sets (after a restart netd does not know what is there).
+  bool full = false;
+  std::map<MappingKey, Hold> holds;  // holds set (hold_s >= 1) or cleared (0)
 };
 
-Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired) {
+Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired,
+                                         const std::vector<Hold>& holds) {
   std::map<MappingKey, const Mapping*> target;
   for (const auto& m : desired) target[m.key] = &m;
   Delta d;
-  d.collect_unused_objects = true;
+  d.full = true;
+  for (const auto& [k, h] : impl_->holds) d.holds[k] = Hold{k, 0, {}};
+  for (const auto& h : holds) d.holds[h.key] = h;
   for (const auto& [k, im] : impl_->installed) {
     auto it = target.find(k);
     if (it == target.end()) {
@@ -1006,6 +838,12 @@ Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
     else ++d.unchanged;
   }
   return Commit(d);
+}
+
+Status NftTable::SetHolds(const std::vector<Hold>& holds) {
+  Delta d;
+  for (const auto& h : holds) d.holds[h.key] = h;
+  return Commit(d).status();
 }
 
 Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
@@ -1056,19 +894,40 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
     if (n > 0 && !t.objects.count(name)) create.push_back(name);
     if (n <= 0 && t.objects.count(name)) drop.push_back(name);
   }
-  if (d.collect_unused_objects) {
+  if (d.full) {
     for (const auto& name : t.objects) {
       if (!refs_after.count(name) && t.RefsOf(name) == 0) drop.push_back(name);
     }
   }
 
+  // Hold elements are in the kernel while their key has a hold and is cold:
+  // a key going cold gets its hold's, a key going warm loses them.
+  std::map<MappingKey, bool> cold_after;
+  for (const auto* g : d.gone) cold_after[g->mapping.key] = true;
+  for (const auto& m : d.fresh) cold_after[m.key] = false;
+  for (const auto& [k, h] : d.holds) cold_after.try_emplace(k, !t.installed.count(k));
+  std::vector<Hold> holds_off, holds_on;
+  for (const auto& [k, cold] : cold_after) {
+    auto before = t.holds.find(k);
+    auto change = d.holds.find(k);
+    const Hold* was = before != t.holds.end() && !t.installed.count(k) ? &before->second : nullptr;
+    const Hold* will = change != d.holds.end()
+                           ? (change->second.hold_s ? &change->second : nullptr)
+                           : (before != t.holds.end() ? &before->second : nullptr);
+    if (!cold) will = nullptr;
+    if (was && will && *was == *will && !d.full) continue;
+    if (was && !d.full) holds_off.push_back(*was);
+    if (will) holds_on.push_back(*will);
+  }
+
   Batch b(t.nl.seq());
   for (const auto& name : create) t.AddTimeoutObject(b, *user.at(name));
+  t.HoldElements(b, holds_off, /*add=*/false, /*flush=*/d.full);
   t.Elements(b, removes, /*add=*/false);
   t.Elements(b, adds, /*add=*/true);
+  t.HoldElements(b, holds_on, /*add=*/true);
   for (const auto& name : drop) t.DelTimeoutObject(b, name);
-  if (b.messages() == 0) return out;
-  Status st = t.nl.Transact(b);
+  Status st = b.messages() ? t.nl.Transact(b) : Status::Ok();
   if (!st.ok()) {
     for (auto a : allocated) t.used_ids.erase(a);
     return st;
@@ -1087,6 +946,12 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   }
   for (const auto& name : create) t.objects.insert(name);
   for (const auto& name : drop) t.objects.erase(name);
+  for (const auto& [k, h] : d.holds) {
+    if (h.hold_s)
+      t.holds[k] = h;
+    else
+      t.holds.erase(k);
+  }
   return out;
 }
 
@@ -1096,6 +961,7 @@ Status NftTable::DeleteTable() {
   Status st = impl_->nl.Transact(b);
   if (st.ok()) {
     impl_->installed.clear();
+    impl_->holds.clear();
     impl_->objects.clear();
     impl_->refs.clear();
   }

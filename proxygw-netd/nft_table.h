@@ -8,6 +8,13 @@
 //     (dnat4/dnat6/wdnat4/wdnat6), the ct mark (mark4...), and the ct timeout
 //     object (tmo4...). Lookups are hash lookups: their cost does not grow with
 //     the number of mappings, and a change is a few element adds or deletes.
+//   - per kind, a hold set (hold4...) of `l4proto . [daddr .] dport . saddr`
+//     ranges: the cold keys that have a hold, with the sources it allows
+//     (ipc::netd::Hold). Chains `hold_pre`/`hold_out` (filter, priority -190:
+//     after conntrack, before the mark chains) queue a new flow's packets that
+//     match to nfqueue kHoldQueue (HoldQueue reads them). A key's hold elements
+//     leave in the transaction that installs its mapping and come back in the
+//     one that removes it.
 //   - chains `mark_pre`/`mark_out` (filter, prerouting/output, priority -180):
 //     on a flow's first packet, set its ct mark and ct timeout policy. They run
 //     before mangle (-150), so others' masked ct mark writes keep our bits.
@@ -38,6 +45,7 @@
 
 namespace netd {
 
+using ipc::netd::Hold;
 using ipc::netd::Mapping;
 using ipc::netd::MappingKey;
 
@@ -56,6 +64,10 @@ class NftTable {
     // Test hook: the table name. Production always uses "proxygw".
     const char* table_name = "proxygw";
   };
+
+  // The nfqueue the hold chains queue to ("pg"). Queues are per network
+  // namespace; another user of this number in netd's namespace would clash.
+  static constexpr std::uint16_t kHoldQueue = 0x7067;
 
   // Opens the netlink socket, then creates the table or adopts an existing one
   // (an orphaned persistent table, or a plain table of ours) and reads back its
@@ -87,11 +99,24 @@ class NftTable {
     std::vector<InstalledMapping> gone, fresh;
   };
 
-  // Makes the installed set exactly `desired`, in one transaction. A mapping
+  // The holds by key, whether or not the key's mapping is installed; a
+  // hold's elements are in the kernel only while its key is cold. Empty
+  // after Open(): an adopted table's hold sets stay as they are (the keys
+  // they hold are unknown to netd until the engine's full sync, which
+  // rewrites them).
+  const std::map<MappingKey, Hold>& holds() const;
+
+  // Sets (hold_s >= 1) or clears (hold_s 0) the hold of each key, in one
+  // transaction. The caller has validated them.
+  common::Status SetHolds(const std::vector<Hold>& holds);
+
+  // Makes the installed set exactly `desired`, and the holds exactly
+  // `holds`, in one transaction. A mapping
   // that is unchanged keeps its elements and mark, so its flows are
   // untouched. All or nothing: on error nothing changed. The caller has
   // validated `desired` (unique keys, no wildcard/specific overlap, limits).
-  common::Result<Outcome> Sync(const std::vector<Mapping>& desired);
+  common::Result<Outcome> Sync(const std::vector<Mapping>& desired,
+                               const std::vector<Hold>& holds = {});
 
   // Installs or replaces each of `enable` and removes each key of `disable`
   // that is installed (others count as unchanged), in one transaction. Its

@@ -62,16 +62,53 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
   EXPECT_TRUE(t->persistent()) << "kernel 6.9+ has owner+persist";
   std::string listing = Sh("nft list table inet " + TableName());
   EXPECT_NE(listing.find("flags owner"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("comment \"proxygw-netd layout 1\""), std::string::npos);
-  for (const char* s : {"map dnat4", "map dnat6", "map wdnat4", "map wdnat6", "map mark4",
-                        "map wmark6", "map tmo4", "map wtmo6", "chain mark_pre", "chain mark_out",
-                        "chain dnat_pre", "chain dnat_out",
+  EXPECT_NE(listing.find("comment \"proxygw-netd layout 2\""), std::string::npos);
+  for (const char* s : {"map dnat4",
+                        "map dnat6",
+                        "map wdnat4",
+                        "map wdnat6",
+                        "map mark4",
+                        "map wmark6",
+                        "map tmo4",
+                        "map wtmo6",
+                        "set hold4",
+                        "set whold6",
+                        "chain hold_pre",
+                        "chain hold_out",
+                        "type filter hook prerouting priority -190",
+                        "chain mark_pre",
+                        "chain mark_out",
+                        "chain dnat_pre",
+                        "chain dnat_out",
                         "type filter hook prerouting priority -180",
-                        "type nat hook output priority -100", "ct state ! new accept",
+                        "type nat hook output priority -100",
+                        "ct state ! new accept",
                         "fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . "
                         "th dport map @wdnat4"}) {
     EXPECT_NE(listing.find(s), std::string::npos) << "missing: " << s << "\n" << listing;
   }
+}
+
+// Issue 12: a key's hold elements are in its hold set only while its
+// mapping is off, and move in the same transactions as the mapping.
+TEST(NftTable, HoldElementsLeaveWhenEnabledAndComeBackWhenDisabled) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  auto m = M("198.18.0.1:80", "198.18.2.2:8080");
+  auto set = [&] { return Sh("nft list set inet " + TableName() + " hold4"); };
+  Hold h{m.key, 30, {{*common::IpAddress::Parse("198.18.1.0"), 24}}};
+  ASSERT_TRUE(t->SetHolds({h}).ok());
+  EXPECT_NE(set().find("tcp . 198.18.0.1 . 80 . 198.18.1.0/24"), std::string::npos) << set();
+  ASSERT_TRUE(t->Change({m}, {}).ok());
+  EXPECT_EQ(set().find("198.18.1.0/24"), std::string::npos) << set();
+  EXPECT_EQ(t->holds().count(m.key), 1u);
+  ASSERT_TRUE(t->Change({}, {m.key}).ok());
+  EXPECT_NE(set().find("tcp . 198.18.0.1 . 80 . 198.18.1.0/24"), std::string::npos) << set();
+  // A full sync without it clears it; a cleared hold is not an error twice.
+  ASSERT_TRUE(t->Sync({}, {}).ok());
+  EXPECT_EQ(set().find("198.18.1.0/24"), std::string::npos) << set();
+  EXPECT_TRUE(t->holds().empty());
+  EXPECT_TRUE(t->SetHolds({Hold{m.key, 0, {}}}).ok());
 }
 
 TEST(NftTable, OtherProcessesCannotChangeTheOwnedTable) {

@@ -193,8 +193,8 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, NftTable& table,
-                                               FlowTracker& tracker) {
-  auto impl = std::make_unique<Impl>(options, table, tracker);
+                                               FlowTracker& tracker, HoldQueue& queue) {
+  auto impl = std::make_unique<Impl>(options, table, tracker, queue);
   impl->epoll.Reset(epoll_create1(EPOLL_CLOEXEC));
   if (!impl->epoll.valid()) return Status::FromErrno("epoll_create1", errno);
   sigset_t set;
@@ -205,7 +205,7 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Nft
   impl->signals.Reset(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!impl->signals.valid()) return Status::FromErrno("signalfd", errno);
   signal(SIGPIPE, SIG_IGN);
-  for (int fd : {options.listen_fd, tracker.event_fd(), impl->signals.get()}) {
+  for (int fd : {options.listen_fd, tracker.event_fd(), impl->signals.get(), queue.fd()}) {
     if (Status st = impl->Watch(fd, EPOLLIN); !st.ok()) return st;
   }
   // Counts of flows that existed before netd started.
@@ -213,10 +213,11 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Nft
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-// The loop: wait (until input, or the next flow's probe deadline); accept new
-// peers; read and answer the engine's requests; write what is queued for it;
-// read conntrack events; probe flows whose timeout should have run out; push
-// changed counts.
+// The loop: wait (until input, the next flow's probe deadline or the next
+// held packet's hold time); accept new peers; read and answer the engine's
+// requests; write what is queued for it; read held packets (knocking); read
+// conntrack events; refuse packets held too long; probe flows whose timeout
+// should have run out; push changed counts.
 Result<Server::Exit> Server::Run() {
   Impl& s = *impl_;
   std::array<epoll_event, 16> events;
@@ -240,6 +241,8 @@ Result<Server::Exit> Server::Run() {
         }
       } else if (fd == s.opt.listen_fd) {
         s.Accept();
+      } else if (fd == s.queue.fd()) {
+        s.ReadHeld();
       } else if (fd == s.tracker.event_fd()) {
         s.ReadFlows();
         s.PauseEvents();
@@ -249,6 +252,7 @@ Result<Server::Exit> Server::Run() {
       }
     }
     s.ResumeEventsIfDue();
+    s.ExpireHeld();
     s.ProbeDue();
     s.PushCounts();
   }

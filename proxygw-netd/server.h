@@ -2,7 +2,9 @@
 // (one connection at a time, SO_PEERCRED uid checked), decodes each request,
 // checks it against its row of the dispatch table (phase, limits, fields),
 // applies it to the kernel through NftTable and FlowTracker, and answers; it
-// follows conntrack events and pushes flow counts to a subscribed engine.
+// follows conntrack events and pushes flow counts to a subscribed engine, and
+// holds the packets HoldQueue receives until their key is enabled, released
+// or out of time, knocking for them.
 // Runs inside proxygw-netd only, single-threaded, after the sandbox is up: it
 // opens nothing but the connections it accepts.
 //
@@ -19,6 +21,7 @@
 
 #include "common/status.h"
 #include "proxygw-netd/flow_tracker.h"
+#include "proxygw-netd/hold_queue.h"
 #include "proxygw-netd/nft_table.h"
 
 namespace netd {
@@ -35,7 +38,8 @@ class Server {
 
   // Sets up epoll and a signalfd for SIGTERM and SIGINT (blocked here).
   static common::Result<std::unique_ptr<Server>> Create(const ServerOptions& options,
-                                                        NftTable& table, FlowTracker& tracker);
+                                                        NftTable& table, FlowTracker& tracker,
+                                                        HoldQueue& queue);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -95,11 +95,13 @@ void Server::Impl::ResumeEventsIfDue() {
   events_resume.reset();
 }
 
-// How long the loop may sleep: until the next probe deadline or the end of
-// an event batch, or forever.
+// How long the loop may sleep: until the next probe deadline, the end of an
+// event batch or a held packet's hold time, or forever.
 int Server::Impl::WaitMs() const {
   auto next = counter.NextDeadline();
-  if (events_resume && (!next || *events_resume < *next)) next = events_resume;
+  for (auto at : {events_resume, NextHeldDeadline()}) {
+    if (at && (!next || *at < *next)) next = at;
+  }
   if (!next) return -1;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next -
                                                                   FlowCounter::Clock::now())

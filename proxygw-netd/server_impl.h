@@ -3,7 +3,8 @@
 // server.cc (the loop and the engine's connection), server_requests.cc (the
 // dispatch table: a validator and an applier per request) and
 // server_flows.cc (conntrack events, probes, and the flow counts pushed to
-// the engine). Runs inside proxygw-netd only, single-threaded.
+// the engine) and server_holds.cc (held packets, knocks, and the hold
+// requests). Runs inside proxygw-netd only, single-threaded.
 #pragma once
 
 #include <sys/types.h>
@@ -23,6 +24,7 @@
 #include "common/unique_fd.h"
 #include "proxygw-netd/flow_counter.h"
 #include "proxygw-netd/flow_tracker.h"
+#include "proxygw-netd/hold_queue.h"
 #include "proxygw-netd/nft_table.h"
 #include "proxygw-netd/server.h"
 #include "proxygw-netd/validate.h"
@@ -47,8 +49,11 @@ struct Session {
   // A full sync in progress: SyncBegin's total and the chunks so far.
   std::optional<std::uint32_t> sync_total;
   std::vector<ipc::netd::Mapping> sync_staged;
+  std::uint32_t sync_holds_total = 0;
+  std::vector<ipc::netd::Hold> sync_holds;
   bool subscribed = false;
   bool push_resync = false;  // pushes were dropped under backpressure
+  bool knock_all = false;    // a knock per key with packets held follows the reply
   std::deque<std::vector<std::uint8_t>> out;
 };
 
@@ -56,6 +61,7 @@ struct Server::Impl {
   ServerOptions opt;
   NftTable& table;
   FlowTracker& tracker;
+  HoldQueue& queue;
   common::UniqueFd epoll;
   common::UniqueFd signals;
   std::unique_ptr<Session> session;
@@ -66,10 +72,19 @@ struct Server::Impl {
   PortIndex ports;  // of table.installed(), for Change's overlap check
   // While set, the event socket is out of the epoll set until then (kEventBatch).
   std::optional<FlowCounter::Clock::time_point> events_resume;
+  // Packets held now, per hold key: ids oldest first, with when each came.
+  struct Held {
+    std::deque<std::pair<std::uint32_t, FlowCounter::Clock::time_point>> packets;
+    common::IpAddress source;  // of the latest
+    std::optional<FlowCounter::Clock::time_point> knocked;
+  };
+  std::map<ipc::netd::MappingKey, Held> held;
+  std::size_t held_total = 0;
   bool stop = false;
   Exit exit = Exit::kSignal;
 
-  Impl(const ServerOptions& o, NftTable& t, FlowTracker& f) : opt(o), table(t), tracker(f) {
+  Impl(const ServerOptions& o, NftTable& t, FlowTracker& f, HoldQueue& q)
+      : opt(o), table(t), tracker(f), queue(q) {
     Reindex();
   }
   void Reindex() {
@@ -97,6 +112,8 @@ struct Server::Impl {
   std::optional<Refusal> ValidateFlush(const Session&, const ipc::netd::Request&) const;
   std::optional<Refusal> ValidateSubscribe(const Session&, const ipc::netd::Request&) const;
   std::optional<Refusal> ValidateShutdown(const Session&, const ipc::netd::Request&) const;
+  std::optional<Refusal> ValidateHold(const Session&, const ipc::netd::Request&) const;
+  std::optional<Refusal> ValidateRelease(const Session&, const ipc::netd::Request&) const;
 
   common::Result<ipc::netd::ReplyBody> ApplyHello(Session&, const ipc::netd::Request&);
   common::Result<ipc::netd::ReplyBody> ApplySyncBegin(Session&, const ipc::netd::Request&);
@@ -106,6 +123,8 @@ struct Server::Impl {
   common::Result<ipc::netd::ReplyBody> ApplyFlush(Session&, const ipc::netd::Request&);
   common::Result<ipc::netd::ReplyBody> ApplySubscribe(Session&, const ipc::netd::Request&);
   common::Result<ipc::netd::ReplyBody> ApplyShutdown(Session&, const ipc::netd::Request&);
+  common::Result<ipc::netd::ReplyBody> ApplyHold(Session&, const ipc::netd::Request&);
+  common::Result<ipc::netd::ReplyBody> ApplyRelease(Session&, const ipc::netd::Request&);
 
   // --- Checks the validators share (server_requests.cc) ---
   std::optional<Refusal> NeedHello(const Session& s) const;
@@ -143,6 +162,26 @@ struct Server::Impl {
   void Resnapshot(const char* why);
   void PushCounts();
   void PushAll(Session& s);
+
+  // --- Held packets (server_holds.cc) ---
+  // Holds as a request states them: each valid, keys unique, no more than
+  // the mapping limit, and none overlapping a port of `mappings` (wildcard
+  // vs specific), when given.
+  std::optional<Refusal> CheckHolds(const std::vector<ipc::netd::Hold>& hs, bool clear_ok,
+                                    const PortIndex* mappings) const;
+  bool Forwarded(const ipc::netd::MappingKey& key) const;
+  void ReadHeld();
+  void ExpireHeld();
+  std::optional<FlowCounter::Clock::time_point> NextHeldDeadline() const;
+  // Gives every packet held for `key` verdict `v` and forgets them.
+  void ReleaseHeld(const ipc::netd::MappingKey& key, HoldQueue::Verdict v, const char* why);
+  // After a transaction that installed `fresh`: the held packets of keys
+  // now installed go on to DNAT (for a UDP hold key, after the conntrack
+  // entries its refused datagrams left are deleted), those of cold keys that
+  // lost their hold are refused.
+  void SettleHeld(const std::vector<InstalledMapping>& fresh);
+  void Knock(const ipc::netd::MappingKey& key, Held& h);
+  void KnockAll();
 };
 
 }  // namespace netd

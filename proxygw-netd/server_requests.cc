@@ -34,6 +34,8 @@ const Server::Impl::OpRow Server::Impl::kOps[] = {
     {Op::kFlush, &Impl::ValidateFlush, &Impl::ApplyFlush},
     {Op::kSubscribe, &Impl::ValidateSubscribe, &Impl::ApplySubscribe},
     {Op::kShutdown, &Impl::ValidateShutdown, &Impl::ApplyShutdown},
+    {Op::kHold, &Impl::ValidateHold, &Impl::ApplyHold},
+    {Op::kRelease, &Impl::ValidateRelease, &Impl::ApplyRelease},
 };
 
 // --- Dispatch ------------------------------------------------------------------
@@ -82,6 +84,7 @@ void Server::Impl::Handle(const std::vector<std::uint8_t>& bytes, bool* close) {
   if (session && session->subscribed && session->push_resync && session->out.empty()) {
     PushAll(*session);
   }
+  if (session && session->knock_all) KnockAll();
 }
 
 // --- Checks the validators share -------------------------------------------
@@ -157,9 +160,10 @@ std::optional<Refusal> Server::Impl::ValidateHello(const Session& s, const Reque
 std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const Request& r) const {
   if (auto x = NeedHello(s)) return x;
   if (auto x = NotInSync(s)) return x;
-  auto total = std::get<SyncBeginRequest>(r.body).total;
-  if (total > table.max_mappings()) {
-    return Refusal{ErrorCode::kLimit, std::to_string(total) + " mappings; the limit is " +
+  const auto& b = std::get<SyncBeginRequest>(r.body);
+  if (b.total > table.max_mappings() || b.holds > table.max_mappings()) {
+    return Refusal{ErrorCode::kLimit, std::to_string(b.total) + " mappings and " +
+                                          std::to_string(b.holds) + " holds; the limit is " +
                                           std::to_string(table.max_mappings())};
   }
   return std::nullopt;
@@ -168,25 +172,33 @@ std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const R
 std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Request& r) const {
   if (auto x = NeedHello(s)) return x;
   if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-add without sync-begin"};
-  const auto& ms = std::get<SyncAddRequest>(r.body).mappings;
-  if (s.sync_staged.size() + ms.size() > *s.sync_total) {
+  const auto& add = std::get<SyncAddRequest>(r.body);
+  if (s.sync_staged.size() + add.mappings.size() > *s.sync_total ||
+      s.sync_holds.size() + add.holds.size() > s.sync_holds_total) {
     return Refusal{ErrorCode::kLimit, "sync-add goes past the " + std::to_string(*s.sync_total) +
-                                          " mappings announced by sync-begin"};
+                                          " mappings and " + std::to_string(s.sync_holds_total) +
+                                          " holds announced by sync-begin"};
   }
-  return CheckMappings(ms);
+  if (auto x = CheckHolds(add.holds, /*clear_ok=*/false, nullptr)) return x;
+  return CheckMappings(add.mappings);
 }
 
 std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const Request&) const {
   if (auto x = NeedHello(s)) return x;
   if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-commit without sync-begin"};
-  if (s.sync_staged.size() != *s.sync_total) {
+  if (s.sync_staged.size() != *s.sync_total || s.sync_holds.size() != s.sync_holds_total) {
     return Refusal{ErrorCode::kPhase, "sync-commit after " + std::to_string(s.sync_staged.size()) +
                                           " of the " + std::to_string(*s.sync_total) +
-                                          " mappings announced"};
+                                          " mappings and " + std::to_string(s.sync_holds.size()) +
+                                          " of the " + std::to_string(s.sync_holds_total) +
+                                          " holds announced"};
   }
   std::map<MappingKey, Mapping> set;
   if (auto x = ToSet(s.sync_staged, &set)) return x;
-  return CheckSet(set);
+  if (auto x = CheckSet(set)) return x;
+  PortIndex staged;
+  for (const auto& [k, m] : set) staged.Add(k);
+  return CheckHolds(s.sync_holds, /*clear_ok=*/false, &staged);
 }
 
 std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Request& r) const {
@@ -253,25 +265,31 @@ Result<ReplyBody> Server::Impl::ApplyHello(Session& s, const Request&) {
 
 Result<ReplyBody> Server::Impl::ApplySyncBegin(Session& s, const Request& r) {
   s.sync_total = std::get<SyncBeginRequest>(r.body).total;
+  s.sync_holds_total = std::get<SyncBeginRequest>(r.body).holds;
   s.sync_staged.clear();
   s.sync_staged.reserve(*s.sync_total);
+  s.sync_holds.clear();
   return ReplyBody(EmptyReply{});
 }
 
 Result<ReplyBody> Server::Impl::ApplySyncAdd(Session& s, const Request& r) {
-  const auto& ms = std::get<SyncAddRequest>(r.body).mappings;
-  s.sync_staged.insert(s.sync_staged.end(), ms.begin(), ms.end());
+  const auto& add = std::get<SyncAddRequest>(r.body);
+  s.sync_staged.insert(s.sync_staged.end(), add.mappings.begin(), add.mappings.end());
+  s.sync_holds.insert(s.sync_holds.end(), add.holds.begin(), add.holds.end());
   return ReplyBody(EmptyReply{});
 }
 
 Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   std::vector<Mapping> staged = std::move(s.sync_staged);
+  std::vector<Hold> holds = std::move(s.sync_holds);
   s.sync_staged.clear();
+  s.sync_holds.clear();
   s.sync_total.reset();
-  auto out = table.Sync(staged);
+  auto out = table.Sync(staged, holds);
   if (!out.ok()) return out.status();
   Retire(*out);
   Reindex();
+  SettleHeld(out->fresh);
   Log(LogLevel::kInfo, "sync applied",
       Fields({{"mappings", std::to_string(table.installed().size())},
               {"added", std::to_string(out->added)},
@@ -287,6 +305,7 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
   Retire(*out);
   for (const auto& im : out->gone) ports.Remove(im.mapping.key);
   for (const auto& im : out->fresh) ports.Add(im.mapping.key);
+  SettleHeld(out->fresh);
   Log(LogLevel::kInfo, "change applied",
       Fields({{"enabled", std::to_string(c.enable.size())},
               {"disabled", std::to_string(c.disable.size())},
@@ -324,6 +343,7 @@ Result<ReplyBody> Server::Impl::ApplySubscribe(Session& s, const Request&) {
   counter.TakeChanges();
   s.subscribed = true;
   s.push_resync = true;  // the snapshot follows the reply
+  s.knock_all = true;    // and a knock per key with packets held
   return ReplyBody(EmptyReply{});
 }
 

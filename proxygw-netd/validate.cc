@@ -1,5 +1,6 @@
 #include "proxygw-netd/validate.h"
 
+#include <algorithm>
 #include <tuple>
 
 namespace netd {
@@ -45,6 +46,37 @@ Status ValidateMapping(const Mapping& m) {
   }
   if (m.flow_timeout_s == 0 || m.flow_timeout_s > kMaxFlowTimeoutS) {
     return Bad(what, "flow timeout must be 1-" + std::to_string(kMaxFlowTimeoutS) + " seconds");
+  }
+  return Status::Ok();
+}
+
+Status ValidateHold(const ipc::netd::Hold& h, bool clear_ok) {
+  std::string what = "hold of " + h.key.ToString();
+  if (const char* why = KeyProblem(h.key)) return Bad(what, why);
+  if ((h.hold_s == 0 && !clear_ok) || h.hold_s > ipc::netd::kMaxHoldSeconds) {
+    return Bad(what, "hold_s must be 1-" + std::to_string(ipc::netd::kMaxHoldSeconds) + " seconds");
+  }
+  for (std::size_t i = 0; i < h.allow.size(); ++i) {
+    const auto& p = h.allow[i];
+    if (p.address.family() != h.key.listen.family()) {
+      return Bad(what, "allow " + p.ToString() + ": not the family of the listen address");
+    }
+    if (p.length > p.address.size() * 8) return Bad(what, "allow " + p.ToString() + ": length");
+    for (std::size_t bit = p.length; bit < p.address.size() * 8; ++bit) {
+      if (p.address.data()[bit / 8] & (0x80 >> (bit % 8))) {
+        return Bad(what, "allow " + p.ToString() + ": host bits set");
+      }
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      // Two prefixes overlap when the shorter one contains the other's start.
+      const auto& q = h.allow[j];
+      std::size_t n = std::min(p.length, q.length), bit = 0;
+      while (bit < n &&
+             !((p.address.data()[bit / 8] ^ q.address.data()[bit / 8]) & (0x80 >> (bit % 8)))) {
+        ++bit;
+      }
+      if (bit == n) return Bad(what, "allow " + p.ToString() + " overlaps " + q.ToString());
+    }
   }
   return Status::Ok();
 }

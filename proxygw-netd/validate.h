@@ -28,6 +28,11 @@ common::Status ValidateMapping(const ipc::netd::Mapping& m);
 // multicast or IPv4-mapped.
 common::Status ValidateKey(const ipc::netd::MappingKey& k);
 
+// One hold (Hold, SyncAdd): a valid key; hold_s 1-kMaxHoldSeconds (or 0,
+// clearing, when `clear_ok`); each allowed prefix of the key's family, with a
+// length that fits it and no host bits set, none overlapping another.
+common::Status ValidateHold(const ipc::netd::Hold& h, bool clear_ok);
+
 // A set of `n` mappings within `limit`: "N mappings; the limit is L".
 common::Status ValidateCount(std::size_t n, std::uint32_t limit);
 

@@ -124,4 +124,59 @@ TEST(NetdValidate, PortIndexFindsTheOverlapsAChangeWouldMake) {
   EXPECT_FALSE(idx.Overlaps({K("198.18.0.9:80")}, {}));
 }
 
+namespace {
+
+ipc::netd::Hold H(const char* listen, std::uint32_t hold_s,
+                  std::vector<std::pair<const char*, int>> allow = {}) {
+  auto l = *AddrPort::Parse(listen);
+  ipc::netd::Hold h{MappingKey{Proto::kTcp, l.address, l.port}, hold_s, {}};
+  for (auto [a, len] : allow) {
+    h.allow.push_back({*common::IpAddress::Parse(a), static_cast<std::uint8_t>(len)});
+  }
+  return h;
+}
+
+std::string HoldErr(const ipc::netd::Hold& h, bool clear_ok = false) {
+  auto st = ValidateHold(h, clear_ok);
+  EXPECT_FALSE(st.ok());
+  return st.message();
+}
+
+TEST(NetdValidateHold, AcceptsGoodHolds) {
+  EXPECT_TRUE(ValidateHold(H("198.18.0.1:80", 30), false).ok());
+  EXPECT_TRUE(
+      ValidateHold(H("0.0.0.0:80", 300, {{"198.18.1.0", 24}, {"10.0.0.0", 8}}), false).ok());
+  EXPECT_TRUE(ValidateHold(H("[::]:80", 1, {{"2001:db8::1", 128}}), false).ok());
+  EXPECT_TRUE(ValidateHold(H("198.18.0.1:80", 0), /*clear_ok=*/true).ok());
+}
+
+TEST(NetdValidateHold, RefusesHoldTimesOutOfRange) {
+  EXPECT_EQ(HoldErr(H("198.18.0.1:80", 0)),
+            "hold of tcp 198.18.0.1:80: hold_s must be 1-300 seconds");
+  EXPECT_EQ(HoldErr(H("198.18.0.1:80", 301), true),
+            "hold of tcp 198.18.0.1:80: hold_s must be 1-300 seconds");
+}
+
+TEST(NetdValidateHold, RefusesBadKeys) {
+  EXPECT_EQ(HoldErr(H("198.18.0.1:0", 5)), "hold of tcp 198.18.0.1:0: listen port 0");
+  EXPECT_EQ(HoldErr(H("224.0.0.1:80", 5)), "hold of tcp 224.0.0.1:80: multicast listen address");
+}
+
+TEST(NetdValidateHold, RefusesPrefixesOfTheOtherFamilyTooLongOrWithHostBits) {
+  EXPECT_EQ(HoldErr(H("198.18.0.1:80", 5, {{"2001:db8::", 32}})),
+            "hold of tcp 198.18.0.1:80: allow 2001:db8::/32: not the family of the listen address");
+  EXPECT_EQ(HoldErr(H("198.18.0.1:80", 5, {{"198.18.1.0", 33}})),
+            "hold of tcp 198.18.0.1:80: allow 198.18.1.0/33: length");
+  EXPECT_EQ(HoldErr(H("198.18.0.1:80", 5, {{"198.18.1.1", 24}})),
+            "hold of tcp 198.18.0.1:80: allow 198.18.1.1/24: host bits set");
+}
+
+TEST(NetdValidateHold, RefusesOverlappingPrefixes) {
+  EXPECT_EQ(HoldErr(H("198.18.0.1:80", 5, {{"10.0.0.0", 8}, {"10.1.0.0", 16}})),
+            "hold of tcp 198.18.0.1:80: allow 10.1.0.0/16 overlaps 10.0.0.0/8");
+  EXPECT_EQ(HoldErr(H("[::]:80", 5, {{"2001:db8::", 32}, {"::", 0}})),
+            "hold of tcp [::]:80: allow ::/0 overlaps 2001:db8::/32");
+}
+
+}  // namespace
 }  // namespace netd

@@ -105,7 +105,13 @@ std::string FormatStatusTable(const wire::StatusResponse& status,
     std::vector<Row> rows = {
         {"FRONTEND", "KIND", "STATE", "PROTO", "LISTEN", "TARGET", "FORWARDS TO", "LAST ERROR"}};
     for (const auto& f : status.frontends) {
-      rows.push_back({Clean(f.name), Clean(f.kind), Clean(f.state), wire::ProtocolName(f.protocol),
+      std::string state = f.state;
+      if (f.knocks) {  // static:hold: how often clients woke it
+        state += " (" + std::to_string(*f.knocks) + (*f.knocks == 1 ? " knock" : " knocks");
+        if (!f.last_knock_from.empty()) state += ", last from " + f.last_knock_from;
+        state += ")";
+      }
+      rows.push_back({Clean(f.name), Clean(f.kind), Clean(state), wire::ProtocolName(f.protocol),
                       Clean(f.listen), Clean(f.target_name + ":" + f.endpoint_name),
                       Clean(Join(f.proxy_addresses, ", ")), Clean(f.last_error)});
     }

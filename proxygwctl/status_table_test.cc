@@ -41,6 +41,22 @@ TEST(CtlStatusTable, TablesOfTargetsAndFrontends) {
             "public    static:always  running  tcp    [::]:80  api:http  198.18.2.2:80, [2001:db8::2]:80  -\n");
 }
 
+TEST(CtlStatusTable, AHoldFrontendShowsItsKnocks) {
+  wire::StatusResponse s;
+  s.dataplane_connected = true;
+  s.frontends = {{"game", "static:hold", "running", "", wire::Protocol::kTcp, "0.0.0.0:25565", "mc",
+                  "game", {"198.18.2.2:25565"}, 3, "198.18.1.2"}};
+  EXPECT_EQ(FormatStatusTable(s, system_clock::now()),
+            "engine: running, dataplane connected\n"
+            "\n"
+            "no targets\n"
+            "\n"
+            "FRONTEND  KIND         STATE                                     PROTO  LISTEN         TARGET   "
+            "FORWARDS TO       LAST ERROR\n"
+            "game      static:hold  running (3 knocks, last from 198.18.1.2)  tcp    0.0.0.0:25565  mc:game  "
+            "198.18.2.2:25565  -\n");
+}
+
 TEST(CtlStatusTable, EmptyEngine) {
   wire::StatusResponse s;
   s.closed = true;

@@ -19,6 +19,13 @@ the backend's body. Per cold start:
                                              client's next retry (<= 5 ms)
 
 After each, `proxygwctl drain` stops the backend and the target is cold again.
+
+Then static:hold (issue 12), N >= 20 cold starts: the client calls connect()
+once, with no retry of its own; its SYN is held in the kernel until the
+target is active. Per sample: refused or not, and backend listening -> the
+client's connect completes. Then the same target with `idle: freeze`, frozen
+between samples: the whole cold start from the client's first SYN (its
+connect() call) to the first byte from the resumed backend.
 """
 import json
 import os
@@ -49,6 +56,25 @@ frontends:
     flow_timeout: 10s
     target: cold:http
     options: {{content: "starting\\n"}}
+"""
+
+HOLD_CONFIG = """\
+targets:
+  - name: held
+    kind: static:cmd
+    idle_timeout: 1h
+    ready_timeout: 30s
+    endpoints: [{{name: tcp, protocol: tcp, address: '198.18.100.1:8097'}}]
+    options:
+      command: exec {tool} --listen 198.18.100.1:8097 --delay-file {delay_file} --body backend
+      stop_timeout: 2s
+      idle: {idle}
+frontends:
+  - name: held
+    kind: static:hold
+    listen: 198.18.10.1:8098
+    flow_timeout: 10s
+    target: held:tcp
 """
 
 RETRY_MS = 5
@@ -86,18 +112,68 @@ def run_section(ctx):
             reps.append(cold_start(gw, delay))
     finally:
         gw.stop()
-    return {"delays_ms": delays, "retry_ms": RETRY_MS, "probe_period_ms": PROBE_PERIOD_MS, "reps": reps}
+    out = {"delays_ms": delays, "retry_ms": RETRY_MS, "probe_period_ms": PROBE_PERIOD_MS, "reps": reps}
+    out["hold"] = run_hold(ctx, delays)
+    return out
+
+
+def run_hold(ctx, delays):
+    n = 3 if ctx.quick else 20
+    delays = [delays[0] + int(PROBE_PERIOD_MS * i / n) for i in range(n)]
+    log("section 4: static:hold, %d cold starts, then %d frozen" % (n, n))
+    out = {"n": n, "delays_ms": delays}
+    for idle in ("stop", "freeze"):
+        gw = Gateway(ctx.procs, ctx.workdir, ctx.build, tag="pgw-hold-%s" % idle)
+        delay_file = os.path.join(gw.dir, "delay-ms")
+        with open(delay_file, "w") as f:
+            f.write("%d\n" % delays[0])
+        os.chmod(delay_file, 0o644)
+        gw.start(HOLD_CONFIG.format(tool=os.path.join(ctx.tools, "cold-backend"), delay_file=delay_file, idle=idle))
+        reps = []
+        try:
+            if idle == "freeze":  # boot it once; the samples resume it
+                held_start(gw, None)
+            for delay in delays:
+                with open(delay_file, "w") as f:
+                    f.write("%d\n" % delay)
+                reps.append(held_start(gw, delay))
+        finally:
+            gw.stop()
+        out[idle] = reps
+    return out
+
+
+def client_run(gw, target, args):
+    """Runs nsclient `args` in the client namespace once `target` is
+    inactive: the client's JSON, and the backend's stamps printed meanwhile."""
+    stdout_path = os.path.join(gw.state_dir, "target-%s.stdout" % target)
+    gw.wait_state(target, "inactive", timeout=30)
+    offset = os.path.getsize(stdout_path) if os.path.exists(stdout_path) else 0
+    p = run(topo.ns_exec(topo.CLIENT, [sys.executable, "-m", "pgwbench.nsclient"] + args), cwd=BENCH_DIR,
+            timeout=90)
+    c = json.loads(p.stdout)
+    time.sleep(0.1)  # the backend's lines reach the file
+    return c, stamps(stdout_path, offset)
+
+
+def held_start(gw, delay):
+    """One client connect() to the static:hold frontend of a drained target."""
+    c, s = client_run(gw, "held", ["held", topo.GW_CLIENT_IP, 8098, "backend", 60])
+    r = {"delay_ms": delay, "refused": c.get("refused", False)}
+    if "first_byte" not in c:
+        r["error"] = "client %r" % c
+    else:
+        r["syn_to_first_byte_ms"] = (c["first_byte"] - c["connect_call"]) * 1e3
+        if "listening" in s:  # a fresh start (not a resumed frozen backend)
+            r["listening_to_connected_ms"] = (c["connected"] - s["listening"]) * 1e3
+    log("  hold: %r" % r)
+    gw.proxygwctl("drain", "held")
+    gw.wait_state("held", "inactive", timeout=30)
+    return r
 
 
 def cold_start(gw, delay):
-    stdout_path = os.path.join(gw.state_dir, "target-cold.stdout")
-    gw.wait_state("cold", "inactive", timeout=30)
-    offset = os.path.getsize(stdout_path) if os.path.exists(stdout_path) else 0
-    p = run(topo.ns_exec(topo.CLIENT, [sys.executable, "-m", "pgwbench.nsclient", "cold", topo.GW_CLIENT_IP,
-                                       8096, "backend", RETRY_MS, 60]), cwd=BENCH_DIR, timeout=90)
-    c = json.loads(p.stdout)
-    time.sleep(0.1)  # the backend's lines reach the file
-    s = stamps(stdout_path, offset)
+    c, s = client_run(gw, "cold", ["cold", topo.GW_CLIENT_IP, 8096, "backend", RETRY_MS, 60])
     if "first_byte" not in c or "start" not in s or "listening" not in s:
         r = {"error": "client %r, backend %r" % (c, s), "delay_ms": delay}
         log("  error: %s" % r["error"])

@@ -93,6 +93,30 @@ def cold(addr, port, body, retry_ms, timeout):
     return {"first_connect": first_connect, "error": "timeout", "attempts": attempts, "pages": pages}
 
 
+def held(addr, port, body, timeout):
+    """One connect() and no retry (a static:hold frontend holds the SYN),
+    then read until `body`: when connect() was called, when it completed,
+    and when the first byte came, or that it was refused."""
+    t0 = time.time()
+    try:
+        s = socket.create_connection((addr, int(port)), timeout=float(timeout))
+    except ConnectionRefusedError:
+        return {"connect_call": t0, "refused": True}
+    except OSError as e:
+        return {"connect_call": t0, "error": str(e)}
+    connected = time.time()
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = s.recv(65536)
+    first_byte = time.time()
+    while data and body.encode() not in data:
+        more = s.recv(65536)
+        if not more:
+            break
+        data += more
+    s.close()
+    return {"connect_call": t0, "connected": connected, "first_byte": first_byte}
+
+
 def flow(proto, addr, port):
     port = int(port)
     if proto == "tcp":
@@ -154,5 +178,5 @@ def poller(addr, port):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    fn = {"seqlat": seqlat, "cold": cold, "flow": flow, "connect": connect, "poller": poller}[cmd]
+    fn = {"seqlat": seqlat, "cold": cold, "held": held, "flow": flow, "connect": connect, "poller": poller}[cmd]
     print(json.dumps(fn(*args)), flush=True)

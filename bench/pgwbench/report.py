@@ -319,7 +319,26 @@ def cold_md(cold):
     if errs:
         lines.append("Failed samples: %s" % "; ".join(errs))
         lines.append("")
+    if "hold" in cold:
+        hold_md(lines, cold["hold"])
     return "\n".join(lines)
+
+
+def hold_md(lines, hold):
+    def stat(reps, k):
+        v = [r[k] for r in reps if k in r]
+        return "%s / %s" % (f(median(v), 1), f(max(v), 1)) if v else "-"
+    stop, freeze = hold.get("stop", []), hold.get("freeze", [])
+    refused = lambda reps: "%d/%d" % (sum(1 for r in reps if r.get("refused") or "error" in r), len(reps))
+    add_table(lines, "**static:hold**: one client connect() per cold start, no retry of its own, its SYN held in the "
+                     "kernel; backend (static:cmd) ready %d-%d ms after it starts; with `idle: freeze` the backend is "
+                     "frozen (SIGSTOP) between samples and resumed by the held client; ms, p50 / max" % (
+                         min(hold["delays_ms"]), max(hold["delays_ms"]), ),
+              ["backend", "samples", "refused or failed", "backend listening -> client's connect completes",
+               "first SYN -> first byte"],
+              [["started (idle: stop)", str(len(stop)), refused(stop), stat(stop, "listening_to_connected_ms"),
+                stat(stop, "syn_to_first_byte_ms")],
+               ["resumed (idle: freeze)", str(len(freeze)), refused(freeze), "-", stat(freeze, "syn_to_first_byte_ms")]])
 
 
 # --- header, method ----------------------------------------------------------------------

@@ -128,7 +128,7 @@ struct TargetStatus {  // {name, kind, state, last_error, flows, since, kept_war
 
 struct FrontendStatus {
   // {name, kind, state, last_error, protocol, listen, target_name,
-  //  endpoint_name, proxyaddress, proxyaddresses}
+  //  endpoint_name, proxyaddress, proxyaddresses, knocks, last_knock_from}
   std::string name;
   std::string kind;
   std::string state;
@@ -140,6 +140,11 @@ struct FrontendStatus {
   // Encoded as "proxyaddress" (the first, "" when none); with two, also
   // "proxyaddresses" (both).
   std::vector<std::string> proxy_addresses;
+  // Additions, for a frontend that holds first packets (static:hold): knocks
+  // since it started (absent for other kinds), the latest one's source
+  // (omitted when empty).
+  std::optional<std::uint64_t> knocks{};
+  std::string last_knock_from{};
   friend bool operator==(const FrontendStatus&, const FrontendStatus&) = default;
 };
 

@@ -49,6 +49,8 @@ OJson EncodeFrontend(const FrontendStatus& f, bool cbor) {
   o["endpoint_name"] = f.endpoint_name;
   o["proxyaddress"] = f.proxy_addresses.empty() ? std::string() : f.proxy_addresses.front();
   if (f.proxy_addresses.size() > 1) o["proxyaddresses"] = f.proxy_addresses;
+  if (f.knocks) o["knocks"] = *f.knocks;
+  if (!f.last_knock_from.empty()) o["last_knock_from"] = f.last_knock_from;
   return o;
 }
 
@@ -143,9 +145,15 @@ Status ReadFrontend(const Json& o, std::string_view path, FrontendStatus* f) {
                                                           {"last_error", &f->last_error},
                                                           {"listen", &f->listen},
                                                           {"target_name", &f->target_name},
-                                                          {"endpoint_name", &f->endpoint_name}};
+                                                          {"endpoint_name", &f->endpoint_name},
+                                                          {"last_knock_from", &f->last_knock_from}};
   for (const auto& [key, out] : strings) {
     if (auto st = ReadString(o, path, key, false, out); !st.ok()) return st;
+  }
+  if (const Json* v = Optional(o, "knocks")) {
+    auto n = AsUnsigned(*v);
+    if (!n) return Wrong(Join(path, "knocks"), "an unsigned integer", *v);
+    f->knocks = *n;
   }
   if (auto st = ReadProtocol(o, path, &f->protocol); !st.ok()) return st;
   return ReadAddresses(o, path, "proxyaddress", "proxyaddresses", &f->proxy_addresses);

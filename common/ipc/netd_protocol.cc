@@ -154,11 +154,12 @@ Result<Mapping> ReadMapping(const Reader& r, const msgpack::object& o) {
                  static_cast<std::uint32_t>(timeout)};
 }
 
-// A list of at most kMaxItemsPerMessage items, each read by `read_item`.
+// A list of at most `max` items, each read by `read_item`.
 template <class T>
 Result<std::vector<T>> ReadItems(const Reader& r, const msgpack::object& o,
-                                 Result<T> (*read_item)(const Reader&, const msgpack::object&)) {
-  PGW_TRY(items, r.List(o, kMaxItemsPerMessage));
+                                 Result<T> (*read_item)(const Reader&, const msgpack::object&),
+                                 std::size_t max = kMaxItemsPerMessage) {
+  PGW_TRY(items, r.List(o, max));
   std::vector<T> out;
   out.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -176,6 +177,31 @@ Result<std::vector<MappingKey>> ReadKeys(const Reader& r, const msgpack::object&
   return ReadItems<MappingKey>(r, o, ReadKey);
 }
 
+// [address, length]; the length's range is the validator's (it depends on
+// the family).
+Result<Prefix> ReadPrefix(const Reader& r, const msgpack::object& o) {
+  PGW_TRY(f, r.Tuple(o, 2));
+  PGW_TRY(addr, r.Field("address").Address(f[0]));
+  PGW_TRY(len, r.Field("length").Uint(f[1], 128));
+  return Prefix{addr, static_cast<std::uint8_t>(len)};
+}
+
+// [proto, listen, port, hold_s, [prefix...]]
+Result<Hold> ReadHold(const Reader& r, const msgpack::object& o) {
+  PGW_TRY(f, r.Tuple(o, 5));
+  PGW_TRY(proto, r.Field("proto").ProtoField(f[0]));
+  PGW_TRY(listen, r.Field("listen").Address(f[1]));
+  PGW_TRY(port, r.Field("port").Uint(f[2], 65535));
+  PGW_TRY(hold_s, r.Field("hold_s").Uint(f[3], UINT32_MAX));
+  PGW_TRY(allow, ReadItems<Prefix>(r.Field("allow"), f[4], ReadPrefix, kMaxAllowPrefixes));
+  return Hold{MappingKey{proto, listen, static_cast<std::uint16_t>(port)},
+              static_cast<std::uint32_t>(hold_s), std::move(allow)};
+}
+
+Result<std::vector<Hold>> ReadHolds(const Reader& r, const msgpack::object& o) {
+  return ReadItems<Hold>(r, o, ReadHold, kMaxHoldsPerMessage);
+}
+
 Result<RequestBody> ReadRequestBody(Op op, const msgpack::object& body) {
   Reader r("body");
   switch (op) {
@@ -185,14 +211,17 @@ Result<RequestBody> ReadRequestBody(Op op, const msgpack::object& body) {
       return RequestBody(HelloRequest{static_cast<std::uint32_t>(v)});
     }
     case Op::kSyncBegin: {
-      PGW_TRY(f, r.Tuple(body, 1));
+      PGW_TRY(f, r.Tuple(body, 2));
       PGW_TRY(total, r.Field("total").Uint(f[0], UINT32_MAX));
-      return RequestBody(SyncBeginRequest{static_cast<std::uint32_t>(total)});
+      PGW_TRY(holds, r.Field("holds").Uint(f[1], UINT32_MAX));
+      return RequestBody(
+          SyncBeginRequest{static_cast<std::uint32_t>(total), static_cast<std::uint32_t>(holds)});
     }
     case Op::kSyncAdd: {
-      PGW_TRY(f, r.Tuple(body, 1));
+      PGW_TRY(f, r.Tuple(body, 2));
       PGW_TRY(m, ReadMappings(r.Field("mappings"), f[0]));
-      return RequestBody(SyncAddRequest{std::move(m)});
+      PGW_TRY(h, ReadHolds(r.Field("holds"), f[1]));
+      return RequestBody(SyncAddRequest{std::move(m), std::move(h)});
     }
     case Op::kSyncCommit: {
       PGW_TRY(f, r.Tuple(body, 0));
@@ -220,9 +249,20 @@ Result<RequestBody> ReadRequestBody(Op op, const msgpack::object& body) {
       PGW_TRY(rm, r.Field("remove_table").Bool(f[0]));
       return RequestBody(ShutdownRequest{rm});
     }
+    case Op::kHold: {
+      PGW_TRY(f, r.Tuple(body, 1));
+      PGW_TRY(h, ReadHolds(r.Field("holds"), f[0]));
+      return RequestBody(HoldRequest{std::move(h)});
+    }
+    case Op::kRelease: {
+      PGW_TRY(f, r.Tuple(body, 1));
+      PGW_TRY(keys, ReadKeys(r.Field("keys"), f[0]));
+      return RequestBody(ReleaseRequest{std::move(keys)});
+    }
     case Op::kReply:
     case Op::kError:
     case Op::kFlowCounts:
+    case Op::kKnock:
       break;
   }
   return Status::ProtocolError(std::string("op ") + OpName(op) + " is not a request");
@@ -289,6 +329,23 @@ void PackKey(Packer& p, const MappingKey& k) {
   p.pack(k.port);
 }
 
+void PackHolds(Packer& p, const std::vector<Hold>& holds) {
+  p.pack_array(static_cast<std::uint32_t>(holds.size()));
+  for (const auto& h : holds) {
+    p.pack_array(5);
+    p.pack(static_cast<std::uint8_t>(h.key.proto));
+    PackAddress(p, h.key.listen);
+    p.pack(h.key.port);
+    p.pack(h.hold_s);
+    p.pack_array(static_cast<std::uint32_t>(h.allow.size()));
+    for (const auto& a : h.allow) {
+      p.pack_array(2);
+      PackAddress(p, a.address);
+      p.pack(a.length);
+    }
+  }
+}
+
 void PackMapping(Packer& p, const Mapping& m) {
   p.pack_array(6);
   p.pack(static_cast<std::uint8_t>(m.key.proto));
@@ -316,9 +373,15 @@ std::optional<Op> OpFromWire(std::uint64_t v) {
     case 6: return Op::kFlush;
     case 7: return Op::kSubscribe;
     case 8: return Op::kShutdown;
+    case 9:
+      return Op::kHold;
+    case 10:
+      return Op::kRelease;
     case 64: return Op::kReply;
     case 65: return Op::kError;
     case 66: return Op::kFlowCounts;
+    case 67:
+      return Op::kKnock;
     default: return std::nullopt;
   }
 }
@@ -333,9 +396,15 @@ const char* OpName(Op op) {
     case Op::kFlush: return "flush";
     case Op::kSubscribe: return "subscribe";
     case Op::kShutdown: return "shutdown";
+    case Op::kHold:
+      return "hold";
+    case Op::kRelease:
+      return "release";
     case Op::kReply: return "reply";
     case Op::kError: return "error";
     case Op::kFlowCounts: return "flow-counts";
+    case Op::kKnock:
+      return "knock";
   }
   return "?";
 }
@@ -378,15 +447,17 @@ std::string MappingKey::ToString() const {
   return std::string(ProtoName(proto)) + " " + AddrPort{listen, port}.ToString();
 }
 
+std::string Prefix::ToString() const { return address.ToString() + "/" + std::to_string(length); }
+
 std::string Mapping::ToString() const {
   return key.ToString() + " -> " + destination.ToString() + " (" +
          std::to_string(flow_timeout_s) + "s)";
 }
 
 Op Request::op() const {
-  static constexpr Op kOps[] = {Op::kHello,      Op::kSyncBegin, Op::kSyncAdd,
-                                Op::kSyncCommit, Op::kChange,    Op::kFlush,
-                                Op::kSubscribe,  Op::kShutdown};
+  static constexpr Op kOps[] = {Op::kHello,  Op::kSyncBegin, Op::kSyncAdd,   Op::kSyncCommit,
+                                Op::kChange, Op::kFlush,     Op::kSubscribe, Op::kShutdown,
+                                Op::kHold,   Op::kRelease};
   return kOps[body.index()];
 }
 
@@ -403,12 +474,21 @@ std::vector<std::uint8_t> EncodeRequest(const Request& r) {
           p.pack_array(1);
           p.pack(b.version);
         } else if constexpr (std::is_same_v<T, SyncBeginRequest>) {
-          p.pack_array(1);
+          p.pack_array(2);
           p.pack(b.total);
+          p.pack(b.holds);
         } else if constexpr (std::is_same_v<T, SyncAddRequest>) {
-          p.pack_array(1);
+          p.pack_array(2);
           p.pack_array(static_cast<std::uint32_t>(b.mappings.size()));
           for (const auto& m : b.mappings) PackMapping(p, m);
+          PackHolds(p, b.holds);
+        } else if constexpr (std::is_same_v<T, HoldRequest>) {
+          p.pack_array(1);
+          PackHolds(p, b.holds);
+        } else if constexpr (std::is_same_v<T, ReleaseRequest>) {
+          p.pack_array(1);
+          p.pack_array(static_cast<std::uint32_t>(b.keys.size()));
+          for (const auto& k : b.keys) PackKey(p, k);
         } else if constexpr (std::is_same_v<T, ChangeRequest>) {
           p.pack_array(2);
           p.pack_array(static_cast<std::uint32_t>(b.enable.size()));
@@ -482,6 +562,15 @@ std::vector<std::uint8_t> EncodeMessage(const NetdMessage& m) {
     p.pack(static_cast<std::uint8_t>(err->code));
     p.pack(err->err);
     p.pack(err->message.substr(0, kMaxErrorText));
+  } else if (const auto* knock = std::get_if<KnockPush>(&m.body)) {
+    p.pack(static_cast<std::uint8_t>(Op::kKnock));
+    p.pack(0);
+    p.pack_array(5);
+    p.pack(static_cast<std::uint8_t>(knock->key.proto));
+    PackAddress(p, knock->key.listen);
+    p.pack(knock->key.port);
+    PackAddress(p, knock->source);
+    p.pack(knock->held);
   } else {
     const auto& push = std::get<FlowCountsPush>(m.body);
     p.pack(static_cast<std::uint8_t>(Op::kFlowCounts));
@@ -587,6 +676,18 @@ Result<NetdMessage> DecodeMessage(std::span<const std::uint8_t> bytes) {
                                                static_cast<std::uint32_t>(flows)});
       }
       m.body = std::move(push);
+      return m;
+    }
+    case Op::kKnock: {
+      if (env.id != 0) return Status::ProtocolError("id: a push has id 0");
+      PGW_TRY(f, r.Tuple(body, 5));
+      PGW_TRY(proto, r.Field("proto").ProtoField(f[0]));
+      PGW_TRY(listen, r.Field("listen").Address(f[1]));
+      PGW_TRY(port, r.Field("port").Uint(f[2], 65535));
+      PGW_TRY(source, r.Field("source").Address(f[3]));
+      PGW_TRY(held, r.Field("held").Uint(f[4], UINT32_MAX));
+      m.body = KnockPush{MappingKey{proto, listen, static_cast<std::uint16_t>(port)}, source,
+                         static_cast<std::uint32_t>(held)};
       return m;
     }
     default:

@@ -16,6 +16,14 @@ Mapping M(const char* listen, const char* dest, std::uint32_t timeout = 60,
   return Mapping{MappingKey{p, l.address, l.port}, *AddrPort::Parse(dest), timeout};
 }
 
+Hold H(const char* listen, std::uint32_t hold_s, std::vector<Prefix> allow = {},
+       Proto p = Proto::kTcp) {
+  auto l = *AddrPort::Parse(listen);
+  return Hold{MappingKey{p, l.address, l.port}, hold_s, std::move(allow)};
+}
+
+Prefix P(const char* addr, std::uint8_t len) { return Prefix{*IpAddress::Parse(addr), len}; }
+
 std::vector<std::uint8_t> Pack(const std::function<void(msgpack::packer<msgpack::sbuffer>&)>& f) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> p(buf);
@@ -42,6 +50,12 @@ TEST(NetdProtocol, RequestsRoundTrip) {
       {6, FlushRequest{{M("[::]:443", "[2001:db8::2]:443").key}}},
       {7, SubscribeRequest{}},
       {8, ShutdownRequest{true}},
+      {9, SyncBeginRequest{3, 2}},
+      {10, SyncAddRequest{{},
+                          {H("198.18.0.1:80", 30, {P("198.18.1.0", 24), P("10.0.0.0", 8)}),
+                           H("[::]:53", 300, {}, Proto::kUdp)}}},
+      {11, HoldRequest{{H("[2001:db8::1]:443", 5, {P("2001:db8::", 32)}), H("0.0.0.0:80", 0)}}},
+      {12, ReleaseRequest{{H("198.18.0.1:80", 1).key}}},
   };
   for (const auto& r : reqs) {
     auto bytes = EncodeRequest(r);
@@ -56,12 +70,17 @@ TEST(NetdProtocol, RequestsRoundTrip) {
 TEST(NetdProtocol, MessagesRoundTrip) {
   std::vector<NetdMessage> msgs = {
       {1, ReplyBody(HelloReply{1, true, 10000, 0xffff0000, 12})},
-      {2, ReplyBody(ApplyReply{3, 1, 7, {Warning{M("198.18.0.1:80", "127.0.0.1:8080").key,
-                                                 WarningCode::kRouteLocalnetOff}}})},
+      {2, ReplyBody(ApplyReply{3,
+                               1,
+                               7,
+                               {Warning{M("198.18.0.1:80", "127.0.0.1:8080").key,
+                                        WarningCode::kRouteLocalnetOff}}})},
       {3, ReplyBody(EmptyReply{})},
       {4, ErrorReply{ErrorCode::kKernel, 17, "add elements: File exists"}},
-      {0, FlowCountsPush{true, {{Proto::kTcp, *AddrPort::Parse("198.18.2.2:8080"), 3},
-                                {Proto::kUdp, *AddrPort::Parse("[2001:db8::2]:53"), 0}}}},
+      {0, FlowCountsPush{true,
+                         {{Proto::kTcp, *AddrPort::Parse("198.18.2.2:8080"), 3},
+                          {Proto::kUdp, *AddrPort::Parse("[2001:db8::2]:53"), 0}}}},
+      {0, KnockPush{H("[::]:53", 1, {}, Proto::kUdp).key, *IpAddress::Parse("2001:db8:1::2"), 3}},
   };
   for (const auto& m : msgs) {
     auto bytes = EncodeMessage(m);
@@ -152,7 +171,7 @@ TEST(NetdDecode, RejectsWrongFieldTypes) {
       p.pack_array(3);
       p.pack(3);  // sync-add
       p.pack(7);
-      p.pack_array(1);
+      p.pack_array(2);
       p.pack_array(1);
       p.pack_array(6);
       p.pack(6);
@@ -163,6 +182,7 @@ TEST(NetdDecode, RejectsWrongFieldTypes) {
       p.pack_bin_body("\xc6\x12\x02\x02", 4);
       p.pack(80);
       p.pack(60);
+      p.pack_array(0);  // holds
     });
   };
   EXPECT_EQ(DecodeError(mapping_with([](auto& p) { p.pack(std::string("80")); })),
@@ -211,6 +231,47 @@ TEST(NetdDecode, RejectsTooManyItems) {
   EXPECT_EQ(DecodeError(EncodeRequest({1, f})), "bad msgpack: array size overflow");
 }
 
+TEST(NetdDecode, RejectsBadHolds) {
+  // Too many prefixes: refused by the list's bound before anything else.
+  HoldRequest many{{H("198.18.0.1:80", 30)}};
+  for (int i = 0; i <= static_cast<int>(kMaxAllowPrefixes); ++i) {
+    many.holds[0].allow.push_back(P("10.0.0.0", static_cast<std::uint8_t>(8 + i)));
+  }
+  EXPECT_EQ(DecodeError(EncodeRequest({1, many})),
+            "body.holds[0].allow: 17 items; at most 16 per message");
+  HoldRequest too_many_holds;
+  too_many_holds.holds.assign(kMaxHoldsPerMessage + 1, H("198.18.0.1:80", 30));
+  EXPECT_EQ(DecodeError(EncodeRequest({1, too_many_holds})),
+            "body.holds: 129 items; at most 128 per message");
+  // A prefix length past any family's.
+  EXPECT_EQ(DecodeError(EncodeRequest({1, HoldRequest{{H("[::]:80", 30, {P("::", 129)})}}})),
+            "body.holds[0].allow[0].length: expected an integer 0-128, got the integer 129");
+  // A hold without its allow list.
+  EXPECT_EQ(DecodeError(Pack([](auto& p) {
+              p.pack_array(3);
+              p.pack(9);  // hold
+              p.pack(1);
+              p.pack_array(1);
+              p.pack_array(1);
+              p.pack_array(4);
+              p.pack(6);
+              p.pack_bin(4);
+              p.pack_bin_body("\xc6\x12\x00\x01", 4);
+              p.pack(80);
+              p.pack(30);
+            })),
+            "body.holds[0]: expected an array of 5, got an array of 4");
+  // The old, one-field sync-begin.
+  EXPECT_EQ(DecodeError(Pack([](auto& p) {
+              p.pack_array(3);
+              p.pack(2);
+              p.pack(1);
+              p.pack_array(1);
+              p.pack(3);
+            })),
+            "body: expected an array of 2, got an array of 1");
+}
+
 TEST(NetdDecode, RejectsWrongBodyShape) {
   EXPECT_EQ(DecodeError(Pack([](auto& p) {
               p.pack_array(3);
@@ -252,6 +313,18 @@ TEST(NetdMessageDecode, RejectsPushWithId) {
 TEST(MappingText, NamesProtocolAndAddresses) {
   EXPECT_EQ(M("[::]:443", "[2001:db8::2]:8443", 90).ToString(),
             "tcp [::]:443 -> [2001:db8::2]:8443 (90s)");
+  EXPECT_EQ(P("2001:db8::", 32).ToString(), "2001:db8::/32");
+}
+
+TEST(NetdMessageDecode, DecodesAKnock) {
+  auto r = DecodeMessage(
+      EncodeMessage({0, KnockPush{H("198.18.0.1:80", 1).key, *IpAddress::Parse("198.18.1.2"), 2}}));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto* k = std::get_if<KnockPush>(&r->body);
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->key.ToString(), "tcp 198.18.0.1:80");
+  EXPECT_EQ(k->source.ToString(), "198.18.1.2");
+  EXPECT_EQ(k->held, 2u);
 }
 
 }  // namespace

@@ -54,6 +54,8 @@ wire::StatusResponse ToStatusResponse(const engine::StatusSnapshot& s) {
     w.target_name = f.target_name;
     w.endpoint_name = f.endpoint_name;
     w.proxy_addresses = f.proxy_addresses;
+    w.knocks = f.knocks;
+    w.last_knock_from = f.last_knock_from;
     out.frontends.push_back(std::move(w));
   }
   SortByName(out.targets);

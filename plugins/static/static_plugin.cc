@@ -1,10 +1,12 @@
 // The static plugin (namespace `static` in plugin.yaml): the built-in kinds.
-// Frontends: static:always (always_frontend.h), static:http (http_frontend.h).
-// Targets: static:cmd (cmd_target.h), static:exec (exec_target.h), static:none (below). It takes no
-// settings: `plugins.static` is empty or absent.
+// Frontends: static:always (always_frontend.h), static:http (http_frontend.h),
+// static:hold (hold_frontend.h).
+// Targets: static:cmd (cmd_target.h), static:exec (exec_target.h), static:none
+// (below). It takes no settings: `plugins.static` is empty or absent.
 #include "plugins/static/always_frontend.h"
 #include "plugins/static/cmd_target.h"
 #include "plugins/static/exec_target.h"
+#include "plugins/static/hold_frontend.h"
 #include "plugins/static/http_frontend.h"
 #include "proxygw-engine/plugin_api.h"
 
@@ -37,6 +39,7 @@ void Load(engine::PluginContext& ctx, engine::Namespace& ns, config::ErrorSink& 
   }
   ns.frontends["always"] = NewAlwaysFrontend;
   ns.frontends["http"] = NewHttpFrontend;
+  ns.frontends["hold"] = NewHoldFrontend;
   ns.targets["cmd"] = NewCmdTarget;
   ns.targets["exec"] = NewExecTarget;
   ns.targets["none"] = NewNoneTarget;

@@ -69,6 +69,8 @@ class FakeNetd {
   bool connected() const { return session_ != nullptr; }
   // Sends the flow snapshot (reset, `flows`) on the current connection.
   void SendSnapshot() { Send({0, ipc::netd::FlowCountsPush{true, flows}}); }
+  // Pushes a knock on the current connection.
+  void SendKnock(const ipc::netd::KnockPush& k) { Send({0, k}); }
   std::size_t Count(ipc::netd::Op op) const {
     std::size_t n = 0;
     for (const auto& r : requests) n += r.op() == op;

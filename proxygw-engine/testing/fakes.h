@@ -39,6 +39,24 @@ class FakeDataplane : public Dataplane {
     calls.push_back("preset " + owner);
     enabled[owner] = m;
   }
+  common::Status SetHolds(const std::string& owner,
+                          const std::vector<ipc::netd::Hold>& hs) override {
+    calls.push_back("holds " + owner + " " + std::to_string(hs.size()));
+    if (!holds_result.ok()) return holds_result;
+    if (hs.empty()) {
+      holds.erase(owner);
+    } else {
+      holds[owner] = hs;
+    }
+    return common::Status::Ok();
+  }
+  void Release(const std::vector<ipc::netd::MappingKey>& keys) override {
+    for (const auto& k : keys) calls.push_back("release " + k.ToString());
+  }
+  // Pushes a knock for `key` from `source` as netd would.
+  void Knock(const ipc::netd::MappingKey& key, const std::string& source) {
+    if (listener.knocked) listener.knocked({key, *common::IpAddress::Parse(source), 1});
+  }
   std::uint32_t Flows(ipc::netd::Proto p, const common::AddrPort& d) const override {
     auto it = flows.find({p, d.ToString()});
     return it == flows.end() ? 0 : it->second;
@@ -82,6 +100,8 @@ class FakeDataplane : public Dataplane {
   common::Status enable_result;
   common::Status disable_result;
   common::Status flush_result;
+  common::Status holds_result;
+  std::map<std::string, std::vector<ipc::netd::Hold>> holds;
   std::map<std::string, std::vector<ipc::netd::Mapping>> enabled;
   std::map<std::pair<ipc::netd::Proto, std::string>, std::uint32_t> flows;
   std::vector<std::string> calls;

@@ -2,7 +2,8 @@
 // the kernel: DecodeRequest (msgpack under limits, shapes, types) and, for
 // what decodes, the validators. Also checks the codec is stable: a decoded
 // request re-encodes to bytes that decode to the same request. Seeds:
-// tests/fuzz/seeds/netd_request (one valid message per request type).
+// tests/fuzz/seeds/netd_request (one valid message per request type, and a
+// sync-add carrying holds).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -34,7 +35,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     (void)netd::ValidateSet(set, 100);
   };
-  if (auto* a = std::get_if<SyncAddRequest>(&r->body)) check(a->mappings);
+  auto check_holds = [](const std::vector<Hold>& hs, bool clear_ok) {
+    for (const auto& h : hs) (void)netd::ValidateHold(h, clear_ok);
+  };
+  if (auto* a = std::get_if<SyncAddRequest>(&r->body)) {
+    check(a->mappings);
+    check_holds(a->holds, false);
+  }
+  if (auto* h = std::get_if<HoldRequest>(&r->body)) check_holds(h->holds, true);
+  if (auto* rel = std::get_if<ReleaseRequest>(&r->body)) {
+    for (const auto& k : rel->keys) (void)netd::ValidateKey(k);
+  }
   if (auto* c = std::get_if<ChangeRequest>(&r->body)) {
     check(c->enable);
     for (const auto& k : c->disable) (void)netd::ValidateKey(k);

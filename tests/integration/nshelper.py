@@ -12,6 +12,18 @@
                          connection and prints "pong K" (K answered),
                          "close-one" -> closes the oldest one still open and
                          prints "left K", "close" -> closes them all and exits.
+  once PROTO ADDR PORT N TIMEOUT
+                         N clients at once, each trying exactly once (TCP: one
+                         connect(), the kernel's own SYN retransmits only, then
+                         reads the greeting; UDP: one datagram on a connected
+                         socket, then waits for the answer), each for at most
+                         TIMEOUT seconds; prints one JSON line: counts of "ok",
+                         "refused", "timeout", "other", the "answers" and the
+                         slowest success and failure in seconds.
+  udp-keep ADDR PORT SECONDS
+                         one connected UDP socket sending a datagram every
+                         0.3 s until answered (refusals ignored) or SECONDS are
+                         over; prints JSON: "answer", "sends", "refused".
   http ADDR PORT         one HTTP GET of /; prints the body
   stream ADDR PORT SECONDS
                          sends through a TCP connection to an echo server for
@@ -118,6 +130,74 @@ def hold(proto, addr, port, n, timeout):
             return
 
 
+def once(proto, addr, port, n, timeout):
+    import json
+    import time
+    addr = addr.strip("[]")
+    results = []
+    lock = threading.Lock()
+
+    def one():
+        t0 = time.monotonic()
+        try:
+            if proto == "tcp":
+                s = socket.create_connection((addr, int(port)), timeout=float(timeout))
+                answer = s.makefile("rb").readline().decode().strip()
+            else:
+                s = socket.socket(family(addr), socket.SOCK_DGRAM)
+                s.settimeout(float(timeout))
+                s.connect((addr, int(port)))
+                s.send(b"hi")
+                answer = s.recv(65536).decode()
+            s.close()
+            r = ("ok", answer)
+        except ConnectionRefusedError:
+            r = ("refused", None)
+        except socket.timeout:
+            r = ("timeout", None)
+        except OSError as e:
+            r = ("other", str(e))
+        with lock:
+            results.append((r[0], r[1], time.monotonic() - t0, time.time()))
+
+    threads = [threading.Thread(target=one) for _ in range(int(n))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = {k: sum(1 for r in results if r[0] == k) for k in ("ok", "refused", "timeout", "other")}
+    out["answers"] = sorted({r[1] for r in results if r[0] == "ok"})
+    out["errors"] = sorted({r[1] for r in results if r[0] == "other"})
+    out["ok_max_s"] = max([r[2] for r in results if r[0] == "ok"] or [0])
+    out["fail_max_s"] = max([r[2] for r in results if r[0] != "ok"] or [0])
+    # Wall clock of the first failure, to compare with another process's clock.
+    out["first_fail_at"] = min([r[3] for r in results if r[0] != "ok"] or [0])
+    print(json.dumps(out), flush=True)
+
+
+def udp_keep(addr, port, seconds):
+    import json
+    import time
+    addr = addr.strip("[]")
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.connect((addr, int(port)))
+    s.settimeout(0.3)
+    end = time.monotonic() + float(seconds)
+    sends = refused = 0
+    answer = None
+    while answer is None and time.monotonic() < end:
+        try:
+            s.send(b"hi")
+            sends += 1
+            answer = s.recv(65536).decode()
+        except ConnectionRefusedError:
+            refused += 1
+            time.sleep(0.3)
+        except socket.timeout:
+            pass
+    print(json.dumps({"answer": answer, "sends": sends, "refused": refused}), flush=True)
+
+
 def http(addr, port):
     addr = addr.strip("[]")
     s = socket.create_connection((addr, int(port)), timeout=10)
@@ -199,6 +279,10 @@ if __name__ == "__main__":
             fetch(*sys.argv[2:6])
         elif cmd == "hold":
             hold(*sys.argv[2:7])
+        elif cmd == "once":
+            once(*sys.argv[2:7])
+        elif cmd == "udp-keep":
+            udp_keep(*sys.argv[2:5])
         elif cmd == "http":
             http(*sys.argv[2:4])
         elif cmd == "stream":

@@ -188,6 +188,7 @@ class NetdClient:
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.lines = queue.Queue()
         self.counts = {}  # (proto, dest) -> flows, as pushed
+        self.knocks = []  # knock pushes, in order
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         first = self.next(timeout=10)
@@ -217,12 +218,15 @@ class NetdClient:
                 m = self.lines.get(timeout=left)
             except queue.Empty:
                 continue
-            if m.get("type") == "counts":
-                self._apply_counts(m)
+            if m.get("type") in ("counts", "knock"):
+                self._apply_push(m)
                 continue
             return m
 
-    def _apply_counts(self, m):
+    def _apply_push(self, m):
+        if m["type"] == "knock":
+            self.knocks.append(m)
+            return
         if m["reset"]:
             self.counts = {}
         for c in m["counts"]:
@@ -238,8 +242,8 @@ class NetdClient:
         try:
             while True:
                 m = self.lines.get(timeout=timeout)
-                if m.get("type") == "counts":
-                    self._apply_counts(m)
+                if m.get("type") in ("counts", "knock"):
+                    self._apply_push(m)
                 else:
                     other.append(m)
         except queue.Empty:
@@ -261,14 +265,14 @@ class NetdClient:
         return self.next(timeout)
 
     def hello(self):
-        r = self.call({"op": "hello", "version": 1})
+        r = self.call({"op": "hello", "version": 2})
         assert r.get("kind") == "hello", r
         return r
 
-    def sync(self, mappings, timeout=60):
+    def sync(self, mappings, timeout=60, holds=()):
         """Sends a whole sync; returns the commit's reply (or the first error)."""
-        self.send({"op": "sync", "mappings": mappings})
-        chunks = (len(mappings) + 1023) // 1024
+        self.send({"op": "sync", "mappings": mappings, "holds": list(holds)})
+        chunks = (len(mappings) + 1023) // 1024 + (len(holds) + 127) // 128
         for _ in range(1 + chunks):  # begin + adds
             r = self.next(timeout)
             if r.get("type") != "reply":
@@ -288,6 +292,10 @@ def M(proto, listen, dest, timeout=60):
 
 def K(proto, listen):
     return {"proto": proto, "listen": listen}
+
+
+def H(proto, listen, hold_s=30, allow=()):
+    return {"proto": proto, "listen": listen, "hold_s": hold_s, "allow": list(allow)}
 
 
 class NetdTestCase(unittest.TestCase):
@@ -362,6 +370,20 @@ class NetdTestCase(unittest.TestCase):
     def helper(self, ns, *args, timeout=30):
         return run(["ip", "netns", "exec", ns, sys.executable, NS_HELPER] + [str(a) for a in args],
                    check=False, timeout=timeout)
+
+    def ns_clients(self, *args):
+        """Starts nshelper.py `args` in the client namespace in the background;
+        .result() waits for it and gives the JSON it printed."""
+        p = self.procs.start(["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER] +
+                             [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+
+        def result(wait=120):
+            out, err = p.communicate(timeout=wait)
+            self.assertTrue(out.strip(), "clients printed nothing: %s" % err)
+            return json.loads(out)
+        p.result = result
+        return p
 
     def serve(self, *spec):
         """Starts backend servers: ('tcp', '198.18.2.2', 80, 'name'), ..."""

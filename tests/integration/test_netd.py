@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgw import K, M, NetdTestCase, run, wait_for, NS_HELPER, ENGINE_UID  # noqa: E402
+from pgw import H, K, M, NetdTestCase, run, wait_for, NS_HELPER, ENGINE_UID  # noqa: E402
 
 
 class Forwarding(NetdTestCase):
@@ -282,6 +282,39 @@ class BadInput(NetdTestCase):
                                                                "[2001:db8:2::2]:53")]}], "invalid")
         self.assertIn("udp [2001:db8:1::1]:5300: overlaps the wildcard mapping of port 5300", e[-1]["message"])
 
+    def test_invalid_holds(self):
+        # Issue 12: each field of a hold is checked before anything changes.
+        mapping = M("tcp", "198.18.1.1:8080", "198.18.2.2:80")
+        for cmd, code, text in [
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:9000", hold_s=301)]}, "invalid",
+                 "hold of tcp 198.18.1.1:9000: hold_s must be 1-300 seconds"),
+                ({"op": "sync", "mappings": [mapping], "holds": [H("tcp", "198.18.1.1:9000", 0)]},
+                 "invalid", "hold of tcp 198.18.1.1:9000: hold_s must be 1-300 seconds"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:9000",
+                                            allow=["10.%d.0.0/16" % i for i in range(17)])]},
+                 "malformed", "body.holds[0].allow: 17 items; at most 16 per message"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:9000", allow=["198.18.1.0/33"])]},
+                 "invalid", "allow 198.18.1.0/33: length"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:9000", allow=["198.18.1.1/24"])]},
+                 "invalid", "allow 198.18.1.1/24: host bits set"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:9000", allow=["2001:db8::/32"])]},
+                 "invalid", "allow 2001:db8::/32: not the family of the listen address"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:9000",
+                                            allow=["10.0.0.0/8", "10.1.0.0/16"])]},
+                 "invalid", "allow 10.1.0.0/16 overlaps 10.0.0.0/8"),
+                ({"op": "hold", "holds": [H("tcp", "0.0.0.0:8080")]}, "invalid",
+                 "hold of tcp 0.0.0.0:8080: overlaps a mapping of the same port"),
+                ({"op": "hold", "holds": [H("udp", "198.18.1.1:53"), H("udp", "198.18.1.1:53")]},
+                 "invalid", "hold of udp 198.18.1.1:53: listed twice"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:0")]}, "invalid", "listen port 0"),
+                ({"op": "release", "keys": [K("tcp", "224.0.0.1:80")]}, "invalid",
+                 "multicast listen address"),
+                ({"op": "sync-begin", "total": 1, "holds": 9}, "over limit", "9 holds"),
+                ({"op": "hold", "holds": [H("tcp", "198.18.1.1:%d" % p) for p in range(9000, 9009)]},
+                 "over limit", "9 mappings; the limit is 8")]:
+            e = self.assert_refused([cmd], code)
+            self.assertIn(text, e[-1]["message"], cmd)
+
     def test_more_mappings_than_the_limit(self):
         many = [M("tcp", "198.18.1.1:%d" % (9000 + i), "198.18.2.2:80") for i in range(9)]
         self.assert_refused([{"op": "sync", "mappings": many}], "over limit")
@@ -291,7 +324,7 @@ class BadInput(NetdTestCase):
         self.assert_refused([{"op": "subscribe"}], "out of order", hello=False)
         self.assert_refused([{"op": "hello", "version": 1}], "out of order")
         self.assert_refused([{"op": "sync-commit"}], "out of order")
-        self.assert_refused([{"op": "hello", "version": 2}], "unsupported version", hello=False)
+        self.assert_refused([{"op": "hello", "version": 1}], "unsupported version", hello=False)
 
     def test_a_peer_with_the_wrong_uid(self):
         # The socket file (0660, the engine's group) keeps other users out...

@@ -5,17 +5,22 @@
 // they arrive. Test-only; never installed.
 //
 // Commands:
-//   {"op":"hello","version":1}
-//   {"op":"sync","mappings":[M...]}      begin, add in chunks, commit; prints every reply
+//   {"op":"hello","version":2}
+//   {"op":"sync","mappings":[M...],"holds":[H...]}
+//                                        begin, add in chunks, commit; prints every reply
 //   {"op":"sync-begin","total":N} / {"op":"sync-add","mappings":[M...]} / {"op":"sync-commit"}
 //   {"op":"change","enable":[M...],"disable":[K...]}
 //   {"op":"flush","keys":[K...]}
 //   {"op":"subscribe"}
 //   {"op":"shutdown","remove_table":true}
+//   {"op":"hold","holds":[H...]}         sets (hold_s >= 1) or clears (hold_s 0) holds
+//   {"op":"release","keys":[K...]}       refuses what is held for the keys
 //   {"op":"raw","hex":"..."}             sends the bytes as one packet
 //   {"op":"close"}                       closes the connection and exits
 // M = {"proto":"tcp","listen":"198.18.0.1:80","dest":"198.18.2.2:8080","timeout":60}
 // K = {"proto":"tcp","listen":"198.18.0.1:80"}
+// H = {"proto":"tcp","listen":"198.18.0.1:80","hold_s":30,"allow":["198.18.1.0/24"]}
+// Knock pushes print as {"type":"knock","key":K,"source":"198.18.1.2","held":N}.
 #include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -61,6 +66,18 @@ Mapping ParseMapping(const json& j) {
   auto d = common::AddrPort::Parse(j.at("dest").get<std::string>());
   if (!d.ok()) Die(d.status().message());
   return Mapping{ParseKey(j), *d, j.value("timeout", 60u)};
+}
+
+Hold ParseHold(const json& j) {
+  Hold h{ParseKey(j), j.value("hold_s", 30u), {}};
+  for (const auto& a : j.value("allow", json::array())) {
+    std::string text = a;
+    auto slash = text.find('/');
+    auto addr = common::IpAddress::Parse(text.substr(0, slash));
+    if (!addr.ok() || slash == std::string::npos) Die("bad prefix " + text);
+    h.allow.push_back({*addr, static_cast<std::uint8_t>(std::stoi(text.substr(slash + 1)))});
+  }
+  return h;
 }
 
 json KeyJson(const MappingKey& k) {
@@ -125,6 +142,11 @@ bool ReadOne(bool block) {
     out["code"] = ErrorCodeName(e->code);
     out["errno"] = e->err;
     out["message"] = e->message;
+  } else if (auto* k = std::get_if<KnockPush>(&m->body)) {
+    out["type"] = "knock";
+    out["key"] = KeyJson(k->key);
+    out["source"] = k->source.ToString();
+    out["held"] = k->held;
   } else {
     const auto& p = std::get<FlowCountsPush>(m->body);
     out["type"] = "counts";
@@ -146,19 +168,32 @@ void Command(const json& c) {
   } else if (op == "sync") {
     std::vector<Mapping> ms;
     for (const auto& j : c.at("mappings")) ms.push_back(ParseMapping(j));
-    SendRequest(SyncBeginRequest{static_cast<std::uint32_t>(ms.size())});
+    std::vector<Hold> hs;
+    for (const auto& j : c.value("holds", json::array())) hs.push_back(ParseHold(j));
+    SendRequest(SyncBeginRequest{static_cast<std::uint32_t>(ms.size()),
+                                 static_cast<std::uint32_t>(hs.size())});
     for (std::size_t i = 0; i < ms.size(); i += kMaxItemsPerMessage) {
       auto end = std::min(ms.size(), i + kMaxItemsPerMessage);
-      SendRequest(SyncAddRequest{std::vector<Mapping>(ms.begin() + static_cast<std::ptrdiff_t>(i),
-                                                      ms.begin() + static_cast<std::ptrdiff_t>(end))});
+      SendRequest(
+          SyncAddRequest{std::vector<Mapping>(ms.begin() + static_cast<std::ptrdiff_t>(i),
+                                              ms.begin() + static_cast<std::ptrdiff_t>(end)),
+                         {}});
+    }
+    for (std::size_t i = 0; i < hs.size(); i += kMaxHoldsPerMessage) {
+      auto end = std::min(hs.size(), i + kMaxHoldsPerMessage);
+      SendRequest(SyncAddRequest{{},
+                                 std::vector<Hold>(hs.begin() + static_cast<std::ptrdiff_t>(i),
+                                                   hs.begin() + static_cast<std::ptrdiff_t>(end))});
     }
     SendRequest(SyncCommitRequest{});
   } else if (op == "sync-begin") {
-    SendRequest(SyncBeginRequest{c.at("total").get<std::uint32_t>()});
+    SendRequest(SyncBeginRequest{c.at("total").get<std::uint32_t>(), c.value("holds", 0u)});
   } else if (op == "sync-add") {
     std::vector<Mapping> ms;
     for (const auto& j : c.at("mappings")) ms.push_back(ParseMapping(j));
-    SendRequest(SyncAddRequest{std::move(ms)});
+    std::vector<Hold> hs;
+    for (const auto& j : c.value("holds", json::array())) hs.push_back(ParseHold(j));
+    SendRequest(SyncAddRequest{std::move(ms), std::move(hs)});
   } else if (op == "sync-commit") {
     SendRequest(SyncCommitRequest{});
   } else if (op == "change") {
@@ -174,6 +209,14 @@ void Command(const json& c) {
     SendRequest(SubscribeRequest{});
   } else if (op == "shutdown") {
     SendRequest(ShutdownRequest{c.value("remove_table", false)});
+  } else if (op == "hold") {
+    HoldRequest r;
+    for (const auto& j : c.at("holds")) r.holds.push_back(ParseHold(j));
+    SendRequest(std::move(r));
+  } else if (op == "release") {
+    ReleaseRequest r;
+    for (const auto& j : c.at("keys")) r.keys.push_back(ParseKey(j));
+    SendRequest(std::move(r));
   } else if (op == "raw") {
     std::string hex = c.at("hex");
     std::vector<std::uint8_t> b;

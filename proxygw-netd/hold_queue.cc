@@ -1,0 +1,179 @@
+// HoldQueue: nfnetlink_queue with libmnl; see hold_queue.h. Runs inside
+// proxygw-netd only.
+#include "proxygw-netd/hold_queue.h"
+
+// <arpa/inet.h> and <netinet/in.h> must come before <linux/netfilter.h>.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "common/c_handles.h"
+
+namespace netd {
+
+using common::IpAddress;
+using common::Status;
+
+namespace {
+
+// Enough of a packet for its addresses and ports: an IPv4 header with
+// options (60) or an IPv6 header (40), then the L4 ports (4).
+constexpr std::uint32_t kCopyRange = 64;
+// Datagrams read per Read(), so that a flood does not starve the loop.
+constexpr int kMaxReadsPerCall = 256;
+
+using Attrs = std::array<const nlattr*, NFQA_MAX + 1>;
+
+// The attributes of a queue message, by type.
+Attrs Attributes(const nlmsghdr* m) {
+  Attrs tb{};
+  mnl_attr_parse(
+      m, sizeof(nfgenmsg),
+      [](const nlattr* a, void* d) -> int {
+        auto& t = *static_cast<Attrs*>(d);
+        if (mnl_attr_get_type(a) <= NFQA_MAX) t[mnl_attr_get_type(a)] = a;
+        return MNL_CB_OK;
+      },
+      &tb);
+  return tb;
+}
+
+// The id of the packet `m` (with attributes `tb`) carries, if it is a
+// queued packet.
+std::optional<std::uint32_t> PacketId(const nlmsghdr* m, const Attrs& tb) {
+  if (m->nlmsg_type != ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) return std::nullopt;
+  const nlattr* hdr = tb[NFQA_PACKET_HDR];
+  if (!hdr || mnl_attr_get_payload_len(hdr) < sizeof(nfqnl_msg_packet_hdr)) return std::nullopt;
+  return ntohl(static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(hdr))->packet_id);
+}
+
+}  // namespace
+
+nlmsghdr* HoldQueue::Header(char* b, std::uint16_t type) {
+  nlmsghdr* h = mnl_nlmsg_put_header(b);
+  h->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
+  h->nlmsg_flags = NLM_F_REQUEST;
+  h->nlmsg_seq = ++seq_;
+  auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(h, sizeof(nfgenmsg)));
+  g->nfgen_family = AF_UNSPEC;
+  g->version = NFNETLINK_V0;
+  g->res_id = htons(num_);
+  return h;
+}
+
+Status HoldQueue::Configure(nlmsghdr* h, const char* what) {
+  h->nlmsg_flags |= NLM_F_ACK;
+  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) return Status::FromErrno(what, errno);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
+    if (n < 0) return Status::FromErrno(what, errno);
+    int len = static_cast<int>(n);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, len);
+         m = mnl_nlmsg_next(m, &len)) {
+      if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == h->nlmsg_seq) {
+        int err = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m))->error;
+        return err ? Status::FromErrno(what, err) : Status::Ok();
+      }
+      // A packet queued before the ACK: netd knows no hold yet, so it drops
+      // it, as it would any packet until the engine's sync.
+      if (auto id = PacketId(m, Attributes(m))) (void)Decide(*id, Verdict::kDrop);
+    }
+  }
+}
+
+common::Result<std::unique_ptr<HoldQueue>> HoldQueue::Open(std::uint16_t num,
+                                                           std::uint32_t max_len) {
+  std::unique_ptr<HoldQueue> q(new HoldQueue());
+  q->num_ = num;
+  q->sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
+  if (!q->sock_ || mnl_socket_bind(q->sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return Status::FromErrno("open nfqueue socket", errno);
+  }
+  int size = 4 << 20;  // a burst of held packets' headers (under 200 bytes each)
+  if (setsockopt(q->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+    setsockopt(q->fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  // Bind and configure in one message: the kernel applies the parameters
+  // right after binding, so no packet is queued with the default (whole
+  // packet) copy mode.
+  std::array<char, 512> b{};
+  nlmsghdr* h = q->Header(b.data(), NFQNL_MSG_CONFIG);
+  nfqnl_msg_config_cmd cmd{NFQNL_CFG_CMD_BIND, 0, 0};
+  mnl_attr_put(h, NFQA_CFG_CMD, sizeof cmd, &cmd);
+  nfqnl_msg_config_params params{htonl(kCopyRange), NFQNL_COPY_PACKET};
+  mnl_attr_put(h, NFQA_CFG_PARAMS, sizeof params, &params);
+  mnl_attr_put_u32(h, NFQA_CFG_QUEUE_MAXLEN, htonl(max_len));
+  std::string what = "bind nfqueue " + std::to_string(num);
+  if (Status st = q->Configure(h, what.c_str()); !st.ok()) return st;
+  return q;
+}
+
+Status HoldQueue::Decide(std::uint32_t id, Verdict v) {
+  std::array<char, 128> b{};
+  nlmsghdr* h = Header(b.data(), NFQNL_MSG_VERDICT);
+  nfqnl_msg_verdict_hdr vh{htonl(v == Verdict::kAccept ? NF_ACCEPT : NF_DROP), htonl(id)};
+  mnl_attr_put(h, NFQA_VERDICT_HDR, sizeof vh, &vh);
+  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) {
+    return Status::FromErrno("nfqueue verdict", errno);
+  }
+  return Status::Ok();
+}
+
+Status HoldQueue::Read(const std::function<void(const HeldPacket&)>& on_packet) {
+  for (int reads = 0; reads < kMaxReadsPerCall; ++reads) {
+    ssize_t n = recv(fd(), buf_.data(), buf_.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::Ok();
+      if (errno == EINTR || errno == ENOBUFS) continue;  // the kernel dropped some: retransmitted
+      return Status::FromErrno("read nfqueue", errno);
+    }
+    int len = static_cast<int>(n);
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, len);
+         m = mnl_nlmsg_next(m, &len)) {
+      auto tb = Attributes(m);
+      auto id = PacketId(m, tb);
+      if (!id) continue;
+      HeldPacket p;
+      p.id = *id;
+      const auto* pl =
+          tb[NFQA_PAYLOAD]
+              ? static_cast<const std::uint8_t*>(mnl_attr_get_payload(tb[NFQA_PAYLOAD]))
+              : nullptr;
+      std::size_t plen = pl ? mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]) : 0;
+      // The L4 header's offset, and the addresses' offset and length.
+      std::size_t l4 = 0, src = 0, alen = 0, l4proto = 0;
+      if (plen >= 20 && (pl[0] >> 4) == 4) {
+        l4 = (pl[0] & 0xf) * 4u, src = 12, alen = 4, l4proto = pl[9];
+      } else if (plen >= 40 && (pl[0] >> 4) == 6) {
+        l4 = 40, src = 8, alen = 16, l4proto = pl[6];  // extension headers: not held
+      }
+      auto proto = ipc::netd::ProtoFromWire(l4proto);
+      if (alen == 0 || !proto || plen < l4 + 4) {
+        if (Status st = Decide(p.id, Verdict::kAccept); !st.ok()) return st;
+        continue;
+      }
+      auto addr = [&](std::size_t at) {
+        std::array<std::uint8_t, 16> a{};
+        std::memcpy(a.data(), pl + at, alen);
+        return alen == 4 ? IpAddress::V4({a[0], a[1], a[2], a[3]}) : IpAddress::V6(a);
+      };
+      p.proto = *proto;
+      p.source = addr(src);
+      p.destination = {addr(src + alen), static_cast<std::uint16_t>(pl[l4 + 2] << 8 | pl[l4 + 3])};
+      on_packet(p);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace netd

@@ -1,0 +1,145 @@
+// netd's nfnetlink transport: batches and queries; see nft_netlink.h. Runs
+// inside proxygw-netd only.
+#include "proxygw-netd/nft_netlink.h"
+
+// <arpa/inet.h> and <netinet/in.h> must come before <linux/netfilter.h>.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace netd::nft {
+
+using common::Result;
+using common::Status;
+
+namespace {
+
+// Socket buffers for large batches and dumps (set with *BUFFORCE: netd has
+// CAP_NET_ADMIN; a plain set is capped by net.core.[rw]mem_max).
+constexpr int kSocketBuffer = 64 << 20;
+
+}  // namespace
+
+Batch::Batch(std::uint32_t* seq) : seq_(seq) {
+  // A message is written past the page end into the overrun area, so the
+  // overrun must hold the largest message: a SETELEM of up to 64 KiB.
+  batch_.reset(nftnl_batch_alloc(kBatchPage, kBatchOverrun));
+  nftnl_batch_begin(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
+  nftnl_batch_update(batch_.get());
+}
+
+nlmsghdr* Batch::Begin(std::uint16_t type, std::uint16_t flags, std::string what) {
+  std::uint32_t s = (*seq_)++;
+  what_.emplace_back(s, std::move(what));
+  return nftnl_nlmsg_build_hdr(static_cast<char*>(nftnl_batch_buffer(batch_.get())), type,
+                               NFPROTO_INET, flags | NLM_F_ACK, s);
+}
+
+nftnl_batch* Batch::Finish() {
+  nftnl_batch_end(static_cast<char*>(nftnl_batch_buffer(batch_.get())), (*seq_)++);
+  nftnl_batch_update(batch_.get());
+  return batch_.get();
+}
+
+const std::string& Batch::What(std::uint32_t seq) const {
+  static const std::string kBatch = "batch";
+  for (const auto& [s, w] : what_) {
+    if (s == seq) return w;
+  }
+  return kBatch;
+}
+
+Result<Netlink> Netlink::Open() {
+  Netlink n;
+  n.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
+  if (!n.sock_) return Status::FromErrno("open nfnetlink socket", errno);
+  if (mnl_socket_bind(n.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return Status::FromErrno("bind nfnetlink socket", errno);
+  }
+  int fd = mnl_socket_get_fd(n.sock_.get());
+  int size = kSocketBuffer;
+  // Best effort: without *FORCE the kernel caps the size at [rw]mem_max.
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  n.portid_ = mnl_socket_get_portid(n.sock_.get());
+  n.seq_ = static_cast<std::uint32_t>(time(nullptr));
+  return n;
+}
+
+Status Netlink::Transact(Batch& b) {
+  nftnl_batch* batch = b.Finish();
+  int n = nftnl_batch_iovec_len(batch);
+  std::vector<iovec> iov(static_cast<std::size_t>(n));
+  nftnl_batch_iovec(batch, iov.data(), static_cast<std::uint32_t>(n));
+  sockaddr_nl snl{};
+  snl.nl_family = AF_NETLINK;
+  msghdr msg{};
+  msg.msg_name = &snl;
+  msg.msg_namelen = sizeof snl;
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  if (sendmsg(mnl_socket_get_fd(sock_.get()), &msg, 0) < 0) {
+    return Status::FromErrno("send nftables batch", errno);
+  }
+  Status first_error;
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+  for (;;) {
+    ssize_t got = recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read nftables acks", errno);
+    }
+    int len = static_cast<int>(got);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len);
+         h = mnl_nlmsg_next(h, &len)) {
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
+      if (e->error != 0 && first_error.ok()) {
+        first_error = Status::FromErrno(b.What(h->nlmsg_seq), -e->error);
+        first_error_errno_ = -e->error;
+      }
+    }
+  }
+  return first_error;
+}
+
+Status Netlink::Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
+                      const char* what) {
+  if (mnl_socket_sendto(sock_.get(), req, req->nlmsg_len) < 0) {
+    return Status::FromErrno(what, errno);
+  }
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+  struct Ctx {
+    const std::function<void(const nlmsghdr*)>* f;
+  } ctx{&on_msg};
+  auto cb = [](const nlmsghdr* h, void* data) -> int {
+    (*static_cast<Ctx*>(data)->f)(h);
+    return MNL_CB_OK;
+  };
+  for (;;) {
+    ssize_t got = mnl_socket_recvfrom(sock_.get(), buf.data(), buf.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(what, errno);
+    }
+    int rc =
+        mnl_cb_run(buf.data(), static_cast<std::size_t>(got), req->nlmsg_seq, portid_, cb, &ctx);
+    if (rc < 0) return Status::FromErrno(what, errno);
+    if (rc == MNL_CB_STOP) return Status::Ok();
+  }
+}
+
+}  // namespace netd::nft

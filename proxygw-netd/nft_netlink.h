@@ -1,0 +1,70 @@
+// The netlink transport of netd's nftables work: one nfnetlink socket, the
+// batches (transactions) sent on it, and queries (gets and dumps). Runs inside
+// proxygw-netd only; the socket is opened before the sandbox and never again
+// (an owned table accepts changes only from its owner's socket).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/c_handles.h"
+#include "common/status.h"
+
+namespace netd::nft {
+
+// One batch of nftables messages, with what each message does for errors.
+class Batch {
+ public:
+  static constexpr std::uint32_t kBatchPage = 256 << 10;
+  static constexpr std::uint32_t kBatchOverrun = 128 << 10;
+
+  explicit Batch(std::uint32_t* seq);
+
+  // A message header at the end of the batch; describe what it does.
+  nlmsghdr* Begin(std::uint16_t type, std::uint16_t flags, std::string what);
+  void End() { nftnl_batch_update(batch_.get()); }
+  std::size_t messages() const { return what_.size(); }
+
+  // Closes the batch and returns it for sending.
+  nftnl_batch* Finish();
+  // What the message with sequence number `seq` does ("batch" if none).
+  const std::string& What(std::uint32_t seq) const;
+
+ private:
+  std::uint32_t* seq_;
+  common::NftnlBatch batch_;
+  std::vector<std::pair<std::uint32_t, std::string>> what_;
+};
+
+class Netlink {
+ public:
+  // A bound NETLINK_NETFILTER socket with large buffers (forced: netd has
+  // CAP_NET_ADMIN).
+  static common::Result<Netlink> Open();
+
+  std::uint32_t* seq() { return &seq_; }
+
+  // Sends a batch and collects the kernel's answers. The kernel runs the
+  // whole transaction inside sendmsg(), so every ack or error is queued when
+  // it returns. All or nothing: on error the kernel applied nothing.
+  common::Status Transact(Batch& b);
+  // The errno of the last failed Transact.
+  int last_errno() const { return first_error_errno_; }
+
+  // Sends one request (a dump when `flags` has NLM_F_DUMP) and passes each
+  // reply message to `on_msg` until the kernel is done.
+  common::Status Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
+                       const char* what);
+
+ private:
+  Netlink() = default;
+  common::MnlSocket sock_;
+  std::uint32_t portid_ = 0;
+  std::uint32_t seq_ = 0;
+  int first_error_errno_ = 0;
+};
+
+}  // namespace netd::nft
