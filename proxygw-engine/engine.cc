@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "proxygw-engine/config/netd_policy.h"
 #include "proxygw-engine/frontend.h"
 #include "proxygw-engine/log.h"
 #include "proxygw-engine/plugin_api.h"
@@ -170,13 +171,7 @@ struct Engine::Impl {
       std::vector<ipc::netd::Mapping> mappings;
       for (const auto& f : cfg.frontends) {
         if (f.target != t.name) continue;
-        for (const auto& m : cfg.MappingsOf(f)) {
-          mappings.push_back(ipc::netd::Mapping{
-              ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
-                                                                         : ipc::netd::Proto::kUdp,
-                                    m.listen.address, m.listen.port},
-              m.destination, m.flow_timeout_s});
-        }
+        for (const auto& m : cfg.MappingsOf(f)) mappings.push_back(config::ToNetd(m));
       }
       std::string name = t.name;
       Target::Hooks hooks;

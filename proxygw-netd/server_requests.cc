@@ -101,9 +101,12 @@ std::optional<Refusal> Server::Impl::NotInSync(const Session& s) const {
   return std::nullopt;
 }
 
-std::optional<Refusal> Server::Impl::CheckMappings(const std::vector<Mapping>& ms) {
+std::optional<Refusal> Server::Impl::CheckMappings(const std::vector<Mapping>& ms) const {
   for (const auto& m : ms) {
     if (Status st = ValidateMapping(m); !st.ok()) return Refusal{ErrorCode::kInvalid, st.message()};
+    if (opt.policy && !opt.policy->Allows(m)) {
+      return Refusal{ErrorCode::kInvalid, m.ToString() + ": not declared in netd's policy"};
+    }
   }
   return std::nullopt;
 }
