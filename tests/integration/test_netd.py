@@ -58,6 +58,22 @@ class Forwarding(NetdTestCase):
         # Transit traffic through the gateway to that port is not captured either.
         self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090), "remote-9090")
 
+    def test_no_key_captures_transit_traffic_or_the_host_s_loopback(self):
+        # Issue 13, item 2: a specific key matched in prerouting whatever the
+        # destination, so a mapping keyed on a transit address (here another
+        # host's, 198.18.2.3) redirected the traffic passing through to it.
+        self.serve(("tcp", "127.0.0.1", 9091, "gw-loopback"), ns=self.topo.gw)
+        r = self.c.sync([M("tcp", "198.18.2.3:9090", "198.18.2.2:80"),
+                         M("tcp", "0.0.0.0:9091", "198.18.2.2:80")])
+        self.assertEqual(r.get("added"), 2, r)
+        self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090), "remote-9090")
+        self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090, ns=self.topo.gw), "remote-9090")
+        # A wildcard frontend captures the gateway's addresses, for remote
+        # and local clients, but not its loopback services.
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 9091), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 9091, ns=self.topo.gw), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "127.0.0.1", 9091, ns=self.topo.gw), "gw-loopback")
+
     def test_disable_stops_new_connections_keeps_established_and_flush_removes_them(self):
         self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
         hold = self.procs.start(
