@@ -364,9 +364,11 @@ Result<ReplyBody> Server::Impl::ApplyShutdown(Session&, const Request& r) {
 std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) const {
   std::vector<Warning> out;
   bool localnet_known = false, localnet_on = false;
+  // Bounded, as every list in a message: past the first kMaxItemsPerMessage
+  // the engine's warning is made already.
   for (const auto& m : ms) {
     const auto& d = m.destination.address;
-    if (!d.IsLoopback()) continue;
+    if (!d.IsLoopback() || out.size() == kMaxItemsPerMessage) continue;
     if (d.is_v6()) {
       out.push_back({m.key, WarningCode::kIpv6LoopbackLocalOnly});
       continue;

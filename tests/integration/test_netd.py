@@ -366,6 +366,19 @@ class Scale(NetdTestCase):
         self.assertEqual(len(re.findall(r" : 198\.19\.", out)), 10000)
         self.assertIn("sync applied", self.log_text())
 
+    def test_warnings_of_a_large_sync_stay_within_a_reply(self):
+        # Issue 13: every loopback destination got a warning, and a sync of
+        # more than 1,024 of them gave a reply the engine could not decode
+        # (then it re-synced, again and again).
+        c = self.client()
+        c.hello()
+        many = [M("tcp", "[2001:db8:100::1]:%d" % (1000 + i), "[::1]:%d" % (1000 + i))
+                for i in range(1500)]
+        r = c.sync(many, timeout=120)
+        self.assertEqual(r.get("added"), 1500, r)
+        self.assertEqual(len(r["warnings"]), 1024)
+        self.assertEqual({w["code"] for w in r["warnings"]}, {"ipv6_loopback_local_only"})
+
 
 if __name__ == "__main__":
     unittest.main()
