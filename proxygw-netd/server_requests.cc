@@ -318,7 +318,9 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
 
 Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
   const auto& keys = std::get<FlushRequest>(r.body).keys;
-  std::vector<std::uint32_t> marks;
+  // Each mark walks the whole conntrack table once: a key listed twice (or
+  // two keys of one mark) must not walk it again.
+  std::map<std::uint32_t, MappingKey> marks;
   for (const auto& k : keys) {
     std::uint32_t mark = table.MarkOf(k);
     if (mark == 0) {
@@ -328,14 +330,15 @@ Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
     if (mark == 0) {
       return Status::NotFound(k.ToString() + ": not a mapping of this netd");
     }
-    marks.push_back(mark);
+    marks.emplace(mark, k);
   }
-  for (std::size_t i = 0; i < marks.size(); ++i) {
-    if (Status st = tracker.FlushMark(marks[i]); !st.ok()) {
-      return st.WithContext("flush " + keys[i].ToString());
+  for (const auto& [mark, k] : marks) {
+    if (Status st = tracker.FlushMark(mark); !st.ok()) {
+      return st.WithContext("flush " + k.ToString());
     }
   }
-  Log(LogLevel::kInfo, "flows flushed", Fields({{"mappings", std::to_string(keys.size())}}));
+  Log(LogLevel::kInfo, "flows flushed",
+      Fields({{"mappings", std::to_string(keys.size())}, {"walks", std::to_string(marks.size())}}));
   return ReplyBody(EmptyReply{});
 }
 

@@ -86,10 +86,13 @@ class Forwarding(NetdTestCase):
         self.assertIn("refused", self.fetch("tcp", "198.18.1.1", 8080))
         hold.stdin.write("ping\n")
         self.assertEqual(hold.stdout.readline().strip(), "pong 3", "established flows broke")
-        r = self.c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        # Issue 13: each listed key walked the whole conntrack table, the same
+        # key too; now one walk per mark.
+        r = self.c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")] * 1024})
         self.assertEqual(r.get("kind"), "empty", r)
         hold.stdin.write("ping\n")
         self.assertEqual(hold.stdout.readline().strip(), "pong 0", "flushed flows still work")
+        self.assertIn('msg="flows flushed" mappings=1024 walks=1', self.log_text())
 
     def test_flow_counts_follow_connections_and_flow_timeout_applies(self):
         # Issue 10, item 3: flow counts that never reached zero. A probe in a
