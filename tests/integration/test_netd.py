@@ -324,6 +324,29 @@ class BadInput(NetdTestCase):
         self.assert_refused([{"op": "sync-commit"}], "out of order")
         self.assert_refused([{"op": "hello", "version": 1}], "unsupported version", hello=False)
 
+    def test_requests_between_sync_begin_and_commit_act_on_the_installed_set(self):
+        # Issue 13, item 4: the docs said nothing may come between sync-begin
+        # and sync-commit; flush, subscribe, release and shutdown may, and act
+        # on what is installed, not on what is staged.
+        c = self.client()
+        c.hello()
+        self.assertEqual(c.call({"op": "sync-begin", "total": 2}).get("kind"), "empty")
+        r = c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        self.assertEqual(c.call({"op": "subscribe"}).get("kind"), "empty")
+        self.assertEqual(c.call({"op": "release", "keys": [K("tcp", "198.18.1.1:8080")]}).get("kind"),
+                         "empty")
+        r = c.call({"op": "sync-add", "mappings": [M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
+                                                   M("udp", "[::]:5300", "[2001:db8:2::2]:53")]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        r = c.call({"op": "sync-commit"})
+        self.assertEqual((r.get("kind"), r.get("unchanged")), ("apply", 2), r)
+        # change and hold may not: they would change the set being staged.
+        self.assertEqual(c.call({"op": "sync-begin", "total": 1}).get("kind"), "empty")
+        r = c.call({"op": "change", "disable": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual(r.get("code"), "out of order", r)
+        c.close()
+
     def test_a_peer_with_the_wrong_uid(self):
         # The socket file (0660, the engine's group) keeps other users out...
         from pgw import NetdClient
