@@ -2,6 +2,9 @@
 // runs one of two modes, each a list of steps with its own failure message:
 //   --check-config FILE: load the config and check every plugin's options,
 //     print "ok" or every error, touch nothing.
+//   --write-netd-policy PATH: load and check the config, write netd's policy
+//     (what may be mapped) to PATH; run as root by the netd unit's
+//     ExecStartPre=+ step, never by the running engine.
 //   --config FILE: load and check the config, set up logging, build the
 //     engine (plugins, targets, frontends), connect to proxygw-netd, serve
 //     until SIGTERM or SIGINT, then shut down in order: drain every target
@@ -25,6 +28,7 @@
 
 #include "proxygw-engine/config/default_path.h"
 #include "proxygw-engine/config/loader.h"
+#include "proxygw-engine/config/netd_policy.h"
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/log.h"
 #include "proxygw-engine/netd_dataplane.h"
@@ -57,6 +61,16 @@ std::optional<config::Config> LoadChecked(const std::string& path) {
 int CheckConfig(const std::string& path) {
   if (!LoadChecked(path)) return kExitConfig;
   std::puts("ok");
+  return kExitOk;
+}
+
+int WriteNetdPolicy(const std::string& config_path, const std::string& policy_path) {
+  auto cfg = LoadChecked(config_path);
+  if (!cfg) return kExitConfig;
+  if (common::Status st = config::WriteNetdPolicy(*cfg, policy_path); !st.ok()) {
+    std::fprintf(stderr, "proxygw-engine: %s\n", st.message().c_str());
+    return kExitStart;
+  }
   return kExitOk;
 }
 
@@ -182,7 +196,7 @@ int main(int argc, char** argv) {
       "proxygw-engine: the unprivileged proxygw daemon (targets, frontends, plugins, ctl).\n"
       "Exit codes: 0 clean shutdown, 1 invalid config, 2 bad command line, 3 start-up failed,\n"
       "4 forced exit by a second signal."};
-  std::string check_path, config_path;
+  std::string check_path, config_path, policy_path;
   auto* check = app.add_option("--check-config", check_path,
                                "Validate FILE (the config and every plugin's options), print "
                                "\"ok\" or every error with its line and column, and exit 0 "
@@ -192,6 +206,11 @@ int main(int argc, char** argv) {
                  std::string("Run with the config FILE (default ") + config::kDefaultConfigPath +
                      ", or " + config::kOriginalConfigPath + " when only that one exists)")
       ->type_name("FILE")
+      ->excludes(check);
+  app.add_option("--write-netd-policy", policy_path,
+                 "Write proxygw-netd's policy (every mapping the config declares) to PATH and "
+                 "exit: the root side's step before netd starts (docs/privileged-surface.md)")
+      ->type_name("PATH")
       ->excludes(check);
   try {
     app.parse(argc, argv);
@@ -205,5 +224,6 @@ int main(int argc, char** argv) {
     if (!d.notice.empty()) std::fprintf(stderr, "proxygw-engine: %s\n", d.notice.c_str());
     config_path = d.path;
   }
+  if (!policy_path.empty()) return WriteNetdPolicy(config_path, policy_path);
   return Run(config_path);
 }

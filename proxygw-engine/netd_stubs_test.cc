@@ -38,7 +38,7 @@ TEST(NetdStubs, EnableRefusesAMappingNetdWouldRefuse) {
   EXPECT_EQ(EnableError({}, "web", {TcpMapping("198.18.0.1:80", "198.18.0.1:80")}),
             "tcp 198.18.0.1:80 -> 198.18.0.1:80 (60s): destination equals the listen address");
   EXPECT_EQ(EnableError({}, "web", {TcpMapping("198.18.0.1:80", "198.18.2.2:80", 0)}),
-            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (0s): flow timeout must be 1-2592000 seconds");
+            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (0s): flow timeout must be 1-2073600 seconds");
 }
 
 TEST(NetdStubs, EnableRefusesAKeyListedTwice) {

@@ -5,6 +5,8 @@
 #include <regex>
 #include <set>
 
+#include "proxygw-engine/config/netd_policy.h"
+
 namespace engine {
 namespace {
 
@@ -163,22 +165,11 @@ bool SameValue(const YAML::Node& a, const YAML::Node& b) {
   return Same(a, b, &budget);
 }
 
-namespace {
-
-Mapping ToNetd(const config::Mapping& m) {
-  return Mapping{ipc::netd::MappingKey{m.protocol == config::Protocol::kTcp ? ipc::netd::Proto::kTcp
-                                                                            : ipc::netd::Proto::kUdp,
-                                       m.listen.address, m.listen.port},
-                 m.destination, m.flow_timeout_s};
-}
-
-}  // namespace
-
 std::vector<Mapping> TargetMappings(const config::Config& cfg, const std::string& target) {
   std::vector<Mapping> out;
   for (const auto& f : cfg.frontends) {
     if (f.target != target) continue;
-    for (const auto& m : cfg.MappingsOf(f)) out.push_back(ToNetd(m));
+    for (const auto& m : cfg.MappingsOf(f)) out.push_back(config::ToNetd(m));
   }
   return out;
 }
@@ -186,7 +177,7 @@ std::vector<Mapping> TargetMappings(const config::Config& cfg, const std::string
 std::vector<ipc::netd::MappingKey> FrontendKeys(const config::Config& cfg,
                                                 const config::Frontend& f) {
   std::vector<ipc::netd::MappingKey> keys;
-  for (const auto& m : cfg.MappingsOf(f)) keys.push_back(ToNetd(m).key);
+  for (const auto& m : cfg.MappingsOf(f)) keys.push_back(config::ToNetd(m).key);
   return keys;
 }
 

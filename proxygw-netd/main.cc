@@ -42,7 +42,8 @@ enum ExitCode : int { kExitOk = 0, kExitStart = 1, kExitUsage = 2 };
 
 constexpr char kUsage[] =
     "usage: proxygw-netd [--socket PATH | --fd N] --engine-user USER --user USER\n"
-    "                    [--seccomp=kill|log] [--ct-mark-mask MASK] [--max-mappings N]\n"
+    "                    --policy FILE | --no-policy [--seccomp=kill|log]\n"
+    "                    [--ct-mark-mask MASK] [--max-mappings N]\n"
     "                    [--log-level debug|info|warn|error]\n"
     "\n"
     "The privileged helper of proxygw: the only process holding CAP_NET_ADMIN. It\n"
@@ -57,6 +58,12 @@ constexpr char kUsage[] =
     "  --engine-user USER    the only user allowed to connect (name or numeric uid)\n"
     "  --user USER           the user netd runs as; must differ from the engine's and\n"
     "                        not be root (name or numeric uid)\n"
+    "  --policy FILE         what may be mapped: one \"tcp|udp LISTEN:PORT DEST:PORT\"\n"
+    "                        per line, written from the config on the root side\n"
+    "                        (proxygw-engine --write-netd-policy); a regular file\n"
+    "                        owned by root, writable by root alone; read at start\n"
+    "                        (a config change needs a netd restart)\n"
+    "  --no-policy           allow any valid mapping (tests, debugging)\n"
     "  --seccomp=kill|log    what happens on a syscall outside the allow-list: the\n"
     "                        process is killed (default) or the kernel logs it\n"
     "  --ct-mark-mask MASK   the ct mark bits netd uses to tag its flows: one run of\n"
@@ -75,6 +82,8 @@ struct Args {
   int fd = -1;
   std::string engine_user;
   std::string user;
+  std::string policy;
+  bool no_policy = false;
   netd::SeccompMode seccomp = netd::SeccompMode::kKill;
   std::uint32_t mark_mask = 0xffff0000;
   std::uint32_t max_mappings = 10000;
@@ -115,6 +124,8 @@ Args ParseArgs(int argc, char** argv) {
       {"ct-mark-mask", required_argument, nullptr, 'm'},
       {"max-mappings", required_argument, nullptr, 'n'},
       {"log-level", required_argument, nullptr, 'l'},
+      {"policy", required_argument, nullptr, 'p'},
+      {"no-policy", no_argument, nullptr, 'P'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
@@ -133,6 +144,12 @@ Args ParseArgs(int argc, char** argv) {
         a.fd = static_cast<int>(*v);
         break;
       }
+      case 'p':
+        a.policy = optarg;
+        break;
+      case 'P':
+        a.no_policy = true;
+        break;
       case 'e':
         a.engine_user = optarg;
         break;
@@ -180,6 +197,7 @@ Args ParseArgs(int argc, char** argv) {
   if (!a.socket_path.empty() && a.fd >= 0) Usage("give --socket or --fd, not both");
   if (a.engine_user.empty()) Usage("--engine-user is required");
   if (a.user.empty()) Usage("--user is required");
+  if (a.policy.empty() == !a.no_policy) Usage("give --policy FILE or --no-policy");
   return a;
 }
 
@@ -331,6 +349,14 @@ int main(int argc, char** argv) {
                                  "able to signal or trace netd"));
   }
 
+  // Before CloseInherited: the supervisor hands its copy over as a descriptor.
+  std::optional<netd::Policy> policy;
+  if (!args.no_policy) {
+    auto p = netd::Policy::Read(args.policy);
+    if (!p.ok()) Fail("read the policy", p.status());
+    policy = std::move(p).value();
+  }
+
   int activated = (args.socket_path.empty() && args.fd < 0) ? ActivatedSocket() : -1;
   int inherited = args.fd >= 0 ? args.fd : activated;
   CloseInherited(inherited);
@@ -363,6 +389,7 @@ int main(int argc, char** argv) {
   sopt.listen_fd = listener.get();
   sopt.engine_uid = engine_user->uid;
   sopt.route_localnet_fd = localnet.get();
+  sopt.policy = policy ? &*policy : nullptr;
   auto server = netd::Server::Create(sopt, **table, **tracker, **queue);
   if (!server.ok()) Fail("start server", server.status());
 
@@ -376,7 +403,8 @@ int main(int argc, char** argv) {
                 " mappings=" + std::to_string((*table)->installed().size()) +
                 " mark_mask=" + Hex(args.mark_mask) + " max_mappings=" +
                 std::to_string(args.max_mappings) + " uid=" + std::to_string(netd_user->uid) +
-                " engine_uid=" + std::to_string(engine_user->uid) + " seccomp=" +
+                " engine_uid=" + std::to_string(engine_user->uid) + " policy=" +
+                (policy ? std::to_string(policy->size()) : std::string("none")) + " seccomp=" +
                 (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
   notifier.Ready();
   auto exit = (*server)->Run();

@@ -25,6 +25,10 @@ namespace {
 // Socket buffers for large batches and dumps (set with *BUFFORCE: netd has
 // CAP_NET_ADMIN; a plain set is capped by net.core.[rw]mem_max).
 constexpr int kSocketBuffer = 64 << 20;
+// Acks are read from one datagram at a time: the kernel packs them into
+// skbs of at most 16 KiB (NLMSG_GOODSIZE) but may use a larger one for a
+// single message; 64 KiB covers both.
+constexpr std::size_t kAckBuffer = 64 << 10;
 
 }  // namespace
 
@@ -73,6 +77,12 @@ Result<Netlink> Netlink::Open() {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
+  // Error acks carry only the failing message's header, not the whole
+  // message (up to 64 KiB), so that every ack fits the receive buffer.
+  int one = 1;
+  if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) != 0) {
+    return Status::FromErrno("set NETLINK_CAP_ACK on the nfnetlink socket", errno);
+  }
   n.portid_ = mnl_socket_get_portid(n.sock_.get());
   n.seq_ = static_cast<std::uint32_t>(time(nullptr));
   return n;
@@ -93,19 +103,29 @@ Status Netlink::Transact(Batch& b) {
   if (sendmsg(mnl_socket_get_fd(sock_.get()), &msg, 0) < 0) {
     return Status::FromErrno("send nftables batch", errno);
   }
+  // Every message asked for an ack (NLM_F_ACK): the batch is done only when
+  // each was acknowledged without error. A truncated read or a missing ack is
+  // an unknown outcome, reported as a failure, never as success.
   Status first_error;
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
+  std::size_t acks = 0;
+  std::vector<char> buf(kAckBuffer);
   for (;;) {
-    ssize_t got = recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT);
+    ssize_t got =
+        recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
-      return Status::FromErrno("read nftables acks", errno);
+      return Fail(Status::FromErrno("read nftables acks", errno));
+    }
+    if (static_cast<std::size_t>(got) > buf.size()) {
+      return Fail(Status::IoError("an nftables ack of " + std::to_string(got) +
+                                  " bytes was truncated; the batch's outcome is unknown"));
     }
     int len = static_cast<int>(got);
     for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len);
          h = mnl_nlmsg_next(h, &len)) {
       if (h->nlmsg_type != NLMSG_ERROR) continue;
+      ++acks;
       const auto* e = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(h));
       if (e->error != 0 && first_error.ok()) {
         first_error = Status::FromErrno(b.What(h->nlmsg_seq), -e->error);
@@ -113,7 +133,16 @@ Status Netlink::Transact(Batch& b) {
       }
     }
   }
+  if (first_error.ok() && acks < b.messages()) {
+    return Fail(Status::IoError("the kernel acknowledged " + std::to_string(acks) + " of " +
+                                std::to_string(b.messages()) + " nftables messages"));
+  }
   return first_error;
+}
+
+Status Netlink::Fail(Status st) {
+  first_error_errno_ = EIO;
+  return st;
 }
 
 Status Netlink::Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,

@@ -49,7 +49,9 @@ class Netlink {
 
   // Sends a batch and collects the kernel's answers. The kernel runs the
   // whole transaction inside sendmsg(), so every ack or error is queued when
-  // it returns. All or nothing: on error the kernel applied nothing.
+  // it returns. All or nothing: on error the kernel applied nothing. An
+  // outcome that cannot be read (a truncated ack, acks missing) is an error
+  // too: success means every message was acknowledged.
   common::Status Transact(Batch& b);
   // The errno of the last failed Transact.
   int last_errno() const { return first_error_errno_; }
@@ -61,6 +63,7 @@ class Netlink {
 
  private:
   Netlink() = default;
+  common::Status Fail(common::Status st);  // an unknown outcome (EIO)
   common::MnlSocket sock_;
   std::uint32_t portid_ = 0;
   std::uint32_t seq_ = 0;

@@ -41,7 +41,7 @@ constexpr std::uint32_t kTableFlagPersist = 0x4;
 constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
 // Written as the table's comment; a table without it is not of this layout
 // and is rebuilt.
-constexpr char kLayoutTag[] = "proxygw-netd layout 2";  // 2: hold sets and chains
+constexpr char kLayoutTag[] = "proxygw-netd layout 3";  // 2: hold sets and chains; 3: fib on every key
 // A SETELEM message carries at most this many elements: the elements nest has
 // a 16-bit length.
 constexpr std::size_t kElemsPerMessage = 500;
@@ -133,14 +133,16 @@ std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> TimeoutPolicy(Proto proto, 
   return a;
 }
 
-// The match every rule of one kind starts with: the family, then for wildcard
-// keys (and in the output hook, for all) a local destination, and for wildcard
-// keys not loopback. Ends with the lookup key in NFT_REG32_00 onwards.
-void MatchAndLoadKey(nftnl_rule* r, Kind k, bool output_hook) {
+// The match every rule of one kind starts with: the family, a local
+// destination (in every hook and for every key: transit traffic and the host's
+// own outbound connections are never captured, whatever the key), and for
+// wildcard keys not loopback (a specific key matches loopback only when its
+// own address is one). Ends with the lookup key in NFT_REG32_00 onwards.
+void MatchAndLoadKey(nftnl_rule* r, Kind k) {
   std::uint8_t nfproto = IsV4(k) ? NFPROTO_IPV4 : NFPROTO_IPV6;
   Meta(r, NFT_META_NFPROTO, NFT_REG32_00);
   Cmp(r, NFT_REG32_00, NFT_CMP_EQ, &nfproto, 1);
-  if (IsWildcard(k) || output_hook) FibDaddrIsLocal(r);
+  FibDaddrIsLocal(r);
   if (IsWildcard(k)) {
     // fib says 127.0.0.1 and ::1 are local, but a flow from a loopback source
     // cannot be forwarded: leave loopback destinations alone.
@@ -187,19 +189,18 @@ struct ChainDef {
   std::uint32_t hook;
   std::int32_t priority;
   ChainRole role;
-  bool output;  // output hook: only local destinations
 };
 // Hold chains run after conntrack (-200) and before the mark chains (-180):
 // a held packet released with NF_ACCEPT goes on to the mark and DNAT chains,
 // which then find its key enabled, so it is marked, timed and DNATed like
 // any first packet.
 constexpr ChainDef kChains[] = {
-    {"hold_pre", "filter", NF_INET_PRE_ROUTING, -190, ChainRole::kHold, false},
-    {"hold_out", "filter", NF_INET_LOCAL_OUT, -190, ChainRole::kHold, true},
-    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, ChainRole::kMark, false},
-    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, ChainRole::kMark, true},
-    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, ChainRole::kDnat, false},
-    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, ChainRole::kDnat, true},
+    {"hold_pre", "filter", NF_INET_PRE_ROUTING, -190, ChainRole::kHold},
+    {"hold_out", "filter", NF_INET_LOCAL_OUT, -190, ChainRole::kHold},
+    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, ChainRole::kMark},
+    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, ChainRole::kMark},
+    {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, ChainRole::kDnat},
+    {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, ChainRole::kDnat},
 };
 
 }  // namespace
@@ -331,7 +332,7 @@ struct NftTable::Impl {
     for (int ki = 0; ki < kKinds; ++ki) {
       Kind k = static_cast<Kind>(ki);
       common::NftnlRule r = NewRule(c.name);
-      MatchAndLoadKey(r.get(), k, c.output);
+      MatchAndLoadKey(r.get(), k);
       if (c.role == ChainRole::kHold) {
         std::uint32_t saddr_reg = NFT_REG32_00 + KeyLen(k) / 4;
         Payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, IsV4(k) ? 12 : 8, IsV4(k) ? 4 : 16, saddr_reg);

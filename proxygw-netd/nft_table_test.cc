@@ -62,7 +62,7 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
   EXPECT_TRUE(t->persistent()) << "kernel 6.9+ has owner+persist";
   std::string listing = Sh("nft list table inet " + TableName());
   EXPECT_NE(listing.find("flags owner"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("comment \"proxygw-netd layout 2\""), std::string::npos);
+  EXPECT_NE(listing.find("comment \"proxygw-netd layout 3\""), std::string::npos);
   for (const char* s : {"map dnat4",
                         "map dnat6",
                         "map wdnat4",

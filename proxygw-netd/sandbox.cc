@@ -1,5 +1,6 @@
 #include "proxygw-netd/sandbox.h"
 
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <seccomp.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -84,7 +86,12 @@ Status LoadSeccomp(SeccompMode mode) {
     if (nr == __NR_SCMP_ERROR) {
       return Status::Internal(std::string("seccomp policy names an unknown syscall: ") + name);
     }
-    int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0);
+    // mmap only without PROT_EXEC: code injected into netd cannot map
+    // executable memory, with or without systemd's MemoryDenyWriteExecute.
+    int rc = std::strcmp(name, "mmap") == 0
+                 ? seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
+                                    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))
+                 : seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0);
     if (rc != 0) return Status::FromErrno(std::string("seccomp_rule_add ") + name, -rc);
   }
   int rc = seccomp_load(ctx.get());

@@ -2,6 +2,7 @@
 // resolves, allowed syscalls work, and one outside the list kills the process.
 #include "proxygw-netd/sandbox.h"
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,6 +55,18 @@ TEST(NetdSeccomp, AllowedCallsWork) {
 TEST(NetdSeccomp, SocketKillsTheProcess) {
   int st = InSandbox(SeccompMode::kKill, [] { socket(AF_INET, SOCK_STREAM, 0); });
   ASSERT_TRUE(WIFSIGNALED(st));
+  EXPECT_EQ(WTERMSIG(st), SIGSYS);
+}
+
+// Issue 13: mmap was allowed with any protection, so code injected into a
+// netd running without systemd's MemoryDenyWriteExecute could map executable
+// memory. Only mmap without PROT_EXEC is allowed now.
+TEST(NetdSeccomp, ExecutableMemoryKillsTheProcess) {
+  int st = InSandbox(SeccompMode::kKill, [] {
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) _exit(2);
+  });
+  ASSERT_TRUE(WIFSIGNALED(st)) << "exit status " << WEXITSTATUS(st);
   EXPECT_EQ(WTERMSIG(st), SIGSYS);
 }
 

@@ -23,6 +23,7 @@
 #include "proxygw-netd/flow_tracker.h"
 #include "proxygw-netd/hold_queue.h"
 #include "proxygw-netd/nft_table.h"
+#include "proxygw-netd/policy.h"
 
 namespace netd {
 
@@ -30,6 +31,8 @@ struct ServerOptions {
   int listen_fd = -1;           // a listening SOCK_SEQPACKET Unix socket
   uid_t engine_uid = 0;         // the only peer uid accepted
   int route_localnet_fd = -1;   // /proc/sys/net/ipv4/conf/all/route_localnet, or -1
+  // What may be mapped (and held); null: any valid mapping (--no-policy).
+  const Policy* policy = nullptr;
 };
 
 class Server {

@@ -37,6 +37,11 @@ std::optional<Refusal> Server::Impl::CheckHolds(const std::vector<Hold>& hs, boo
     if (!seen.insert(h.key).second) {
       return Refusal{ErrorCode::kInvalid, "hold of " + h.key.ToString() + ": listed twice"};
     }
+    // Clearing is always allowed: it only takes a hold away.
+    if (h.hold_s && opt.policy && !opt.policy->Declares(h.key)) {
+      return Refusal{ErrorCode::kInvalid,
+                     "hold of " + h.key.ToString() + ": not a listen address of netd's policy"};
+    }
     // A wildcard hold would hold packets of a specific mapping's port, and
     // the other way round: refused like the same overlap between mappings.
     if (h.hold_s && mappings && mappings->Overlaps({h.key}, {})) {

@@ -129,7 +129,7 @@ struct Server::Impl {
   // --- Checks the validators share (server_requests.cc) ---
   std::optional<Refusal> NeedHello(const Session& s) const;
   std::optional<Refusal> NotInSync(const Session& s) const;
-  static std::optional<Refusal> CheckMappings(const std::vector<ipc::netd::Mapping>& ms);
+  std::optional<Refusal> CheckMappings(const std::vector<ipc::netd::Mapping>& ms) const;
   static std::optional<Refusal> CheckKeys(const std::vector<ipc::netd::MappingKey>& ks);
   // `ms` as a set: duplicate keys are refused.
   static std::optional<Refusal> ToSet(const std::vector<ipc::netd::Mapping>& ms,

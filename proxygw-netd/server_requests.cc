@@ -101,9 +101,12 @@ std::optional<Refusal> Server::Impl::NotInSync(const Session& s) const {
   return std::nullopt;
 }
 
-std::optional<Refusal> Server::Impl::CheckMappings(const std::vector<Mapping>& ms) {
+std::optional<Refusal> Server::Impl::CheckMappings(const std::vector<Mapping>& ms) const {
   for (const auto& m : ms) {
     if (Status st = ValidateMapping(m); !st.ok()) return Refusal{ErrorCode::kInvalid, st.message()};
+    if (opt.policy && !opt.policy->Allows(m)) {
+      return Refusal{ErrorCode::kInvalid, m.ToString() + ": not declared in netd's policy"};
+    }
   }
   return std::nullopt;
 }
@@ -315,7 +318,9 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
 
 Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
   const auto& keys = std::get<FlushRequest>(r.body).keys;
-  std::vector<std::uint32_t> marks;
+  // Each mark walks the whole conntrack table once: a key listed twice (or
+  // two keys of one mark) must not walk it again.
+  std::map<std::uint32_t, MappingKey> marks;
   for (const auto& k : keys) {
     std::uint32_t mark = table.MarkOf(k);
     if (mark == 0) {
@@ -325,14 +330,15 @@ Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
     if (mark == 0) {
       return Status::NotFound(k.ToString() + ": not a mapping of this netd");
     }
-    marks.push_back(mark);
+    marks.emplace(mark, k);
   }
-  for (std::size_t i = 0; i < marks.size(); ++i) {
-    if (Status st = tracker.FlushMark(marks[i]); !st.ok()) {
-      return st.WithContext("flush " + keys[i].ToString());
+  for (const auto& [mark, k] : marks) {
+    if (Status st = tracker.FlushMark(mark); !st.ok()) {
+      return st.WithContext("flush " + k.ToString());
     }
   }
-  Log(LogLevel::kInfo, "flows flushed", Fields({{"mappings", std::to_string(keys.size())}}));
+  Log(LogLevel::kInfo, "flows flushed",
+      Fields({{"mappings", std::to_string(keys.size())}, {"walks", std::to_string(marks.size())}}));
   return ReplyBody(EmptyReply{});
 }
 
@@ -361,9 +367,11 @@ Result<ReplyBody> Server::Impl::ApplyShutdown(Session&, const Request& r) {
 std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) const {
   std::vector<Warning> out;
   bool localnet_known = false, localnet_on = false;
+  // Bounded, as every list in a message: past the first kMaxItemsPerMessage
+  // the engine's warning is made already.
   for (const auto& m : ms) {
     const auto& d = m.destination.address;
-    if (!d.IsLoopback()) continue;
+    if (!d.IsLoopback() || out.size() == kMaxItemsPerMessage) continue;
     if (d.is_v6()) {
       out.push_back({m.key, WarningCode::kIpv6LoopbackLocalOnly});
       continue;

@@ -15,13 +15,14 @@
 
 namespace netd {
 
-// Longest flow timeout netd installs: conntrack keeps timeouts in 32-bit
-// jiffies; 30 days stays clear of the wrap at HZ=1000.
-inline constexpr std::uint32_t kMaxFlowTimeoutS = 30 * 24 * 3600;
+// Longest flow timeout netd installs: the kernel turns a ct timeout policy's
+// seconds into jiffies without clamping, and past 2,147,483 s (24.8 days) at
+// HZ=1000 the value wraps and the flow expires at once. 24 days stays clear.
+inline constexpr std::uint32_t kMaxFlowTimeoutS = 24 * 24 * 3600;
 
 // One mapping on its own: ports 1-65535, families equal, a real destination
 // (not unspecified, multicast or IPv4-mapped), a listen address that is not
-// multicast or IPv4-mapped, listen != destination, flow timeout 1s-30 days.
+// multicast or IPv4-mapped, listen != destination, flow timeout 1s-24 days.
 common::Status ValidateMapping(const ipc::netd::Mapping& m);
 
 // A key on its own (Flush, Change's disable list): port 1-65535, not

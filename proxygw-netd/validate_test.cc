@@ -24,7 +24,7 @@ std::string Err(const Mapping& m) {
 TEST(NetdValidate, AcceptsGoodMappings) {
   EXPECT_TRUE(ValidateMapping(M("198.18.0.1:80", "198.18.2.2:8080")).ok());
   EXPECT_TRUE(ValidateMapping(M("0.0.0.0:80", "127.0.0.1:8080")).ok());
-  EXPECT_TRUE(ValidateMapping(M("[::]:443", "[2001:db8::2]:443", 2592000)).ok());
+  EXPECT_TRUE(ValidateMapping(M("[::]:443", "[2001:db8::2]:443", 2073600)).ok());
 }
 
 TEST(NetdValidate, RefusesListenPortZero) {
@@ -72,11 +72,16 @@ TEST(NetdValidate, RefusesForwardingToItself) {
             "tcp 198.18.0.1:80 -> 198.18.0.1:80 (60s): destination equals the listen address");
 }
 
+// Issue 13: 30 days was allowed, but past 2,147,483 s the kernel's jiffies
+// wrap at HZ=1000 and such a flow expired at once.
 TEST(NetdValidate, RefusesFlowTimeoutsOutOfRange) {
   EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:80", 0)),
-            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (0s): flow timeout must be 1-2592000 seconds");
-  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:80", 2592001)),
-            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (2592001s): flow timeout must be 1-2592000 "
+            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (0s): flow timeout must be 1-2073600 seconds");
+  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:80", 2073601)),
+            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (2073601s): flow timeout must be 1-2073600 "
+            "seconds");
+  EXPECT_EQ(Err(M("198.18.0.1:80", "198.18.2.2:80", 2147484)),
+            "tcp 198.18.0.1:80 -> 198.18.2.2:80 (2147484s): flow timeout must be 1-2073600 "
             "seconds");
 }
 

@@ -4,8 +4,10 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -24,6 +26,8 @@
 
 #include "common/unique_fd.h"
 #include "plugins/ctl/inherited_socket.h"
+#include "proxygw-engine/config/loader.h"
+#include "proxygw-engine/config/netd_policy.h"
 #include "proxygw-supervisor/runtime_paths.h"
 
 namespace supervisor {
@@ -66,6 +70,19 @@ User LookUp(const std::string& name, const char* field) {
 // Makes `fd` descriptor 3 of a child about to exec, inherited by the program.
 bool AsFd3(int fd) { return fd == 3 ? fcntl(3, F_SETFD, 0) == 0 : dup2(fd, 3) == 3; }
 
+// netd's policy (proxygw-netd/policy.h) as a sealed, root-owned memory file:
+// netd reads it as /proc/self/fd/4, nothing lies on the file system.
+UniqueFd PolicyFile(const std::string& text) {
+  UniqueFd fd(memfd_create("proxygw-netd.policy", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd.valid()) Die(std::string("memfd_create: ") + std::strerror(errno));
+  if (fchmod(fd.get(), 0444) != 0 ||
+      write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+      fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+    Die(std::string("write netd's policy: ") + std::strerror(errno));
+  }
+  return fd;
+}
+
 // The readiness channel: systemd's notify protocol on an abstract socket that
 // only this network namespace sees; SO_PASSCRED tells which child spoke.
 UniqueFd NotifySocket(std::string* address) {
@@ -93,6 +110,7 @@ struct Child {
   Clock::time_point started;
   std::chrono::seconds backoff = kMinBackoff;
   std::optional<Clock::time_point> restart_at;
+  bool replacing = false;  // stopped on purpose, to start again at once
 };
 
 std::string ExitText(int status) {
@@ -125,6 +143,8 @@ class Supervisor {
     for (const auto& f : cfg_.frontends) {
       if (f.listen.port < 1024) need_bind_ = true;
     }
+    policy_text_ = config::NetdPolicyText(cfg_);
+    policy_ = PolicyFile(policy_text_);
     DropPrivileges();
     // Start-up, all or nothing: netd ready, then the engine ready.
     Spawn(netd_);
@@ -191,10 +211,10 @@ class Supervisor {
   }
 
   [[noreturn]] void ExecNetd() {
-    // The listening socket becomes fd 3; netd closes the rest.
-    if (!AsFd3(paths_->netd_socket())) _exit(127);
+    // The listening socket becomes fd 3, the policy fd 4; netd closes the rest.
+    if (!AsFd3(paths_->netd_socket()) || dup2(policy_.get(), 4) != 4) _exit(127);
     std::vector<std::string> args = {opt_.netd_binary, "--fd", "3", "--engine-user", engine_.name,
-                                     "--user", netd_user_.name};
+                                     "--user", netd_user_.name, "--policy", "/proc/self/fd/4"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -304,7 +324,7 @@ class Supervisor {
         any = true;
         c->pid = 0;
         std::string how = ExitText(status);
-        if (stopping_) {
+        if (stopping_ || c->replacing) {
           Log("INFO", std::string(c->name) + " stopped", "how=\"" + how + "\"");
           continue;
         }
@@ -364,6 +384,27 @@ class Supervisor {
     }
   }
 
+  // SIGHUP: a config that declares other mappings needs a netd with the new
+  // policy before the engine reloads it. netd restarts at once (its table and
+  // forwarding stay; the engine reconnects and syncs), then the engine gets
+  // the SIGHUP. A config that no longer loads leaves netd as it is.
+  void Reload() {
+    config::LoadResult r = config::LoadConfigFile(opt_.config_path);
+    if (!r.ok()) {
+      Log("WARN", "config does not load; netd keeps its policy, ignoring",
+          "errors=" + std::to_string(r.errors.size()));
+    } else if (std::string text = config::NetdPolicyText(*r.config); text != policy_text_) {
+      Log("INFO", "the config declares other mappings: restarting proxygw-netd with them");
+      policy_text_ = std::move(text);
+      policy_ = PolicyFile(policy_text_);
+      netd_.replacing = true;
+      Stop(netd_, SIGTERM, kNetdStopTimeout);
+      netd_.replacing = false;
+      Spawn(netd_);
+    }
+    if (engine_child_.pid) kill(engine_child_.pid, SIGHUP);
+  }
+
   // The loop: reap and restart children, forward SIGHUP, stop on SIGTERM/SIGINT.
   int Loop() {
     for (;;) {
@@ -384,7 +425,7 @@ class Supervisor {
             Reap();
             break;
           case SIGHUP:
-            if (engine_child_.pid) kill(engine_child_.pid, SIGHUP);
+            Reload();
             break;
           case SIGTERM:
           case SIGINT:
@@ -414,6 +455,8 @@ class Supervisor {
   UniqueFd signals_;
   UniqueFd notify_;
   std::string notify_address_;
+  std::string policy_text_;
+  UniqueFd policy_;  // netd's policy, handed to each netd it starts
   Child netd_{"proxygw-netd"};
   Child engine_child_{"proxygw-engine"};
 };

@@ -12,8 +12,11 @@
 //     30s); the kernel keeps forwarding meanwhile and the engine re-syncs;
 //     the supervisor keeps the ctl socket meanwhile, so that clients queue;
 //   - SIGTERM/SIGINT stop the engine first (it drains targets and tells netd
-//     to remove its table), then netd, and remove the two sockets; SIGHUP is
-//     forwarded to the engine.
+//     to remove its table), then netd, and remove the two sockets;
+//   - netd gets its policy (what may be mapped, from the config) as a sealed
+//     memory file; SIGHUP re-reads the config and, when it declares other
+//     mappings, restarts netd with the new policy before forwarding SIGHUP to
+//     the engine.
 // After setting up, the supervisor keeps only the capabilities it needs to
 // restart its children and signal them (docs/privileged-surface.md).
 #pragma once

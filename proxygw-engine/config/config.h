@@ -166,9 +166,10 @@ struct Config {
 inline constexpr std::chrono::seconds kShutdownSlack{30};
 
 inline constexpr std::uint32_t kDefaultReadyTimeoutS = 60;
-// Kernel conntrack keeps timeouts in jiffies (32 bits); 30 days stays clear of
-// the wrap at HZ=1000 and is longer than any flow a gateway should keep idle.
-inline constexpr std::uint32_t kMaxFlowTimeoutS = 30 * 24 * 3600;
+// The kernel turns a ct timeout policy's seconds into jiffies without
+// clamping: past 2,147,483 s (24.8 days) at HZ=1000 a flow expires at once.
+// 24 days stays clear, as netd's own limit (proxygw-netd/validate.h).
+inline constexpr std::uint32_t kMaxFlowTimeoutS = 24 * 24 * 3600;
 inline constexpr std::uint32_t kMaxIdleTimeoutS = 365 * 24 * 3600;
 inline constexpr std::uint32_t kMaxReadyTimeoutS = 24 * 3600;
 

@@ -302,6 +302,10 @@ class NetdTestCase(unittest.TestCase):
     """A topology, a netd in its gateway namespace, and cleanup."""
 
     netd_args = []
+    # netd's policy (what may be mapped): lines "tcp LISTEN:PORT DEST:PORT"
+    # written to a root-owned file, or None for --no-policy.
+    policy = None
+    policy_file = None  # or a policy file of the test's, taken as it is
     _seq = 0
 
     def setUp(self):
@@ -325,7 +329,7 @@ class NetdTestCase(unittest.TestCase):
         stages a netd that refuses the engine)."""
         args = ["ip", "netns", "exec", self.topo.gw, binary("proxygw-netd"),
                 "--socket", self.sock, "--engine-user", str(engine_uid), "--user", str(NETD_UID)]
-        args += self.netd_args + (extra or [])
+        args += self.policy_args() + self.netd_args + (extra or [])
         env = dict(os.environ)
         # LeakSanitizer cannot trace a non-dumpable, seccomp-confined process.
         env["ASAN_OPTIONS"] = "detect_leaks=0:" + env.get("ASAN_OPTIONS", "")
@@ -339,6 +343,47 @@ class NetdTestCase(unittest.TestCase):
             raise AssertionError("netd did not start; its log:\n" + self.log_text())
 
         return self.netd
+
+    def policy_args(self):
+        if self.policy_file:
+            return ["--policy", self.policy_file]
+        if self.policy is None:
+            return ["--no-policy"]
+        path = os.path.join(self.tmp, "netd.policy")
+        with open(path, "w") as f:
+            f.write("".join(line + "\n" for line in self.policy))
+        os.chmod(path, 0o644)
+        return ["--policy", path]
+
+    def assert_refused(self, commands, code=None, hello=True, uid=ENGINE_UID, gid=None,
+                       installed=None):
+        """Sends `commands` on a new connection until netd closes it; the last
+        error must have `code`. Then netd still serves a good client (which
+        sees `installed` mappings, when given), runs, and the table is
+        self.baseline. Returns the error replies."""
+        c = self.client(uid=uid, gid=gid)
+        if hello:
+            c.hello()
+        for cmd in commands:
+            c.send(cmd)
+        seen = []
+        while True:
+            m = c.next(timeout=10)
+            seen.append(m)
+            if m["type"] in ("closed", "eof"):
+                break
+        errors = [m for m in seen if m["type"] == "error"]
+        if code is not None:
+            self.assertTrue(errors, "no error reply: %r" % seen)
+            self.assertEqual(errors[-1]["code"], code, seen)
+        good = self.client()
+        hello_reply = good.hello()
+        if installed is not None:
+            self.assertEqual(hello_reply["installed"], installed)
+        good.close()
+        self.assertEqual(self.nft_list(), self.baseline)
+        self.assertIsNone(self.netd.poll(), "netd exited")
+        return errors
 
     def log_text(self):
         self.netd_log.flush()
@@ -385,9 +430,10 @@ class NetdTestCase(unittest.TestCase):
         p.result = result
         return p
 
-    def serve(self, *spec):
-        """Starts backend servers: ('tcp', '198.18.2.2', 80, 'name'), ..."""
-        args = ["ip", "netns", "exec", self.topo.backend, sys.executable, NS_HELPER, "serve"]
+    def serve(self, *spec, ns=None):
+        """Starts backend servers: ('tcp', '198.18.2.2', 80, 'name'), ...; in
+        the backend namespace unless `ns` is given."""
+        args = ["ip", "netns", "exec", ns or self.topo.backend, sys.executable, NS_HELPER, "serve"]
         for s in spec:
             args += ["%s:%s:%s:%s" % s]
         p = self.procs.start(args, stdout=subprocess.PIPE, text=True)

@@ -58,6 +58,22 @@ class Forwarding(NetdTestCase):
         # Transit traffic through the gateway to that port is not captured either.
         self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090), "remote-9090")
 
+    def test_no_key_captures_transit_traffic_or_the_host_s_loopback(self):
+        # Issue 13, item 2: a specific key matched in prerouting whatever the
+        # destination, so a mapping keyed on a transit address (here another
+        # host's, 198.18.2.3) redirected the traffic passing through to it.
+        self.serve(("tcp", "127.0.0.1", 9091, "gw-loopback"), ns=self.topo.gw)
+        r = self.c.sync([M("tcp", "198.18.2.3:9090", "198.18.2.2:80"),
+                         M("tcp", "0.0.0.0:9091", "198.18.2.2:80")])
+        self.assertEqual(r.get("added"), 2, r)
+        self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090), "remote-9090")
+        self.assertEqual(self.fetch("tcp", "198.18.2.3", 9090, ns=self.topo.gw), "remote-9090")
+        # A wildcard frontend captures the gateway's addresses, for remote
+        # and local clients, but not its loopback services.
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 9091), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "198.18.1.1", 9091, ns=self.topo.gw), "be-tcp4")
+        self.assertEqual(self.fetch("tcp", "127.0.0.1", 9091, ns=self.topo.gw), "gw-loopback")
+
     def test_disable_stops_new_connections_keeps_established_and_flush_removes_them(self):
         self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
         hold = self.procs.start(
@@ -70,10 +86,13 @@ class Forwarding(NetdTestCase):
         self.assertIn("refused", self.fetch("tcp", "198.18.1.1", 8080))
         hold.stdin.write("ping\n")
         self.assertEqual(hold.stdout.readline().strip(), "pong 3", "established flows broke")
-        r = self.c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        # Issue 13: each listed key walked the whole conntrack table, the same
+        # key too; now one walk per mark.
+        r = self.c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")] * 1024})
         self.assertEqual(r.get("kind"), "empty", r)
         hold.stdin.write("ping\n")
         self.assertEqual(hold.stdout.readline().strip(), "pong 0", "flushed flows still work")
+        self.assertIn('msg="flows flushed" mappings=1024 walks=1', self.log_text())
 
     def test_flow_counts_follow_connections_and_flow_timeout_applies(self):
         # Issue 10, item 3: flow counts that never reached zero. A probe in a
@@ -187,7 +206,7 @@ class Hardening(NetdTestCase):
     def test_same_user_for_engine_and_netd_is_refused(self):
         from pgw import binary
         p = run(["ip", "netns", "exec", self.topo.gw, binary("proxygw-netd"), "--socket",
-                 self.sock + "2", "--engine-user", "65534", "--user", "65534"], check=False)
+                 self.sock + "2", "--engine-user", "65534", "--user", "65534", "--no-policy"], check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("--user and --engine-user must differ", p.stderr)
 
@@ -210,28 +229,7 @@ class BadInput(NetdTestCase):
         self.baseline = self.nft_list()
 
     def assert_refused(self, commands, code=None, hello=True, uid=ENGINE_UID, gid=None):
-        c = self.client(uid=uid, gid=gid)
-        if hello:
-            c.hello()
-        for cmd in commands:
-            c.send(cmd)
-        seen = []
-        while True:
-            m = c.next(timeout=10)
-            seen.append(m)
-            if m["type"] in ("closed", "eof"):
-                break
-        errors = [m for m in seen if m["type"] == "error"]
-        if code is not None:
-            self.assertTrue(errors, "no error reply: %r" % seen)
-            self.assertEqual(errors[-1]["code"], code, seen)
-        # Still serving the legitimate engine, and nothing changed.
-        good = self.client()
-        self.assertEqual(good.hello()["installed"], 2)
-        good.close()
-        self.assertEqual(self.nft_list(), self.baseline)
-        self.assertIsNone(self.netd.poll(), "netd exited")
-        return errors
+        return super().assert_refused(commands, code, hello, uid, gid, installed=2)
 
     def test_garbage_bytes(self):
         e = self.assert_refused([{"op": "raw", "hex": "c1ffee00deadbeef"}], "malformed")
@@ -326,6 +324,29 @@ class BadInput(NetdTestCase):
         self.assert_refused([{"op": "sync-commit"}], "out of order")
         self.assert_refused([{"op": "hello", "version": 1}], "unsupported version", hello=False)
 
+    def test_requests_between_sync_begin_and_commit_act_on_the_installed_set(self):
+        # Issue 13, item 4: the docs said nothing may come between sync-begin
+        # and sync-commit; flush, subscribe, release and shutdown may, and act
+        # on what is installed, not on what is staged.
+        c = self.client()
+        c.hello()
+        self.assertEqual(c.call({"op": "sync-begin", "total": 2}).get("kind"), "empty")
+        r = c.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        self.assertEqual(c.call({"op": "subscribe"}).get("kind"), "empty")
+        self.assertEqual(c.call({"op": "release", "keys": [K("tcp", "198.18.1.1:8080")]}).get("kind"),
+                         "empty")
+        r = c.call({"op": "sync-add", "mappings": [M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
+                                                   M("udp", "[::]:5300", "[2001:db8:2::2]:53")]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        r = c.call({"op": "sync-commit"})
+        self.assertEqual((r.get("kind"), r.get("unchanged")), ("apply", 2), r)
+        # change and hold may not: they would change the set being staged.
+        self.assertEqual(c.call({"op": "sync-begin", "total": 1}).get("kind"), "empty")
+        r = c.call({"op": "change", "disable": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual(r.get("code"), "out of order", r)
+        c.close()
+
     def test_a_peer_with_the_wrong_uid(self):
         # The socket file (0660, the engine's group) keeps other users out...
         from pgw import NetdClient
@@ -370,6 +391,19 @@ class Scale(NetdTestCase):
         out = self.topo.exec(self.topo.gw, ["nft", "list", "map", "inet", "proxygw", "dnat4"]).stdout
         self.assertEqual(len(re.findall(r" : 198\.19\.", out)), 10000)
         self.assertIn("sync applied", self.log_text())
+
+    def test_warnings_of_a_large_sync_stay_within_a_reply(self):
+        # Issue 13: every loopback destination got a warning, and a sync of
+        # more than 1,024 of them gave a reply the engine could not decode
+        # (then it re-synced, again and again).
+        c = self.client()
+        c.hello()
+        many = [M("tcp", "[2001:db8:100::1]:%d" % (1000 + i), "[::1]:%d" % (1000 + i))
+                for i in range(1500)]
+        r = c.sync(many, timeout=120)
+        self.assertEqual(r.get("added"), 1500, r)
+        self.assertEqual(len(r["warnings"]), 1024)
+        self.assertEqual({w["code"] for w in r["warnings"]}, {"ipv6_loopback_local_only"})
 
 
 if __name__ == "__main__":

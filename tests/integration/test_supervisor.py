@@ -124,6 +124,26 @@ class SupervisorTest(unittest.TestCase):
                              stdout=subprocess.PIPE, text=True)
         self.assertEqual(p.stdout.readline().strip(), "ready")
 
+    def test_netd_gets_the_config_s_mappings_as_its_policy_and_sighup_renews_it(self):
+        # Issue 13: netd refuses what the config does not declare; the
+        # supervisor tells it what that is, and again after a config change.
+        path = self.write_config(self.CONFIG)
+        self.start(path)
+        self.wait_running()
+        self.assertIn("policy=1 ", self.text())
+        netd = self.kids()["proxygw-netd"]
+        os.kill(self.sup.pid, signal.SIGHUP)  # the same mappings: netd stays
+        time.sleep(2)
+        self.assertEqual(self.kids().get("proxygw-netd"), netd)
+        self.write_config(self.CONFIG + "  - {name: bulk2, kind: 'static:always', listen:"
+                          " '0.0.0.0:9001', flow_timeout: 60s, target: 'bulk:data'}\n")
+        os.kill(self.sup.pid, signal.SIGHUP)
+        wait_for(lambda: "policy=2 " in self.text(), 30, what="netd restarted with 2 mappings")
+        self.assertIn("the config declares other mappings: restarting proxygw-netd", self.text())
+        self.assertNotIn("proxygw-netd exited; restarting it", self.text())
+        wait_for(lambda: self.kids().get("proxygw-netd") not in (None, netd), 30,
+                 what="a new netd")
+
     def test_privileges_restarts_and_ordered_stop(self):
         self.serve_echo()
         self.start(self.write_config(self.CONFIG))
