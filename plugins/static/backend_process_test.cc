@@ -214,6 +214,9 @@ TEST_F(BackendProcessTest, ABackendGetsOnlyItsThreeDescriptorsAndTheGivenEnviron
   ::close(leak);
   ::unsetenv("NOTIFY_SOCKET");
   std::string proc = "/proc/" + std::to_string(p->pid());
+  // Once the shell has exec'd sleep: before that, /proc shows the engine's.
+  for (int i = 0; i < 500 && Slurp(proc + "/comm") != "sleep\n"; ++i) usleep(20000);
+  ASSERT_EQ(Slurp(proc + "/comm"), "sleep\n");
   std::set<std::string> fds;
   for (const auto& e : fs::directory_iterator(proc + "/fd")) fds.insert(e.path().filename());
   EXPECT_EQ(fds, (std::set<std::string>{"0", "1", "2"}));
