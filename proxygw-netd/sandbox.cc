@@ -88,9 +88,10 @@ Status LoadSeccomp(SeccompMode mode) {
     }
     // mmap only without PROT_EXEC: code injected into netd cannot map
     // executable memory, with or without systemd's MemoryDenyWriteExecute.
+    // (Written out, not SCMP_A2: its compound literal is C99, not C++.)
+    const scmp_arg_cmp no_exec{2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0};
     int rc = std::strcmp(name, "mmap") == 0
-                 ? seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
-                                    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0))
+                 ? seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, no_exec)
                  : seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0);
     if (rc != 0) return Status::FromErrno(std::string("seccomp_rule_add ") + name, -rc);
   }
