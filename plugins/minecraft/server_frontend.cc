@@ -22,6 +22,7 @@
 #include "plugins/minecraft/mc_codec.h"
 #include "plugins/minecraft/server_options.h"
 #include "plugins/minecraft/status_json.h"
+#include "plugins/net/serving_frontend.h"
 #include "plugins/net/tcp_listener.h"
 
 namespace plugins::minecraft {
@@ -327,16 +328,13 @@ std::string Connection::Peer() const {
   return ec ? std::string("?") : net::EndpointText(peer);
 }
 
-class ServerFrontend final : public engine::FrontendHandler {
+class ServerFrontend final : public net::ServingFrontend<Server> {
  public:
   ServerFrontend(const engine::FrontendContext& ctx, ServerOptions options,
                  TargetStateFn target_state, const ServerLimits& limits)
-      : io_(ctx.io),
-        listen_(ctx.config.listen),
-        dual_stack_(ctx.config.DualStack()),
+      : ServingFrontend(ctx, "Minecraft"),
         options_(std::make_shared<const ServerOptions>(std::move(options))),
         limits_(limits),
-        log_(ctx.log),
         // A login that may wake the target is a knock (metrics), then a warm.
         warm_([knock = ctx.knock, warm = ctx.warm] {
           if (knock) knock();
@@ -345,58 +343,15 @@ class ServerFrontend final : public engine::FrontendHandler {
         target_state_(std::move(target_state)) {}
   ~ServerFrontend() override { Close(); }
 
-  void Start(engine::Done done) override {
-    if (closed_) return;
-    if (!server_) {
-      auto s =
-          Server::Open(io_, listen_, dual_stack_, options_, limits_, log_, warm_, target_state_);
-      if (!s.ok()) return Finish(std::move(done), s.status());
-      server_ = std::move(*s);
-      log_.Debug("serving Minecraft", {{"listen", listen_.ToString()}});
-    }
-    Finish(std::move(done), Status::Ok());
-  }
-
-  void Stop(engine::Done done) override {
-    if (closed_) return;
-    StopServing();
-    Finish(std::move(done), Status::Ok());
-  }
-
-  void Close() override {
-    StopServing();
-    closed_ = true;
-    alive_.reset();
-  }
-
  private:
-  void StopServing() {
-    if (!server_) return;
-    server_->Shutdown();
-    server_.reset();
-    log_.Debug("stopped serving Minecraft", {{"listen", listen_.ToString()}});
+  common::Result<std::shared_ptr<Server>> Open() override {
+    return Server::Open(io_, listen_, dual_stack_, options_, limits_, log_, warm_, target_state_);
   }
 
-  // Done runs later on the loop, never inside Start or Stop, and not at all
-  // once Close ran.
-  void Finish(engine::Done done, Status status) {
-    asio::post(io_, [alive = std::weak_ptr<bool>(alive_), done = std::move(done),
-                     status = std::move(status)] {
-      if (alive.lock()) done(status);
-    });
-  }
-
-  asio::io_context& io_;
-  common::AddrPort listen_;
-  bool dual_stack_;
   std::shared_ptr<const ServerOptions> options_;
   ServerLimits limits_;
-  engine::Logger log_;
   std::function<void()> warm_;
   TargetStateFn target_state_;
-  std::shared_ptr<Server> server_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool closed_ = false;
 };
 
 }  // namespace

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <utility>
 
+#include "plugins/net/serving_frontend.h"
+
 namespace plugins::static_ns {
 namespace {
 
@@ -161,81 +163,32 @@ net::HttpAnswer Answer(const Page& page, const net::HttpRequest& req,
 
 // --- The handler ------------------------------------------------------------
 
-class HttpFrontend final : public engine::FrontendHandler {
+class HttpFrontend final : public net::ServingFrontend<net::HttpServer> {
  public:
   HttpFrontend(const engine::FrontendContext& ctx, Page page, const HttpLimits& limits)
-      : io_(ctx.io),
-        listen_(ctx.config.listen),
-        dual_stack_(ctx.config.DualStack()),
+      : ServingFrontend(ctx, "HTTP"),
         page_(std::make_shared<const Page>(std::move(page))),
         limits_(limits),
-        log_(ctx.log),
         warm_(ctx.warm),
         knock_(ctx.knock) {}
   ~HttpFrontend() override { Close(); }
 
-  // Opens the listener synchronously; Done follows through the loop. Start
-  // while serving is ok, and does nothing.
-  void Start(engine::Done done) override {
-    if (closed_) return;
-    if (!server_) {
-      // The knock counts the request, then warm asks for the target.
-      auto knock = [knock = knock_, warm = warm_] {
-        knock();
-        warm();
-      };
-      auto l = net::HttpServer::Open(
-          io_, listen_, dual_stack_, limits_, log_,
-          [page = page_, knock](const net::HttpRequest& req) { return Answer(*page, req, knock); });
-      if (!l.ok()) return Finish(std::move(done), l.status());
-      server_ = std::move(*l);
-      log_.Debug("serving HTTP", {{"listen", listen_.ToString()}});
-    }
-    Finish(std::move(done), Status::Ok());
-  }
-
-  // Never fails; Stop while stopped is ok.
-  void Stop(engine::Done done) override {
-    if (closed_) return;
-    StopServing();
-    Finish(std::move(done), Status::Ok());
-  }
-
-  // Start and Stop after Close do nothing and call nothing back.
-  void Close() override {
-    StopServing();
-    closed_ = true;
-    alive_.reset();
-  }
-
  private:
-  void StopServing() {
-    if (!server_) return;
-    server_->Shutdown();
-    server_.reset();
-    log_.Debug("stopped serving HTTP", {{"listen", listen_.ToString()}});
+  common::Result<std::shared_ptr<net::HttpServer>> Open() override {
+    // The knock counts the request, then warm asks for the target.
+    auto knock = [knock = knock_, warm = warm_] {
+      knock();
+      warm();
+    };
+    return net::HttpServer::Open(
+        io_, listen_, dual_stack_, limits_, log_,
+        [page = page_, knock](const net::HttpRequest& req) { return Answer(*page, req, knock); });
   }
 
-  // Done runs later on the loop, never inside Start or Stop, and not at all
-  // once Close ran.
-  void Finish(engine::Done done, Status status) {
-    asio::post(io_, [alive = std::weak_ptr<bool>(alive_), done = std::move(done),
-                     status = std::move(status)] {
-      if (alive.lock()) done(status);
-    });
-  }
-
-  asio::io_context& io_;
-  common::AddrPort listen_;
-  bool dual_stack_;
   std::shared_ptr<const Page> page_;
   HttpLimits limits_;
-  engine::Logger log_;
   std::function<void()> warm_;
   std::function<void()> knock_;
-  std::shared_ptr<net::HttpServer> server_;  // set while serving
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  bool closed_ = false;
 };
 
 }  // namespace
