@@ -1,6 +1,6 @@
 // ReadinessProbe: after a target's handler has warmed it, waits until each of
-// its TCP endpoint addresses accepts a connection (retrying after 10 ms, then
-// backing off to every 50 ms), or
+// its TCP endpoint addresses accepts a connection (retrying after 5 ms, then
+// backing off to every 20 ms), or
 // the ready timeout passes. UDP endpoints have no handshake to wait for: a
 // target with none to probe is ready at once. Event loop only.
 #pragma once

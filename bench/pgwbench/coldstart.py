@@ -13,8 +13,8 @@ the backend's body. Per cold start:
   backend listening -> first backend byte    what proxygw adds after the
                                              backend is ready: the engine's
                                              readiness probe (a TCP connect
-                                             retried after 10 ms, backing
-                                             off to every 50 ms), netd
+                                             retried after 5 ms, backing
+                                             off to every 20 ms), netd
                                              switching the mapping on, and the
                                              client's next retry (<= 5 ms)
 
@@ -78,7 +78,7 @@ frontends:
 """
 
 RETRY_MS = 5
-PROBE_PERIOD_MS = 50  # proxygw-engine/readiness.cc, kMaxRetry
+PROBE_PERIOD_MS = 20  # proxygw-engine/readiness.cc, kMaxRetry
 
 
 def stamps(path, offset):
@@ -94,7 +94,7 @@ def stamps(path, offset):
 
 def run_section(ctx):
     base = ctx.cold_delay_ms
-    # The readiness probe retries every 50 ms once it has backed off: spread
+    # The readiness probe retries every 20 ms once it has backed off: spread
     # the ready times over one period so that the samples do not all hit the
     # same phase.
     delays = [base + int(PROBE_PERIOD_MS * i / ctx.cold_reps) for i in range(ctx.cold_reps)]
