@@ -9,11 +9,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <sstream>
+
+#include "common/proc_file.h"
 
 namespace engine {
 namespace {
+
+// A number from /proc; 0 for anything else (never throws, unlike std::stod).
+double Num(const std::string& s) { return std::strtod(s.c_str(), nullptr); }
 
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
@@ -120,8 +124,7 @@ void Exposition::Sample(const Labels& labels, const Histogram& h) {
 void Exposition::ProcessMetrics() {
   // /proc/self/stat: utime (14), stime (15) in ticks, starttime (22) in ticks
   // since boot, vsize (23) in bytes, rss (24) in pages.
-  std::ifstream in("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string stat = common::ReadProcFile("/proc/self/stat").value_or("");
   auto paren = stat.rfind(')');
   if (paren == std::string::npos) return;
   std::istringstream fields(stat.substr(paren + 2));
@@ -129,12 +132,12 @@ void Exposition::ProcessMetrics() {
   for (std::string x; fields >> x;) f.push_back(x);
   if (f.size() < 22) return;  // f[0] is field 3
   const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const double utime = std::stod(f[11]), stime = std::stod(f[12]);
-  const double start_ticks = std::stod(f[19]), vsize = std::stod(f[20]), rss = std::stod(f[21]);
+  const double utime = Num(f[11]), stime = Num(f[12]);
+  const double start_ticks = Num(f[19]), vsize = Num(f[20]), rss = Num(f[21]);
   double boot = 0;
   std::ifstream s("/proc/stat");
   for (std::string line; std::getline(s, line);) {
-    if (line.rfind("btime ", 0) == 0) boot = std::stod(line.substr(6));
+    if (line.rfind("btime ", 0) == 0) boot = Num(line.substr(6));
   }
   std::size_t fds = 0;
   if (DIR* d = ::opendir("/proc/self/fd")) {

@@ -19,6 +19,8 @@
 #include <random>
 #include <sstream>
 
+#include "common/proc_file.h"
+
 namespace plugins::static_ns {
 namespace {
 
@@ -43,8 +45,9 @@ std::string ExitText(int status) {
 
 // Fields of /proc/<pid>/stat after the command name: [0] is field 3 (state).
 std::optional<std::vector<std::string>> StatFields(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto read = common::ReadProcFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!read) return std::nullopt;
+  const std::string& s = *read;
   auto paren = s.rfind(')');
   if (paren == std::string::npos || paren + 2 > s.size()) return std::nullopt;
   std::istringstream in_fields(s.substr(paren + 2));
@@ -77,7 +80,9 @@ std::string Comm(pid_t pid) {
 // Whether /proc/<pid>/environ holds `entry` ("PROXYGW_RUN=..."). Only the
 // engine user's own processes are readable; others fail quietly.
 bool EnvironHas(pid_t pid, const std::string& entry) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  auto env = common::ReadProcFile("/proc/" + std::to_string(pid) + "/environ");
+  if (!env) return false;
+  std::istringstream in(*env);
   std::string var;
   while (std::getline(in, var, '\0')) {
     if (var == entry) return true;
@@ -87,7 +92,9 @@ bool EnvironHas(pid_t pid, const std::string& entry) {
 
 // The value of `name` in /proc/<pid>/environ, "" when absent or unreadable.
 std::string EnvironValue(pid_t pid, const std::string& name) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  auto env = common::ReadProcFile("/proc/" + std::to_string(pid) + "/environ");
+  if (!env) return "";
+  std::istringstream in(*env);
   std::string var;
   while (std::getline(in, var, '\0')) {
     if (var.size() > name.size() && var.compare(0, name.size(), name) == 0 &&
