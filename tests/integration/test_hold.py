@@ -166,6 +166,24 @@ class HoldTcp(HoldTestCase):
         self.wait_state("game", "active")
 
 
+class HoldDualStack(HoldTestCase):
+    def test_one_ipv6_and_one_ipv4_client_held_by_one_frontend_and_one_warm(self):
+        # `[::]:P` with an endpoint of both families: keys of both, held alike.
+        record = "echo start >> %s; sleep 2; " % self.starts
+        self.configure(record + "exec %s %s serve tcp:%s:8081:be-game4 tcp:[2001:db8:100::1]:8081:be-game6"
+                       % (sys.executable, NS_HELPER, BACKEND),
+                       "  - {name: game, kind: 'static:hold', listen: '[::]:8080', flow_timeout: 5s,"
+                       " target: 'game:tcp'}\n",
+                       endpoints="[{name: tcp, protocol: tcp, addresses: ['%s:8081', '[2001:db8:100::1]:8081']}]"
+                       % BACKEND)
+        v6 = self.ns_clients("once", "tcp", "2001:db8:1::1", 8080, 1, 30)
+        v4 = self.clients("tcp", 8080)
+        r6, r4 = v6.result(), v4.result()
+        self.assertEqual((r6["ok"], r6["refused"], r6["answers"]), (1, 0, ["be-game6"]), r6)
+        self.assertEqual((r4["ok"], r4["refused"], r4["answers"]), (1, 0, ["be-game4"]), r4)
+        self.assertEqual(self.starts_count(), 1)
+
+
 UDP_ENDPOINTS = ("[{name: tcp, protocol: tcp, address: '%s:8081'},"
                  " {name: udp, protocol: udp, address: '%s:5301'}]" % (BACKEND, BACKEND))
 UDP_HOLD = ("  - {name: game, kind: 'static:hold', listen: '198.18.1.1:5300', flow_timeout: 5s,"
