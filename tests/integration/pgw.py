@@ -58,7 +58,9 @@ def run(args, check=True, timeout=30, **kw):
 
 
 def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
-    """Polls pred() until it returns a true value; fails with `what` on timeout."""
+    """Polls pred() until it returns a true value; fails with `what` on timeout
+    (a string, or a function called then, so that a log in it is the log at
+    the failure, not at the start of the wait)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -66,7 +68,8 @@ def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)" % (timeout, what, last))
+    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)"
+                         % (timeout, what() if callable(what) else what, last))
 
 
 class Processes:

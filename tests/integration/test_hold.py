@@ -69,7 +69,7 @@ class HoldTestCase(EngineTestCase):
 
     def wait_knocked(self):
         wait_for(lambda: self.frontend().get("knocks", 0) >= 1, 30,
-                 what="a knock (log:\n%s)" % self.engine_text()[-3000:])
+                 what=lambda: "a knock (log:\n%s)" % self.engine_text()[-3000:])
 
 
 TCP_HOLD = ("  - {name: game, kind: 'static:hold', listen: '0.0.0.0:8080', flow_timeout: 5s,"
@@ -158,7 +158,7 @@ class HoldTcp(HoldTestCase):
         self.engine.wait(timeout=10)
         self.start_engine()
         wait_for(lambda: self.target("game")["state"] == "warming", 20,
-                 what="the restarted engine warming (log:\n%s)" % self.engine_text())
+                 what=lambda: "the restarted engine warming (log:\n%s)" % self.engine_text())
         self.serve(("tcp", "198.18.2.2", 8081, "be-game"))
         r = cl.result()
         self.assertEqual((r["ok"], r["refused"], r["answers"]), (3, 0, ["be-game"]),
