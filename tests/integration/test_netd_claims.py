@@ -12,8 +12,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgw import (ENGINE_UID, H, K, M, NETD_UID, NetdTestCase, binary, run,  # noqa: E402
-                 wait_for)
+from pgw import (ENGINE_UID, H, K, M, NETD_UID, NS_HELPER, NetdTestCase, binary,  # noqa: E402
+                 run, wait_for)
 
 EEXIST = 17
 
@@ -190,6 +190,45 @@ while time.monotonic() < end:
         os.chmod(self.sock, 0o666)
         self.client().hello()
         self.assertIn("msg=\"serving\"", self.log_text())
+
+
+class Groups(Launch):
+    """Issue 13: netd under systemd kept the supplementary groups systemd gives
+    it (User= calls initgroups(): the user's groups, its own included, whatever
+    SupplementaryGroups= says). netd now drops them on every path (with
+    CAP_SETGID, which the unit lends it for that) or refuses to start."""
+
+    def setUp(self):
+        self.start_netd = lambda *a, **kw: None
+        super().setUp()
+        del self.start_netd
+
+    def as_netd_user(self, caps):
+        return ["setpriv", "--reuid", str(NETD_UID), "--regid", str(NETD_UID),
+                "--groups", "%d,65530" % NETD_UID, "--inh-caps", caps, "--ambient-caps", caps]
+
+    def test_started_as_root_with_groups(self):
+        self.launch(["setpriv", "--groups", "4,27"])
+        s = status_fields(self.netd_pid())
+        self.assertEqual((s["Groups"], s["Uid"].split()[0], s["CapEff"]),
+                         ("", str(NETD_UID), "0000000000001000"))
+
+    def test_started_as_its_user_with_groups_and_cap_setgid_as_systemd_does(self):
+        fd = self.listening_socket()
+        self.launch(self.as_netd_user("+net_admin,+setgid"), args=["--fd", str(fd)],
+                    pass_fds=(fd,))
+        s = status_fields(self.netd_pid())
+        self.assertEqual((s["Groups"], s["CapEff"], s["CapPrm"], s["CapAmb"]),
+                         ("", "0000000000001000", "0000000000001000", "0000000000000000"))
+        self.client().hello()
+
+    def test_started_as_its_user_with_groups_it_cannot_drop(self):
+        fd = self.listening_socket()
+        self.launch(self.as_netd_user("+net_admin"), args=["--fd", str(fd)], expect="exit",
+                    pass_fds=(fd,))
+        self.assertEqual(self.netd.returncode, 1)
+        self.assertIn("drop privileges: cannot drop the supplementary groups", self.log_text())
+
 
 
 if __name__ == "__main__":
