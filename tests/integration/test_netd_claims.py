@@ -231,5 +231,237 @@ class Groups(Launch):
 
 
 
+class Requests(NetdTestCase):
+    """The request claims: backpressure, a kernel refusal, sync totals."""
+
+    def drain(self, c, timeout=20):
+        """Every message `c` receives until netd closes it or goes quiet."""
+        seen = []
+        while True:
+            try:
+                m = c.next(timeout=timeout)
+            except AssertionError:
+                return seen
+            if m["type"] != "send-error":  # requests sent after netd closed
+                seen.append(m)
+            if m["type"] in ("closed", "eof"):
+                return seen
+
+    def pipeline(self, n):
+        """A new engine connection that stops reading and sends `n` requests
+        (each answered with a reply); the replies it reads once it resumes."""
+        c = self.client()
+        c.hello()
+        c.send({"op": "pause"})
+        for _ in range(n):
+            c.send({"op": "release", "keys": [K("tcp", "198.18.1.1:8080")]})
+        return c
+
+    def edit_while_netd_is_away(self, mappings, verb, set_name, elements, check=None):
+        """Syncs `mappings`, kills netd (the table stays, orphaned), runs
+        `nft <verb> element inet proxygw <set_name> <elements>`, starts netd."""
+        c = self.client()
+        c.hello()
+        self.assertEqual(c.sync(mappings).get("added"), len(mappings))
+        if check:
+            check()
+        os.kill(self.netd.pid, signal.SIGKILL)
+        self.netd.wait(timeout=10)
+        self.topo.exec(self.topo.gw, ["nft", verb, "element", "inet", "proxygw", set_name, elements])
+        self.start_netd()
+
+    def test_backpressure_an_engine_that_does_not_read_is_dropped_past_256_replies(self):
+        # Past what the kernel holds for it (netd's send buffer, K replies),
+        # netd queues 256 replies for an engine that does not read, then
+        # disconnects it; it never reads the ones queued.
+        gone = "reason=\"the engine does not read its replies\""
+        c = self.pipeline(2000)
+        wait_for(lambda: gone in self.log_text(), 30, what="the engine disconnected")
+        c.send({"op": "resume"})
+        seen = self.drain(c)
+        kernel_held = len([m for m in seen if m["type"] == "reply"])
+        self.assertEqual(seen[-1]["type"], "closed", seen[-3:])
+        self.assertLess(kernel_held, 2000 - 256)
+        # K + 256 unread replies are kept: all arrive once the engine reads...
+        c = self.pipeline(kernel_held + 256)
+        time.sleep(3)
+        self.assertEqual(self.log_text().count(gone), 1, "disconnected within the bound")
+        c.send({"op": "resume"})
+        got = 0
+        while got < kernel_held + 256:
+            m = c.next(timeout=20)
+            self.assertEqual(m["type"], "reply", m)
+            got += 1
+        self.assertEqual(c.call({"op": "subscribe"}).get("kind"), "empty")
+        c.close()
+        wait_for(lambda: self.log_text().count("engine disconnected") == 2, 10, what="closed")
+        # ...one more is too many.
+        c = self.pipeline(kernel_held + 257)
+        wait_for(lambda: self.log_text().count(gone) == 2, 30, what="the second disconnect")
+        c.send({"op": "resume"})
+        seen = self.drain(c)
+        self.assertEqual(len([m for m in seen if m["type"] == "reply"]), kernel_held)
+        self.client().hello()  # netd serves the next engine
+
+    def test_backpressure_flow_count_pushes_become_one_snapshot(self):
+        # While replies wait for the engine, changed counts are not queued
+        # behind them: once it has read them all, one snapshot (reset).
+        c = self.pipeline(2000)
+        wait_for(lambda: "engine disconnected" in self.log_text(), 30, what="the disconnect")
+        c.send({"op": "resume"})
+        kernel_held = len([m for m in self.drain(c) if m["type"] == "reply"])
+        self.serve(("tcp", "198.18.2.2", 80, "be"))
+        c = self.client()
+        c.hello()
+        self.assertEqual(c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")]).get("added"), 1)
+        self.assertEqual(c.call({"op": "subscribe"}).get("kind"), "empty")
+        c.pump(0.5)
+        c.send({"op": "pause"})
+        for _ in range(kernel_held + 100):
+            c.send({"op": "release", "keys": [K("tcp", "198.18.1.1:8080")]})
+        time.sleep(1)
+        hold = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "hold", "tcp",
+             "198.18.1.1", "8080", "3", "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.assertEqual(hold.stdout.readline().strip(), "open 3")
+        time.sleep(1)
+        c.send({"op": "resume"})
+        order = []
+        while "counts" not in order:
+            m = c.lines.get(timeout=20)
+            order.append(m["type"])
+            if m["type"] == "counts":
+                push = m
+        self.assertEqual(order.count("reply"), kernel_held + 100, order)
+        self.assertEqual((push["reset"], push["counts"]),
+                         (True, [{"proto": "tcp", "dest": "198.18.2.2:80", "flows": 3}]), push)
+        hold.stdin.write("close\n")
+
+    def test_a_request_the_kernel_refuses_is_answered_and_the_connection_stays(self):
+        # A hold set edited while netd was away (the orphaned table accepts
+        # `nft`; netd does not read hold sets back): the kernel refuses netd's
+        # overlapping element with EEXIST.
+        self.edit_while_netd_is_away([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")],
+                                     "add", "hold4", "{ tcp . 198.18.1.1 . 9100 . 198.18.1.0/25 }")
+        self.assertIn("table=adopted", self.log_text())
+        before = self.nft_list()
+        c = self.client()
+        c.hello()
+        r = c.call({"op": "hold", "holds": [H("tcp", "198.18.1.1:9100", allow=["198.18.1.0/24"]),
+                                            H("tcp", "198.18.1.1:9101")]})
+        self.assertEqual((r["type"], r["code"], r["errno"]), ("error", "kernel refused", EEXIST), r)
+        self.assertIn("hold4", r["message"])
+        self.assertEqual(self.nft_list(), before, "part of a refused transaction was applied")
+        self.assertIn('msg="request failed" op=hold', self.log_text())
+        # Same connection, next request.
+        r = c.call({"op": "change", "enable": [M("tcp", "198.18.1.1:8081", "198.18.2.2:80")]})
+        self.assertEqual(r.get("added"), 1, r)
+        self.assertIsNone(self.netd.poll())
+
+    def test_a_table_with_half_written_mappings_is_rebuilt_empty(self):
+        self.serve(("tcp", "198.18.2.2", 80, "be"))
+        # One key left in dnat4 and tmo4 but not in mark4: what no netd
+        # transaction leaves.
+        self.edit_while_netd_is_away([M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
+                                      M("udp", "0.0.0.0:5300", "198.18.2.2:53")],
+                                     "delete", "mark4", "{ tcp . 198.18.1.1 . 8080 }",
+                                     check=lambda: self.assertEqual(
+                                         self.fetch("tcp", "198.18.1.1", 8080), "be"))
+        self.assertIn("table=rebuilt", self.log_text())
+        self.assertEqual(self.client().hello()["installed"], 0)
+        table = self.nft_list()
+        self.assertIn('comment "proxygw-netd layout', table)
+        self.assertNotIn("elements", table)
+        self.assertIn("refused", self.fetch("tcp", "198.18.1.1", 8080))
+
+
+class SyncTotals(NetdTestCase):
+    def setUp(self):
+        super().setUp()
+        c = self.client()
+        c.hello()
+        self.assertEqual(c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")]).get("added"), 1)
+        c.close()
+        wait_for(lambda: "engine disconnected" in self.log_text(), 10, what="first client gone")
+        self.baseline = self.nft_list()
+
+    def test_a_sync_add_past_its_total_is_refused(self):
+        one = M("tcp", "198.18.1.1:8081", "198.18.2.2:80")
+        two = M("tcp", "198.18.1.1:8082", "198.18.2.2:80")
+        begin = {"op": "sync-begin", "total": 1}
+        e = self.assert_refused([begin, {"op": "sync-add", "mappings": [one, two]}], "over limit",
+                                installed=1)
+        self.assertEqual(e[-1]["message"],
+                         "sync-add goes past the 1 mappings and 0 holds announced by sync-begin")
+        for adds in ([{"op": "sync-add", "mappings": [one]}, {"op": "sync-add", "mappings": [two]}],
+                     [{"op": "sync-add", "mappings": [], "holds": [H("tcp", "198.18.1.1:9000")]}]):
+            self.assert_refused([begin] + adds, "over limit", installed=1)
+
+    def test_a_sync_commit_short_of_its_total_is_refused(self):
+        e = self.assert_refused([{"op": "sync-begin", "total": 2},
+                                 {"op": "sync-add", "mappings": [M("tcp", "198.18.1.1:8081",
+                                                                   "198.18.2.2:80")]},
+                                 {"op": "sync-commit"}], "out of order", installed=1)
+        self.assertEqual(e[-1]["message"],
+                         "sync-commit after 1 of the 2 mappings and 0 of the 0 holds announced")
+
+    def test_change_hold_and_a_second_sync_begin_may_not_come_in_a_sync(self):
+        for cmd in ({"op": "change", "enable": [M("tcp", "198.18.1.1:8081", "198.18.2.2:80")]},
+                    {"op": "hold", "holds": [H("tcp", "198.18.1.1:9000")]},
+                    {"op": "sync-begin", "total": 1}):
+            e = self.assert_refused([{"op": "sync-begin", "total": 1}, cmd], "out of order",
+                                    installed=1)
+            self.assertEqual(e[-1]["message"], "a sync is in progress: send sync-add or sync-commit")
+
+    def test_subscribe_only_once(self):
+        e = self.assert_refused([{"op": "subscribe"}, {"op": "subscribe"}], "out of order",
+                                installed=1)
+        self.assertEqual(e[-1]["message"], "already subscribed")
+
+
+class Process(NetdTestCase):
+    """What netd holds once it serves, and how it exits."""
+
+    def test_netd_holds_the_sockets_the_docs_list_and_no_other_descriptor(self):
+        # The listening socket, one nfnetlink socket for nftables, two for
+        # conntrack, one for nfqueue (all NETLINK_NETFILTER, 12); epoll, the
+        # signalfd, route_localnet read-only; stdio.
+        pid = self.netd_pid()
+        links = sorted(os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                       for fd in os.listdir("/proc/%d/fd" % pid))
+        netlink = {}  # socket inode -> netlink protocol
+        for line in self.topo.exec(self.topo.gw, ["cat", "/proc/net/netlink"]).stdout.splitlines()[1:]:
+            f = line.split()
+            netlink[f[-1]] = int(f[1])
+        sockets = [l[len("socket:["):-1] for l in links if l.startswith("socket:")]
+        self.assertEqual(sorted(netlink.get(i, -1) for i in sockets), [-1, 12, 12, 12, 12], links)
+        rest = [l for l in links if not l.startswith("socket:")]
+        self.assertEqual([l for l in rest if l.startswith("anon_inode:")],
+                         ["anon_inode:[eventpoll]", "anon_inode:[signalfd]"], links)
+        self.assertIn("/proc/sys/net/ipv4/conf/all/route_localnet", rest)
+        self.assertEqual(len(rest), 3 + 3, links)  # and stdio
+
+    def test_a_bad_command_line_exits_2(self):
+        p = run(["ip", "netns", "exec", self.topo.gw, binary("proxygw-netd"), "--bogus"], check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("proxygw-netd: unknown or incomplete option --bogus", p.stderr)
+
+    def test_root_as_netd_s_user_is_refused(self):
+        p = run(["ip", "netns", "exec", self.topo.gw, binary("proxygw-netd"), "--socket",
+                 self.sock + "2", "--engine-user", str(ENGINE_UID), "--user", "0", "--no-policy"],
+                check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("find users: --user must not be root", p.stderr)
+
+    def test_sigterm_exits_0_and_the_table_stays(self):
+        c = self.client()
+        c.hello()
+        self.assertEqual(c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")]).get("added"), 1)
+        self.netd.send_signal(signal.SIGTERM)
+        self.assertEqual(self.netd.wait(timeout=10), 0)
+        self.assertIn("tcp . 198.18.1.1 . 8080", self.nft_list())
+
+
 if __name__ == "__main__":
     unittest.main()
