@@ -300,11 +300,16 @@ Result<UniqueFd> ListenOn(const std::string& path, uid_t owner, gid_t group) {
       return Status::PermissionDenied(dir + "/" + tmp + " was replaced; not using it");
     }
     if (!fd.valid()) return Status::FromErrno("socket(AF_UNIX, SOCK_SEQPACKET)", errno);
-    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        fchownat(own.get(), "s", owner, group, AT_SYMLINK_NOFOLLOW) != 0 ||
-        fchmodat(own.get(), "s", 0660, 0) != 0 || listen(fd.get(), 8) != 0 ||
-        renameat(own.get(), "s", parent.get(), base.c_str()) != 0) {
-      return Status::FromErrno("create the socket " + path, errno);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      return Status::FromErrno("bind " + dir + "/" + tmp + "/s", errno);
+    }
+    if (fchownat(own.get(), "s", owner, group, AT_SYMLINK_NOFOLLOW) != 0 ||
+        fchmodat(own.get(), "s", 0660, 0) != 0) {
+      return Status::FromErrno("set the owner and mode of " + path, errno);
+    }
+    if (listen(fd.get(), 8) != 0) return Status::FromErrno("listen " + path, errno);
+    if (renameat(own.get(), "s", parent.get(), base.c_str()) != 0) {
+      return Status::FromErrno("rename the socket to " + path, errno);
     }
     return Status::Ok();
   }();
