@@ -420,6 +420,23 @@ class SyncTotals(NetdTestCase):
         self.assertEqual(e[-1]["message"], "already subscribed")
 
 
+class Framing(NetdTestCase):
+    """The msgpack limits netd parses under: strings up to 512 bytes, bins up
+    to 16, no ext (arrays, maps and depth are in test_netd's BadInput)."""
+
+    def setUp(self):
+        super().setUp()
+        self.baseline = self.nft_list()
+
+    def test_strings_bins_and_ext_past_their_limits_are_malformed(self):
+        flush = "930601" + "91"  # [flush, id 1, [<item>]]
+        for item, bad in (("da0201" + "61" * 513, True), ("da0200" + "61" * 512, False),
+                          ("c411" + "00" * 17, True), ("c410" + "00" * 16, False),
+                          ("d40100", True)):
+            e = self.assert_refused([{"op": "raw", "hex": flush + item}], "malformed")
+            self.assertEqual("bad msgpack" in e[0]["message"], bad, (item[:8], e))
+
+
 class Process(NetdTestCase):
     """What netd holds once it serves, and how it exits."""
 
