@@ -22,9 +22,11 @@ DEPS_BUILD = cmake make g++ pkg-config \
 # outside Debian ships its own npm and conflicts with Debian's.
 # promtool (prometheus) and the official Python client's parser
 # (python3-prometheus-client) both read the metrics page in test_metrics.
+# strace holds netd just after a chosen syscall in test_netd_claims (a race
+# made deterministic).
 DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
-	util-linux libcap2-bin systemd debootstrap systemd-container prometheus \
+	util-linux libcap2-bin strace systemd debootstrap systemd-container prometheus \
 	python3-prometheus-client \
 	nodejs $(if $(wildcard /usr/bin/npm),,npm)
 DEPS_RUN   = iproute2 python3 passwd

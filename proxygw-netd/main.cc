@@ -267,30 +267,55 @@ Status CheckListening(int fd) {
   return Status::Ok();
 }
 
+// Creates the listening socket at `path`, 0660, owned by `owner` and `group`,
+// never by a path that another user could swap (a symlink at `path` after the
+// bind would have had its target chowned): the socket is made in a directory
+// of netd's own beside `path` (0700, reached only through descriptors), then
+// renamed over `path`, replacing a stale socket. fchown/fchmod on the socket's
+// descriptor would not do: they change its sockfs inode, not the file.
 Result<UniqueFd> ListenOn(const std::string& path, uid_t owner, gid_t group) {
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return Status::InvalidArgument("socket path is longer than " +
+                                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes");
+  }
+  auto cut = path.rfind('/');
+  std::string dir = cut == std::string::npos ? "." : cut == 0 ? "/" : path.substr(0, cut);
+  std::string base = path.substr(cut + 1), tmp = "." + base + "." + std::to_string(getpid());
+  UniqueFd parent(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!parent.valid()) return Status::FromErrno("open " + dir, errno);
+  struct stat st{};
+  if (fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISSOCK(st.st_mode)) {
+    return Status::AlreadyExists(path + " exists and is not a socket; not replacing it");
+  }
+  if (mkdirat(parent.get(), tmp.c_str(), 0700) != 0) {
+    return Status::FromErrno("mkdir " + dir + "/" + tmp, errno);
+  }
+  UniqueFd own(openat(parent.get(), tmp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    return Status::InvalidArgument("socket path is longer than " +
-                                   std::to_string(sizeof addr.sun_path - 1) + " bytes");
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  struct stat st{};
-  if (lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return Status::AlreadyExists(path + " exists and is not a socket; not replacing it");
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/s", own.get());
+  Status made = [&] {
+    if (!own.valid() || fstat(own.get(), &st) != 0 || st.st_uid != geteuid()) {
+      return Status::PermissionDenied(dir + "/" + tmp + " was replaced; not using it");
     }
-    unlink(path.c_str());  // a stale socket of an earlier netd
-  }
-  UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd.valid()) return Status::FromErrno("socket(AF_UNIX, SOCK_SEQPACKET)", errno);
-  mode_t old = umask(0177);
-  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  umask(old);
-  if (rc != 0) return Status::FromErrno("bind " + path, errno);
-  if (chown(path.c_str(), owner, group) != 0) return Status::FromErrno("chown " + path, errno);
-  if (chmod(path.c_str(), 0660) != 0) return Status::FromErrno("chmod " + path, errno);
-  if (listen(fd.get(), 8) != 0) return Status::FromErrno("listen " + path, errno);
+    if (!fd.valid()) return Status::FromErrno("socket(AF_UNIX, SOCK_SEQPACKET)", errno);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      return Status::FromErrno("bind " + dir + "/" + tmp + "/s", errno);
+    }
+    if (fchownat(own.get(), "s", owner, group, AT_SYMLINK_NOFOLLOW) != 0 ||
+        fchmodat(own.get(), "s", 0660, 0) != 0) {
+      return Status::FromErrno("set the owner and mode of " + path, errno);
+    }
+    if (listen(fd.get(), 8) != 0) return Status::FromErrno("listen " + path, errno);
+    if (renameat(own.get(), "s", parent.get(), base.c_str()) != 0) {
+      return Status::FromErrno("rename the socket to " + path, errno);
+    }
+    return Status::Ok();
+  }();
+  unlinkat(own.get(), "s", 0);
+  unlinkat(parent.get(), tmp.c_str(), AT_REMOVEDIR);
+  if (!made.ok()) return made;
   return fd;
 }
 

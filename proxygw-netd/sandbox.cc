@@ -1,5 +1,6 @@
 #include "proxygw-netd/sandbox.h"
 
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -36,6 +37,13 @@ const char* const* SeccompAllowList(std::size_t* count) {
 
 Status DropPrivileges(uid_t uid, gid_t gid) {
   bool root = geteuid() == 0;
+  // No supplementary groups, on every path: systemd's User= gives netd its
+  // user's groups (initgroups) whatever the unit says, so the unit lends
+  // CAP_SETGID for this call (capng_apply below drops it). Without it, refuse.
+  if (getgroups(0, nullptr) != 0 && setgroups(0, nullptr) != 0) {
+    return Status::FromErrno("cannot drop the supplementary groups (start netd as root, or with "
+                             "CAP_SETGID as proxygw-netd.service does)", errno);
+  }
   capng_clear(CAPNG_SELECT_BOTH);
   if (capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
                    CAP_NET_ADMIN) != 0) {

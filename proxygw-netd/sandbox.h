@@ -12,8 +12,9 @@
 namespace netd {
 
 // Drops every capability but CAP_NET_ADMIN (effective and permitted; the
-// bounding set too when running as root), switches to uid/gid (no
-// supplementary groups) when not already running as them, clears ambient and
+// bounding set too when running as root) and every supplementary group (an
+// error without CAP_SETGID), switches to uid/gid when not already running as
+// them, clears ambient and
 // inheritable capabilities, sets NO_NEW_PRIVS and makes the process
 // non-dumpable, so that no process of another uid, nor the engine, can ptrace
 // it or read its memory.

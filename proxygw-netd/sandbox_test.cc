@@ -9,6 +9,8 @@
 
 #include <csignal>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -39,6 +41,27 @@ TEST(NetdSeccomp, ThePolicyNamesRealSyscalls) {
   int st = InSandbox(SeccompMode::kKill, [] {});
   ASSERT_TRUE(WIFEXITED(st));
   EXPECT_EQ(WEXITSTATUS(st), 0) << "LoadSeccomp failed (100) or an allowed call was refused";
+}
+
+// docs/privileged-surface.md, "Not allowed, on purpose": none of these is in
+// the allow-list (sanitizer builds add openat, with pipe2, for their reports,
+// and only those builds).
+TEST(NetdSeccomp, TheDocumentedRefusalsAreNotAllowed) {
+  std::size_t n = 0;
+  const char* const* names = SeccompAllowList(&n);
+  const std::set<std::string> allowed(names, names + n);
+  for (const char* name :
+       {"socket", "socketpair", "connect", "bind", "listen", "open", "creat", "openat2",
+        "execve", "execveat", "clone", "clone3", "fork", "vfork", "ptrace", "setuid", "setgid",
+        "setreuid", "setregid", "setresuid", "setresgid", "setgroups", "setfsuid", "capset",
+        "mount", "umount2", "bpf", "ioctl", "unlink", "unlinkat", "rename", "renameat",
+        "renameat2", "mkdir", "mkdirat", "chmod", "fchmod", "fchmodat", "chown", "fchown",
+        "fchownat", "truncate", "ftruncate", "mprotect", "init_module", "kexec_load"}) {
+    EXPECT_EQ(allowed.count(name), 0u) << name;
+  }
+  if (allowed.count("pipe2") == 0) {  // not a sanitizer build's list
+    EXPECT_EQ(allowed.count("openat"), 0u);
+  }
 }
 
 TEST(NetdSeccomp, AllowedCallsWork) {

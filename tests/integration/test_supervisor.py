@@ -156,6 +156,7 @@ class SupervisorTest(unittest.TestCase):
         self.assertEqual(set(es["Uid"].split()), {str(self.engine_user.pw_uid)})
         self.assertNotEqual(ns["Uid"], es["Uid"])
         self.assertEqual(ns["CapEff"].strip(), "0000000000001000")  # cap_net_admin only
+        self.assertEqual(ns["Groups"].strip(), "")
         self.assertEqual(ns["Seccomp"].strip(), "2")
         self.assertEqual(ns["NoNewPrivs"].strip(), "1")
         for key in ("CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"):

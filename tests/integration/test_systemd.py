@@ -239,6 +239,17 @@ class BootedSystemd(unittest.TestCase):
                           "-n 40 -u proxygw -u proxygw-netd", check=False).stdout)
             raise
 
+    def assert_netd_holds_only_cap_net_admin(self):
+        """Issue 13: under systemd netd kept the supplementary groups User=
+        gives (initgroups(): its own group, and any the admin added)."""
+        pid = self.unit("proxygw-netd.service", "MainPID")
+        status = self.sh("cat /proc/%s/status" % pid).stdout
+        fields = dict((k, v.strip()) for k, v in
+                      (l.split(":", 1) for l in status.splitlines() if ":" in l))
+        self.assertEqual({k: fields[k] for k in ("Groups", "CapEff", "CapPrm", "CapAmb")},
+                         {"Groups": "", "CapEff": "0000000000001000",
+                          "CapPrm": "0000000000001000", "CapAmb": "0000000000000000"}, status)
+
     # -- the test -------------------------------------------------------------
 
     def test_readme_steps_then_reload_restarts_and_stop(self):
@@ -256,6 +267,7 @@ class BootedSystemd(unittest.TestCase):
         # stays up: no seccomp kill, no restart.
         self.assertEqual(self.unit("proxygw-netd.service", "NRestarts"), "0")
         self.assertNotIn("status=31/SYS", self.journal("proxygw-netd.service"))
+        self.assert_netd_holds_only_cap_net_admin()
         for svc in ("proxygw-netd.service", "proxygw.service"):
             out = self.sh("systemd-analyze security --no-pager %s" % svc, check=False).stdout
             m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out)
@@ -293,8 +305,12 @@ class BootedSystemd(unittest.TestCase):
         self.assertEqual(self.sh("pgrep -f ^python3.*nshelper.py").stdout.split(), backend,
                          "the engine's crash took the backend down")
 
+        # A group the admin gave netd's user is not netd's either.
+        self.sh("usermod -a -G adm proxygw-netd")
         self.sh("systemctl restart proxygw-netd")
         self.assertEqual(self.ping(h), "pong 2", "systemctl restart proxygw-netd cut a live flow")
+        wait_for(lambda: self.status().get("dataplane") == "connected", 30, what="netd restarted")
+        self.assert_netd_holds_only_cap_net_admin()
         # A stop of netd alone leaves forwarding (the engine's next connection
         # starts it again).
         self.sh("systemctl stop proxygw-netd")

@@ -16,6 +16,8 @@
 //   {"op":"hold","holds":[H...]}         sets (hold_s >= 1) or clears (hold_s 0) holds
 //   {"op":"release","keys":[K...]}       refuses what is held for the keys
 //   {"op":"raw","hex":"..."}             sends the bytes as one packet
+//   {"op":"pause"} / {"op":"resume"}     stops / starts reading netd's messages
+//                                        (an engine that does not read: backpressure)
 //   {"op":"close"}                       closes the connection and exits
 // M = {"proto":"tcp","listen":"198.18.0.1:80","dest":"198.18.2.2:8080","timeout":60}
 // K = {"proto":"tcp","listen":"198.18.0.1:80"}
@@ -43,6 +45,7 @@ namespace {
 
 int g_fd = -1;
 std::uint32_t g_next_id = 1;
+bool g_paused = false;
 
 [[noreturn]] void Die(const std::string& why) {
   std::cout << json{{"type", "fatal"}, {"message", why}}.dump() << std::endl;
@@ -229,6 +232,8 @@ void Command(const json& c) {
       b = std::move(big);
     }
     SendBytes(b);
+  } else if (op == "pause" || op == "resume") {
+    g_paused = op == "pause";
   } else if (op == "close") {
     close(g_fd);
     std::exit(0);
@@ -263,27 +268,33 @@ int main(int argc, char** argv) {
     Die(std::string("connect: ") + std::strerror(errno));
   }
   std::cout << json{{"type", "connected"}}.dump() << std::endl;
+  std::ios::sync_with_stdio(false);  // cin's own buffer, so that in_avail() sees it
   std::string line;
   pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {g_fd, POLLIN, 0}};
   bool stdin_open = true, sock_open = true;
   while (sock_open) {
     fds[0].fd = stdin_open ? STDIN_FILENO : -1;
+    fds[1].fd = g_paused ? -1 : g_fd;
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       Die("poll");
     }
-    if (fds[1].revents) sock_open = ReadOne(false);
+    if (!g_paused && fds[1].revents) sock_open = ReadOne(false);
+    // Every command already read into cin's buffer, not only the first:
+    // poll() cannot see those (commands sent back to back waited for more).
     if (stdin_open && fds[0].revents) {
-      if (!std::getline(std::cin, line)) {
-        stdin_open = false;
-        continue;
-      }
-      if (line.empty()) continue;
-      try {
-        Command(json::parse(line));
-      } catch (const std::exception& e) {
-        Die(std::string("bad command: ") + e.what());
-      }
+      do {
+        if (!std::getline(std::cin, line)) {
+          stdin_open = false;
+          break;
+        }
+        if (line.empty()) continue;
+        try {
+          Command(json::parse(line));
+        } catch (const std::exception& e) {
+          Die(std::string("bad command: ") + e.what());
+        }
+      } while (std::cin.rdbuf()->in_avail() > 0);
     }
   }
   return 0;
