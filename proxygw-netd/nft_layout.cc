@@ -284,7 +284,7 @@ void AddChain(Batch& b, const std::string& table, const ChainDef& c) {
     if (c.role == ChainRole::kHold) {
       std::uint32_t saddr_reg = NFT_REG32_00 + KeyLen(k) / 4;
       Payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, IsV4(k) ? 12 : 8, AddrLen(k), saddr_reg);
-      InSet(r.get(), NFT_REG32_00, MapName(MapRole::kHold, k), MapId(MapRole::kHold, k));
+      Lookup(r.get(), NFT_REG32_00, std::nullopt, MapName(MapRole::kHold, k), MapId(MapRole::kHold, k));
       QueueTo(r.get(), NftTable::kHoldQueue);
     } else if (c.role == ChainRole::kMark) {
       Lookup(r.get(), NFT_REG32_00, NFT_REG32_08, MapName(MapRole::kMark, k),

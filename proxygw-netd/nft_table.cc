@@ -191,32 +191,28 @@ struct NftTable::Delta {
 
 Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired,
                                          const std::vector<Hold>& holds) {
-  std::map<MappingKey, const Mapping*> target;
-  for (const auto& m : desired) target[m.key] = &m;
-  Delta d;
+  std::set<MappingKey> keep;
+  for (const auto& m : desired) keep.insert(m.key);
+  std::vector<MappingKey> off;
+  for (const auto& [k, im] : impl_->installed) {
+    if (!keep.count(k)) off.push_back(k);
+  }
+  Delta d = Plan(desired, off);
   d.full = true;
   for (const auto& [k, h] : impl_->holds) d.holds[k] = Hold{k, 0, {}};
   for (const auto& h : holds) d.holds[h.key] = h;
-  for (const auto& [k, im] : impl_->installed) {
-    auto it = target.find(k);
-    if (it == target.end()) {
-      d.gone.push_back(&im);
-    } else if (!(*it->second == im.mapping)) {
-      d.replaced.emplace_back(&im, *it->second);
-    } else {
-      ++d.unchanged;
-    }
-  }
-  for (const auto& [k, m] : target) {
-    if (!impl_->installed.count(k)) d.fresh.push_back(*m);
-  }
   return Commit(d);
+}
+
+Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
+                                           const std::vector<MappingKey>& disable) {
+  return Commit(Plan(enable, disable));
 }
 
 // Costs what the change touches, not what the table holds: a Change with
 // 50,000 mappings installed builds the same batch as with none.
-Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
-                                           const std::vector<MappingKey>& disable) {
+NftTable::Delta NftTable::Plan(const std::vector<Mapping>& enable,
+                               const std::vector<MappingKey>& disable) const {
   std::map<MappingKey, const Mapping*> on;  // a key enabled twice: the last wins
   for (const auto& m : enable) on[m.key] = &m;
   std::set<MappingKey> off;
@@ -235,7 +231,7 @@ Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
     else if (!(*m == it->second.mapping)) d.replaced.emplace_back(&it->second, *m);
     else ++d.unchanged;
   }
-  return Commit(d);
+  return d;
 }
 
 Status NftTable::SetHolds(const std::vector<Hold>& holds) {

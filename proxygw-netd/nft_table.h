@@ -137,6 +137,7 @@ class NftTable {
   struct Impl;
   explicit NftTable(std::unique_ptr<Impl> impl);
   struct Delta;
+  Delta Plan(const std::vector<Mapping>& enable, const std::vector<MappingKey>& disable) const;
   common::Result<Outcome> Commit(const Delta& d);
   std::unique_ptr<Impl> impl_;
 };

@@ -26,16 +26,16 @@ constexpr std::size_t kMaxRetired = 65536;
 }  // namespace
 
 const Server::Impl::OpRow Server::Impl::kOps[] = {
-    {Op::kHello, &Impl::ValidateHello, &Impl::ApplyHello},
-    {Op::kSyncBegin, &Impl::ValidateSyncBegin, &Impl::ApplySyncBegin},
-    {Op::kSyncAdd, &Impl::ValidateSyncAdd, &Impl::ApplySyncAdd},
-    {Op::kSyncCommit, &Impl::ValidateSyncCommit, &Impl::ApplySyncCommit},
-    {Op::kChange, &Impl::ValidateChange, &Impl::ApplyChange},
-    {Op::kFlush, &Impl::ValidateFlush, &Impl::ApplyFlush},
-    {Op::kSubscribe, &Impl::ValidateSubscribe, &Impl::ApplySubscribe},
-    {Op::kShutdown, &Impl::ValidateShutdown, &Impl::ApplyShutdown},
-    {Op::kHold, &Impl::ValidateHold, &Impl::ApplyHold},
-    {Op::kRelease, &Impl::ValidateRelease, &Impl::ApplyRelease},
+    {Op::kHello, Phase::kFirst, &Impl::ValidateHello, &Impl::ApplyHello},
+    {Op::kSyncBegin, Phase::kNotInSync, &Impl::ValidateSyncBegin, &Impl::ApplySyncBegin},
+    {Op::kSyncAdd, Phase::kInSync, &Impl::ValidateSyncAdd, &Impl::ApplySyncAdd},
+    {Op::kSyncCommit, Phase::kInSync, &Impl::ValidateSyncCommit, &Impl::ApplySyncCommit},
+    {Op::kChange, Phase::kNotInSync, &Impl::ValidateChange, &Impl::ApplyChange},
+    {Op::kFlush, Phase::kAfterHello, &Impl::ValidateFlush, &Impl::ApplyFlush},
+    {Op::kSubscribe, Phase::kAfterHello, &Impl::ValidateSubscribe, &Impl::ApplySubscribe},
+    {Op::kShutdown, Phase::kAfterHello, nullptr, &Impl::ApplyShutdown},
+    {Op::kHold, Phase::kNotInSync, &Impl::ValidateHold, &Impl::ApplyHold},
+    {Op::kRelease, Phase::kAfterHello, &Impl::ValidateRelease, &Impl::ApplyRelease},
 };
 
 // --- Dispatch ------------------------------------------------------------------
@@ -62,7 +62,9 @@ void Server::Impl::Handle(const std::vector<std::uint8_t>& bytes, bool* close) {
     *close = true;
     return;
   }
-  if (auto refusal = (this->*row->validate)(s, *req)) {
+  auto refusal = CheckPhase(s, *row);
+  if (!refusal && row->validate) refusal = (this->*row->validate)(s, *req);
+  if (refusal) {
     Log(LogLevel::kWarn, "refused a request, closing",
         Fields({{"op", OpName(req->op())}, {"code", ErrorCodeName(refusal->code)},
                 {"reason", refusal->message}}));
@@ -89,14 +91,17 @@ void Server::Impl::Handle(const std::vector<std::uint8_t>& bytes, bool* close) {
 
 // --- Checks the validators share -------------------------------------------
 
-std::optional<Refusal> Server::Impl::NeedHello(const Session& s) const {
+std::optional<Refusal> Server::Impl::CheckPhase(const Session& s, const OpRow& row) {
+  if (row.phase == Phase::kFirst) {
+    if (!s.hello) return std::nullopt;
+    return Refusal{ErrorCode::kPhase, "hello was already sent on this connection"};
+  }
   if (!s.hello) return Refusal{ErrorCode::kPhase, "hello must be the first request"};
-  return std::nullopt;
-}
-
-std::optional<Refusal> Server::Impl::NotInSync(const Session& s) const {
-  if (s.sync_total) {
+  if (row.phase == Phase::kNotInSync && s.sync_total) {
     return Refusal{ErrorCode::kPhase, "a sync is in progress: send sync-add or sync-commit"};
+  }
+  if (row.phase == Phase::kInSync && !s.sync_total) {
+    return Refusal{ErrorCode::kPhase, std::string(OpName(row.op)) + " without sync-begin"};
   }
   return std::nullopt;
 }
@@ -143,14 +148,9 @@ std::optional<Refusal> Server::Impl::CheckSet(const std::map<MappingKey, Mapping
   return std::nullopt;
 }
 
-ApplyReply Server::Impl::ToReply(const NftTable::Outcome& o, std::vector<Warning> w) const {
-  return ApplyReply{o.added, o.removed, o.unchanged, std::move(w)};
-}
-
 // --- Validators ---------------------------------------------------------------
 
-std::optional<Refusal> Server::Impl::ValidateHello(const Session& s, const Request& r) const {
-  if (s.hello) return Refusal{ErrorCode::kPhase, "hello was already sent on this connection"};
+std::optional<Refusal> Server::Impl::ValidateHello(const Session&, const Request& r) const {
   auto v = std::get<HelloRequest>(r.body).version;
   if (v != kProtocolVersion) {
     return Refusal{ErrorCode::kVersion, "protocol version " + std::to_string(v) +
@@ -160,9 +160,7 @@ std::optional<Refusal> Server::Impl::ValidateHello(const Session& s, const Reque
   return std::nullopt;
 }
 
-std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (auto x = NotInSync(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session&, const Request& r) const {
   const auto& b = std::get<SyncBeginRequest>(r.body);
   if (b.total > table.max_mappings() || b.holds > table.max_mappings()) {
     return Refusal{ErrorCode::kLimit, std::to_string(b.total) + " mappings and " +
@@ -173,8 +171,6 @@ std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const R
 }
 
 std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-add without sync-begin"};
   const auto& add = std::get<SyncAddRequest>(r.body);
   if (s.sync_staged.size() + add.mappings.size() > *s.sync_total ||
       s.sync_holds.size() + add.holds.size() > s.sync_holds_total) {
@@ -187,8 +183,6 @@ std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Req
 }
 
 std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const Request&) const {
-  if (auto x = NeedHello(s)) return x;
-  if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-commit without sync-begin"};
   if (s.sync_staged.size() != *s.sync_total || s.sync_holds.size() != s.sync_holds_total) {
     return Refusal{ErrorCode::kPhase, "sync-commit after " + std::to_string(s.sync_staged.size()) +
                                           " of the " + std::to_string(*s.sync_total) +
@@ -204,9 +198,7 @@ std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const 
   return CheckHolds(s.sync_holds, /*clear_ok=*/false, &staged);
 }
 
-std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (auto x = NotInSync(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateChange(const Session&, const Request& r) const {
   const auto& c = std::get<ChangeRequest>(r.body);
   if (auto x = CheckMappings(c.enable)) return x;
   if (auto x = CheckKeys(c.disable)) return x;
@@ -239,19 +231,13 @@ std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Requ
   return Refusal{ErrorCode::kInvalid, "a wildcard and a specific mapping of the same port"};
 }
 
-std::optional<Refusal> Server::Impl::ValidateFlush(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateFlush(const Session&, const Request& r) const {
   return CheckKeys(std::get<FlushRequest>(r.body).keys);
 }
 
 std::optional<Refusal> Server::Impl::ValidateSubscribe(const Session& s, const Request&) const {
-  if (auto x = NeedHello(s)) return x;
   if (s.subscribed) return Refusal{ErrorCode::kPhase, "already subscribed"};
   return std::nullopt;
-}
-
-std::optional<Refusal> Server::Impl::ValidateShutdown(const Session& s, const Request&) const {
-  return NeedHello(s);
 }
 
 // --- Appliers -------------------------------------------------------------------
@@ -298,7 +284,7 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
               {"added", std::to_string(out->added)},
               {"removed", std::to_string(out->removed)},
               {"unchanged", std::to_string(out->unchanged)}}));
-  return ReplyBody(ToReply(*out, WarningsFor(staged)));
+  return ReplyBody(ApplyReply{out->added, out->removed, out->unchanged, WarningsFor(staged)});
 }
 
 Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
@@ -313,7 +299,7 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
       Fields({{"enabled", std::to_string(c.enable.size())},
               {"disabled", std::to_string(c.disable.size())},
               {"mappings", std::to_string(table.installed().size())}}));
-  return ReplyBody(ToReply(*out, WarningsFor(c.enable)));
+  return ReplyBody(ApplyReply{out->added, out->removed, out->unchanged, WarningsFor(c.enable)});
 }
 
 Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
