@@ -133,4 +133,12 @@ void Accept(nftnl_rule* r) {
   Add(r, std::move(e));
 }
 
+void Jump(nftnl_rule* r, const std::string& chain) {
+  auto e = Expr("immediate");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, NFT_JUMP);
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_IMM_CHAIN, chain.c_str());
+  Add(r, std::move(e));
+}
+
 }  // namespace netd::nft

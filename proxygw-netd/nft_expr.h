@@ -40,5 +40,6 @@ void FibDaddrIsLocal(nftnl_rule* r);
 // v6: REG32_04).
 void Nat(nftnl_rule* r, bool v4);
 void Accept(nftnl_rule* r);
+void Jump(nftnl_rule* r, const std::string& chain);
 
 }  // namespace netd::nft

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -26,8 +27,6 @@ using common::AddrPort;
 using common::Family;
 using common::IpAddress;
 using ipc::netd::Proto;
-
-const char kLayoutTag[] = "proxygw-netd layout 3";  // 2: hold sets and chains; 3: fib on every key
 
 namespace {
 
@@ -102,6 +101,8 @@ std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> TimeoutPolicy(Proto proto, 
   return a;
 }
 
+void LoadKey(nftnl_rule* r, Kind k);
+
 // The match every rule of one kind starts with: the family, a local
 // destination (in every hook and for every key: transit traffic and the host's
 // own outbound connections are never captured, whatever the key), and for
@@ -126,6 +127,11 @@ void MatchAndLoadKey(nftnl_rule* r, Kind k) {
       Cmp(r, NFT_REG32_00, NFT_CMP_NEQ, loop, 16);
     }
   }
+  LoadKey(r, k);
+}
+
+// Loads the lookup key of kind `k` into NFT_REG32_00 onwards.
+void LoadKey(nftnl_rule* r, Kind k) {
   Meta(r, NFT_META_L4PROTO, NFT_REG32_00);
   if (IsWildcard(k)) {
     Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
@@ -252,21 +258,54 @@ common::NftnlRule NewRule(const std::string& table, const char* chain) {
   return r;
 }
 
-void AddRule(Batch& b, const char* chain, const common::NftnlRule& r) {
-  b.Put(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, std::string("add rule to chain ") + chain,
+void AddRule(Batch& b, const std::string& chain, const common::NftnlRule& r) {
+  b.Put(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, "add rule to chain " + chain,
         nftnl_rule_nlmsg_build_payload, r.get());
 }
 
-void AddChain(Batch& b, const std::string& table, const ChainDef& c) {
+// A chain; a base chain (with a hook) when `c` has a type.
+void NewChain(Batch& b, const std::string& table, const std::string& name, const ChainDef* c) {
   common::NftnlChain ch(nftnl_chain_alloc());
   nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, table.c_str());
-  nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, c.name);
-  nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, c.type);
-  nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, c.hook);
-  nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.priority);
-  nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-  b.Put(NFT_MSG_NEWCHAIN, NLM_F_CREATE, std::string("create chain ") + c.name,
-        nftnl_chain_nlmsg_build_payload, ch.get());
+  nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, name.c_str());
+  if (c != nullptr) {
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, c->type);
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, c->hook);
+    nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c->priority);
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+  }
+  b.Put(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "create chain " + name, nftnl_chain_nlmsg_build_payload,
+        ch.get());
+}
+
+// The chain a marked flow of kind `k` jumps to: one rule per bit of the mask,
+// each setting its bit when the mapping's mark has it. Only the key's load
+// is repeated (the mark chain's rule has matched it already).
+std::string MarkBitsChain(Kind k) {
+  return std::string(IsWildcard(k) ? "w" : "") + "markbits" + (IsV4(k) ? "4" : "6");
+}
+
+void AddMarkBitsChain(Batch& b, const std::string& table, Kind k, std::uint32_t mark_mask) {
+  std::string name = MarkBitsChain(k);
+  NewChain(b, table, name, nullptr);
+  for (int i = 0; i < 32; ++i) {
+    std::uint32_t bit = 1u << i, not_bit = ~bit, zero = 0;  // host order, as the ct mark
+    if (!(mark_mask & bit)) continue;
+    common::NftnlRule r = NewRule(table, name.c_str());
+    LoadKey(r.get(), k);
+    Lookup(r.get(), NFT_REG32_00, NFT_REG32_08, MapName(MapRole::kMark, k),
+           MapId(MapRole::kMark, k));
+    Bitwise(r.get(), NFT_REG32_08, &bit, &zero, 4);
+    Cmp(r.get(), NFT_REG32_08, NFT_CMP_NEQ, &zero, 4);
+    CtLoad(r.get(), NFT_CT_MARK, NFT_REG32_09);
+    Bitwise(r.get(), NFT_REG32_09, &not_bit, &bit, 4);  // | bit
+    CtSetMark(r.get(), NFT_REG32_09);
+    AddRule(b, name, r);
+  }
+}
+
+void AddChain(Batch& b, const std::string& table, const ChainDef& c, std::uint32_t mark_mask) {
+  NewChain(b, table, c.name, &c);
   if (c.role != ChainRole::kDnat) {
     // Only a flow's first packet: established traffic leaves after one rule.
     common::NftnlRule r = NewRule(table, c.name);
@@ -289,8 +328,13 @@ void AddChain(Batch& b, const std::string& table, const ChainDef& c) {
     } else if (c.role == ChainRole::kMark) {
       Lookup(r.get(), NFT_REG32_00, NFT_REG32_08, MapName(MapRole::kMark, k),
              MapId(MapRole::kMark, k));
-      CtSetMark(r.get(), NFT_REG32_08);
       ObjrefMap(r.get(), NFT_REG32_00, MapName(MapRole::kTimeout, k), MapId(MapRole::kTimeout, k));
+      // ct mark set ct mark & ~mask, then the mark's bits: others' bits stay.
+      CtLoad(r.get(), NFT_CT_MARK, NFT_REG32_09);
+      std::uint32_t keep = ~mark_mask, zero = 0;  // host order, as the ct mark
+      Bitwise(r.get(), NFT_REG32_09, &keep, &zero, 4);
+      CtSetMark(r.get(), NFT_REG32_09);
+      Jump(r.get(), MarkBitsChain(k));
     } else {
       Lookup(r.get(), NFT_REG32_00, NFT_REG32_00, MapName(MapRole::kDnat, k),
              MapId(MapRole::kDnat, k));
@@ -340,17 +384,25 @@ std::string MapName(MapRole role, Kind k) {
   return (IsWildcard(k) ? "w" : "") + base + kSuffix[k];
 }
 
+std::string LayoutTag(std::uint32_t mark_mask) {
+  // 2: hold sets and chains; 3: fib on every key; 4: only the mask's ct mark
+  // bits written.
+  char mask[16];
+  std::snprintf(mask, sizeof mask, "0x%08x", mark_mask);
+  return std::string("proxygw-netd layout 4, ct mark mask ") + mask;
+}
+
 std::string TimeoutName(const Mapping& m) {
   return std::string("timeout_") + ipc::netd::ProtoName(m.key.proto) +
          (m.key.listen.is_v4() ? "_ipv4_" : "_ipv6_") + std::to_string(m.flow_timeout_s) + "s";
 }
 
-void AddTable(Batch& b, const std::string& table, std::uint32_t flags, bool with_comment) {
+void AddTable(Batch& b, const std::string& table, std::uint32_t flags, const std::string& comment) {
   common::NftnlTable t = NewTable(table);
   nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, flags);
   UdataBuf ud = NewUdata();
-  if (with_comment) {
-    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_TABLE_COMMENT, kLayoutTag);
+  if (!comment.empty()) {
+    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_TABLE_COMMENT, comment.c_str());
     nftnl_table_set_data(t.get(), NFTNL_TABLE_USERDATA, nftnl_udata_buf_data(ud.get()),
                          nftnl_udata_buf_len(ud.get()));
   }
@@ -363,11 +415,12 @@ void DelTable(Batch& b, const std::string& table) {
         NewTable(table).get());
 }
 
-void AddLayout(Batch& b, const std::string& table) {
+void AddLayout(Batch& b, const std::string& table, std::uint32_t mark_mask) {
   for (MapRole role : {MapRole::kDnat, MapRole::kMark, MapRole::kTimeout, MapRole::kHold}) {
     for (int ki = 0; ki < kKinds; ++ki) AddMap(b, table, role, static_cast<Kind>(ki));
   }
-  for (const ChainDef& c : kChains) AddChain(b, table, c);
+  for (int ki = 0; ki < kKinds; ++ki) AddMarkBitsChain(b, table, static_cast<Kind>(ki), mark_mask);
+  for (const ChainDef& c : kChains) AddChain(b, table, c, mark_mask);
 }
 
 void AddTimeoutObject(Batch& b, const std::string& table, const Mapping& m) {

@@ -16,9 +16,9 @@
 
 namespace netd::nft {
 
-// Written as the table's comment; a table without it is not of this layout
-// and is rebuilt.
-extern const char kLayoutTag[];
+// Written as the table's comment; a table with another comment is not of
+// this layout, or has the rules of another mark mask, and is rebuilt.
+std::string LayoutTag(std::uint32_t mark_mask);
 
 // The four kinds of mapping, each with its own maps and rules.
 enum Kind { kSpecific4 = 0, kSpecific6 = 1, kWildcard4 = 2, kWildcard6 = 3 };
@@ -32,12 +32,12 @@ std::string MapName(MapRole role, Kind k);
 // "timeout_tcp_ipv4_60s": one ct timeout object per (protocol, family, seconds).
 std::string TimeoutName(const Mapping& m);
 
-// A table message; `flags` as the table's (owner, persist), `with_comment`
-// writes kLayoutTag.
-void AddTable(Batch& b, const std::string& table, std::uint32_t flags, bool with_comment);
+// A table message; `flags` as the table's (owner, persist), and the
+// comment unless it is empty.
+void AddTable(Batch& b, const std::string& table, std::uint32_t flags, const std::string& comment);
 void DelTable(Batch& b, const std::string& table);
 // Every map, set, chain and rule of the layout, into an empty table.
-void AddLayout(Batch& b, const std::string& table);
+void AddLayout(Batch& b, const std::string& table, std::uint32_t mark_mask);
 
 void AddTimeoutObject(Batch& b, const std::string& table, const Mapping& m);
 void DelTimeoutObject(Batch& b, const std::string& table, const std::string& name);

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <vector>
 
+#include <libnftnl/udata.h>
+
 #include "common/c_handles.h"
 #include "proxygw-netd/nft_layout.h"
 
@@ -73,10 +75,14 @@ Result<TableInfo> ReadTableInfo(Netlink& nl, const std::string& table) {
     info.flags = nftnl_table_get_u32(got.get(), NFTNL_TABLE_FLAGS);
     std::uint32_t len = 0;
     const void* ud = nftnl_table_get_data(got.get(), NFTNL_TABLE_USERDATA, &len);
-    if (ud != nullptr && len > 0) {
-      std::string blob(static_cast<const char*>(ud), len);
-      info.layout_ok = blob.find(kLayoutTag) != std::string::npos;
-    }
+    auto on_attr = [](const nftnl_udata* attr, void* data) -> int {
+      if (nftnl_udata_type(attr) != NFTNL_UDATA_TABLE_COMMENT) return 0;
+      static_cast<std::string*>(data)->assign(static_cast<const char*>(nftnl_udata_get(attr)),
+                                              strnlen(static_cast<const char*>(nftnl_udata_get(attr)),
+                                                      nftnl_udata_len(attr)));
+      return 0;
+    };
+    if (ud != nullptr) nftnl_udata_parse(ud, len, on_attr, &info.comment);
   }, "look up table");
   if (!st.ok()) {
     if (st.message().find(std::strerror(ENOENT)) != std::string::npos) return TableInfo{};

@@ -17,7 +17,7 @@ namespace netd::nft {
 struct TableInfo {
   bool exists = false;
   std::uint32_t flags = 0;
-  bool layout_ok = false;  // its comment has kLayoutTag
+  std::string comment;  // the userdata's comment, "" if none
 };
 common::Result<TableInfo> ReadTableInfo(Netlink& nl, const std::string& table);
 

@@ -111,8 +111,8 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
     for (std::uint32_t flags : {kTableFlagOwner | kTableFlagPersist, 0u}) {
       Batch b(t.nl.seq());
       if (replace) DelTable(b, t.table);
-      AddTable(b, t.table, flags, /*with_comment=*/true);
-      AddLayout(b, t.table);
+      AddTable(b, t.table, flags, LayoutTag(mask));
+      AddLayout(b, t.table, mask);
       Status st = t.nl.Transact(b);
       if (st.ok()) {
         t.persistent = flags != 0;
@@ -124,7 +124,8 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
     return Status::Internal("unreachable");
   };
 
-  if (!info->exists || !info->layout_ok) {
+  // Another layout, or the same one for another mark mask: rebuilt.
+  if (!info->exists || info->comment != LayoutTag(mask)) {
     Status st = build(info->exists);
     if (!st.ok()) return st;
     t.how = info->exists ? "rebuilt" : "created";
@@ -134,7 +135,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
   // makes this socket its owner; a plain table stays plain.
   if (info->flags & kTableFlagPersist) {
     Batch b(t.nl.seq());
-    AddTable(b, t.table, kTableFlagOwner | kTableFlagPersist, /*with_comment=*/false);
+    AddTable(b, t.table, kTableFlagOwner | kTableFlagPersist, "");
     Status st = t.nl.Transact(b);
     if (!st.ok()) return st.WithContext("adopt table inet " + t.table);
     t.persistent = true;

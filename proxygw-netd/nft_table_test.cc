@@ -3,10 +3,16 @@
 // name, so that tests do not see each other's tables.
 #include "proxygw-netd/nft_table.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -62,7 +68,8 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
   EXPECT_TRUE(t->persistent()) << "kernel 6.9+ has owner+persist";
   std::string listing = Sh("nft list table inet " + TableName());
   EXPECT_NE(listing.find("flags owner"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("comment \"proxygw-netd layout 3\""), std::string::npos);
+  EXPECT_NE(listing.find("comment \"proxygw-netd layout 4, ct mark mask 0xffff0000\""),
+            std::string::npos);
   for (const char* s : {"map dnat4",
                         "map dnat6",
                         "map wdnat4",
@@ -83,6 +90,9 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
                         "type filter hook prerouting priority -180",
                         "type nat hook output priority -100",
                         "ct state ! new accept",
+                        "ct mark set ct mark & 0x0000ffff jump markbits4",
+                        "chain wmarkbits6",
+                        "ct mark set ct mark | 0x80000000",
                         "fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . "
                         "th dport map @wdnat4"}) {
     EXPECT_NE(listing.find(s), std::string::npos) << "missing: " << s << "\n" << listing;
@@ -316,6 +326,46 @@ TEST(NftTable, RejectsBadMarkMasksAndLimits) {
             "max mappings must be 1-15 (the mark values the ct mark mask has)");
   EXPECT_EQ(NftTable::MarkFor(3, 0x000000f0), 0x30u);
   EXPECT_EQ(NftTable::MarkCapacity(0xffff0000), 65535u);
+}
+
+// Sends one UDP datagram from this namespace to `to` (a local address).
+void SendUdp(const char* to) {
+  auto a = *AddrPort::Parse(to);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(a.port);
+  std::memcpy(&sin.sin_addr, a.address.data(), 4);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 1);
+  close(fd);
+}
+
+// Issue 13: `ct mark set` wrote all 32 bits of the ct mark, so bits another
+// user had set outside netd's mask were lost. Another table's rule, between
+// conntrack (-200) and netd's mark chain (-180), sets bit 0x1 on a flow's
+// first packet; after netd's mapping marks the flow, it carries both.
+TEST(NftTable, MarkingAFlowKeepsOtherUsersMarkBits) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  Sh("ip addr add 198.18.0.77/32 dev lo");
+  Sh("nft add table inet t_other_user && "
+     "nft add chain inet t_other_user out '{ type filter hook output priority -195; }' && "
+     "nft add rule inet t_other_user out ct state new ct mark set ct mark or 0x1");
+  // Its mark has two bits (the third mark: 0x00030000).
+  auto m = M("198.18.0.77:5353", "198.18.0.77:5354", 60, Proto::kUdp);
+  ASSERT_TRUE(t->Change({M("198.18.0.77:1", "198.18.0.77:2"), M("198.18.0.77:3", "198.18.0.77:4")},
+                        {})
+                  .ok());
+  ASSERT_TRUE(t->Change({m}, {}).ok());
+  EXPECT_EQ(t->MarkOf(m.key), 0x00030000u);
+  SendUdp("198.18.0.77:5353");
+  std::string ct = Sh("conntrack -L -p udp --orig-port-dst 5353");
+  std::uint32_t mark = t->MarkOf(m.key);
+  ASSERT_NE(mark, 0u);
+  EXPECT_NE(ct.find("mark=" + std::to_string(mark | 0x1) + " "), std::string::npos)
+      << "want mark " << (mark | 0x1) << ":\n" << ct;
+  Sh("nft delete table inet t_other_user; ip addr del 198.18.0.77/32 dev lo; conntrack -F");
 }
 
 TEST(NftTable, TenThousandMappingsInOneTransaction) {
