@@ -24,6 +24,9 @@ using namespace nft;  // layout, Batch, Netlink
 // Kernel 6.9's NFT_TABLE_F_PERSIST; Debian 12's 6.1 headers lack it.
 constexpr std::uint32_t kTableFlagPersist = 0x4;
 constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
+// Most marks of removed mappings kept from reuse (fewer when the mask has
+// fewer spare marks than this).
+constexpr std::size_t kMaxRetired = 65536;
 
 }  // namespace
 
@@ -38,7 +41,13 @@ struct NftTable::Impl {
   // The ct timeout objects in the table, with the number of installed
   // mappings that use each.
   std::map<std::string, std::uint32_t> timeouts;
-  std::set<std::uint32_t> used_ids;
+  std::set<std::uint32_t> used_ids;  // of the installed mappings
+  // Mark ids kept from reuse while others are spare, so that flushing a
+  // mapping never reaches another's flows: those of removed mappings (their
+  // flows may live on), by key and by id, and those live flows carried at
+  // start (ReserveMarks; no key: MappingKey{}).
+  std::map<MappingKey, std::uint32_t> retired;
+  std::map<std::uint32_t, MappingKey> retired_ids;
   std::uint32_t next_id = 1;
 
   explicit Impl(Netlink n) : nl(std::move(n)) {}
@@ -48,6 +57,28 @@ struct NftTable::Impl {
     holds.clear();
     timeouts.clear();
     used_ids.clear();
+    retired.clear();
+    retired_ids.clear();
+  }
+
+  void Unretire(std::uint32_t id) {
+    auto it = retired_ids.find(id);
+    if (it == retired_ids.end()) return;
+    if (auto r = retired.find(it->second); r != retired.end() && r->second == id) retired.erase(r);
+    retired_ids.erase(it);
+  }
+
+  // Keeps `id` from reuse; past the bound, the retired id that round robin
+  // would reach first is given up.
+  void Retire(const MappingKey& key, std::uint32_t id) {
+    if (auto r = retired.find(key); r != retired.end()) Unretire(r->second);
+    if (!(key == MappingKey{})) retired[key] = id;
+    retired_ids[id] = key;
+    std::size_t spare = MarkCapacity(opt.mark_mask) - opt.max_mappings;
+    while (retired_ids.size() > std::min(kMaxRetired, spare)) {
+      auto next = retired_ids.lower_bound(next_id);
+      Unretire(next == retired_ids.end() ? retired_ids.begin()->first : next->first);
+    }
   }
 
   std::uint32_t RefsOf(const std::string& name) const {
@@ -59,12 +90,21 @@ struct NftTable::Impl {
     return mark >> std::countr_zero(opt.mark_mask);
   }
 
-  std::optional<std::uint32_t> AllocateId() {
+  // A mark id for a new mapping of `key`, taken into used_ids: the key's
+  // former one if no mapping has it, else the next one round robin that is
+  // not retired (the bound on retired ids leaves one while fewer than
+  // max_mappings are installed), else any that is not used.
+  std::optional<std::uint32_t> AllocateId(const MappingKey& key) {
+    auto former = retired.find(key);
+    if (former != retired.end() && used_ids.insert(former->second).second) return former->second;
     std::uint32_t cap = MarkCapacity(opt.mark_mask);
-    for (std::uint32_t n = 0; n < cap; ++n) {
-      std::uint32_t id = next_id;
-      next_id = next_id % cap + 1;
-      if (used_ids.insert(id).second) return id;
+    for (bool spare_retired : {true, false}) {
+      for (std::uint32_t n = 0; n < cap; ++n) {
+        std::uint32_t id = next_id;
+        next_id = next_id % cap + 1;
+        if (spare_retired && retired_ids.count(id)) continue;
+        if (used_ids.insert(id).second) return id;
+      }
     }
     return std::nullopt;
   }
@@ -173,8 +213,18 @@ const std::map<MappingKey, InstalledMapping>& NftTable::installed() const {
 const std::map<MappingKey, Hold>& NftTable::holds() const { return impl_->holds; }
 
 std::uint32_t NftTable::MarkOf(const MappingKey& key) const {
-  auto it = impl_->installed.find(key);
-  return it == impl_->installed.end() ? 0 : it->second.mark;
+  if (auto it = impl_->installed.find(key); it != impl_->installed.end()) return it->second.mark;
+  auto r = impl_->retired.find(key);
+  return r == impl_->retired.end() ? 0 : MarkFor(r->second, impl_->opt.mark_mask);
+}
+
+void NftTable::ReserveMarks(const std::vector<std::uint32_t>& marks) {
+  for (std::uint32_t mark : marks) {
+    std::uint32_t id = impl_->IdOf(mark & impl_->opt.mark_mask);
+    if (id != 0 && !impl_->used_ids.count(id) && !impl_->retired_ids.count(id)) {
+      impl_->Retire(MappingKey{}, id);
+    }
+  }
 }
 
 // What one transaction does to the installed set. Pointers are into
@@ -260,7 +310,7 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   }
   std::vector<std::uint32_t> allocated;
   for (const auto& m : d.fresh) {
-    auto id = t.AllocateId();
+    auto id = t.AllocateId(m.key);
     if (!id) {
       for (auto a : allocated) t.used_ids.erase(a);
       return Status::InvalidArgument("no free ct mark value under mask");
@@ -335,6 +385,8 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   for (const auto& im : out.gone) t.installed.erase(im.mapping.key);
   for (const auto& im : adds) t.installed[im.mapping.key] = im;
   out.fresh.assign(adds.end() - static_cast<std::ptrdiff_t>(d.fresh.size()), adds.end());
+  for (const auto& im : out.fresh) t.Unretire(t.IdOf(im.mark));
+  for (const auto& im : out.gone) t.Retire(im.mapping.key, t.IdOf(im.mark));
   for (const auto& [name, n] : refs_after) {
     if (n > 0) t.timeouts[name] = static_cast<std::uint32_t>(n);
   }

@@ -92,8 +92,18 @@ class NftTable {
   std::uint32_t max_mappings() const;
 
   const std::map<MappingKey, InstalledMapping>& installed() const;
-  // The mark of an installed mapping, or 0.
+  // The mark of `key`'s flows: its installed mapping's or, if it is not
+  // installed, the mark it had when it was removed (its flows may outlive
+  // it) while no other mapping has been given that mark since; 0 if none.
+  // A key enabled again gets its former mark back if it is free, so that
+  // one mark covers the flows of both.
   std::uint32_t MarkOf(const MappingKey& key) const;
+
+  // Marks live flows carry (whole ct marks: the mask's bits count). Those no
+  // installed mapping has (flows of mappings removed before this netd
+  // started) are kept from new mappings, like a removed mapping's, so that
+  // a flush of a new mapping cannot delete those flows.
+  void ReserveMarks(const std::vector<std::uint32_t>& marks);
 
   struct Outcome {
     std::uint32_t added = 0;      // new keys, and keys whose target or timeout changed

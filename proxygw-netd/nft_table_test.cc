@@ -368,6 +368,35 @@ TEST(NftTable, MarkingAFlowKeepsOtherUsersMarkBits) {
   Sh("nft delete table inet t_other_user; ip addr del 198.18.0.77/32 dev lo; conntrack -F");
 }
 
+// Issue 13: marks and flushes agree. A removed key keeps its mark for a
+// later flush and gets it back when enabled again; neither that mark nor
+// one that live flows carried at start goes to a new key while others are
+// spare. (Tested with traffic in tests/integration/test_netd.py.)
+TEST(NftTable, RemovedAndReservedMarksAreKeptFromNewMappings) {
+  auto o = Opts(5);
+  o.mark_mask = 0x000000f0;  // 15 marks, 10 spare
+  auto t = OpenOk(o);
+  ASSERT_NE(t, nullptr);
+  auto a = M("198.18.0.1:80", "198.18.2.2:80"), b = M("198.18.0.1:81", "198.18.2.2:81");
+  ASSERT_TRUE(t->Change({a}, {}).ok());
+  EXPECT_EQ(t->MarkOf(a.key), 0x10u);
+  ASSERT_TRUE(t->Change({}, {a.key}).ok());
+  EXPECT_EQ(t->MarkOf(a.key), 0x10u) << "a removed key's flows can still be flushed";
+  t->ReserveMarks({0x21, 0x10, 0});  // bits outside the mask do not count
+  ASSERT_TRUE(t->Change({b}, {}).ok());
+  EXPECT_EQ(t->MarkOf(b.key), 0x30u);
+  ASSERT_TRUE(t->Change({a}, {}).ok());
+  EXPECT_EQ(t->MarkOf(a.key), 0x10u) << "enabled again: its former mark";
+  // At most the spare marks are kept: 12 removals later, the first is given up.
+  for (int i = 0; i < 12; ++i) {
+    auto m = M(("198.18.0.2:" + std::to_string(100 + i)).c_str(), "198.18.2.2:80");
+    ASSERT_TRUE(t->Change({m}, {}).ok());
+    ASSERT_TRUE(t->Change({}, {m.key}).ok());
+  }
+  EXPECT_EQ(t->MarkOf(M("198.18.0.2:100", "198.18.2.2:80").key), 0u);
+  EXPECT_NE(t->MarkOf(M("198.18.0.2:111", "198.18.2.2:80").key), 0u);
+}
+
 TEST(NftTable, TenThousandMappingsInOneTransaction) {
   auto t = OpenOk(Opts(10000));
   ASSERT_NE(t, nullptr);

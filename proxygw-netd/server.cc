@@ -208,8 +208,10 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Nft
   for (int fd : {options.listen_fd, tracker.event_fd(), impl->signals.get(), queue.fd()}) {
     if (Status st = impl->Watch(fd, EPOLLIN); !st.ok()) return st;
   }
-  // Counts of flows that existed before netd started.
+  // Counts of flows that existed before netd started; their marks stay
+  // theirs (flows of mappings removed before the start).
   impl->Resnapshot("start");
+  table.ReserveMarks(impl->counter.Marks());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -66,9 +66,6 @@ struct Server::Impl {
   common::UniqueFd signals;
   std::unique_ptr<Session> session;
   FlowCounter counter;
-  // Key -> mark of a removed mapping, and the same by mark (marks are unique).
-  std::map<ipc::netd::MappingKey, std::uint32_t> retired;
-  std::map<std::uint32_t, ipc::netd::MappingKey> retired_marks;
   PortIndex ports;  // of table.installed(), for Change's overlap check
   // While set, the event socket is out of the epoll set until then (kEventBatch).
   std::optional<FlowCounter::Clock::time_point> events_resume;
@@ -141,7 +138,6 @@ struct Server::Impl {
       const std::map<ipc::netd::MappingKey, ipc::netd::Mapping>& set) const;
 
   std::vector<ipc::netd::Warning> WarningsFor(const std::vector<ipc::netd::Mapping>& ms) const;
-  void Retire(const NftTable::Outcome& o);
 
   // --- The loop and the engine's connection (server.cc) ---
   common::Status Watch(int fd, std::uint32_t events, bool modify = false);

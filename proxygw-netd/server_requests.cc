@@ -19,10 +19,6 @@ using common::Result;
 using common::Status;
 using namespace ipc::netd;
 
-// Keys of removed mappings remembered for a later Flush (the engine drains by
-// disabling first, then flushing). Bounded; forgotten when the mark is reused.
-constexpr std::size_t kMaxRetired = 65536;
-
 }  // namespace
 
 const Server::Impl::OpRow Server::Impl::kOps[] = {
@@ -276,7 +272,6 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   s.sync_total.reset();
   auto out = table.Sync(staged, holds);
   if (!out.ok()) return out.status();
-  Retire(*out);
   Reindex();
   SettleHeld(out->fresh);
   Log(LogLevel::kInfo, "sync applied",
@@ -291,7 +286,6 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
   const auto& c = std::get<ChangeRequest>(r.body);
   auto out = table.Change(c.enable, c.disable);
   if (!out.ok()) return out.status();
-  Retire(*out);
   for (const auto& im : out->gone) ports.Remove(im.mapping.key);
   for (const auto& im : out->fresh) ports.Add(im.mapping.key);
   SettleHeld(out->fresh);
@@ -308,11 +302,8 @@ Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
   // two keys of one mark) must not walk it again.
   std::map<std::uint32_t, MappingKey> marks;
   for (const auto& k : keys) {
+    // A removed mapping's too: the engine drains by disabling, then flushing.
     std::uint32_t mark = table.MarkOf(k);
-    if (mark == 0) {
-      auto it = retired.find(k);
-      if (it != retired.end()) mark = it->second;
-    }
     if (mark == 0) {
       return Status::NotFound(k.ToString() + ": not a mapping of this netd");
     }
@@ -370,24 +361,6 @@ std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) c
     if (localnet_known && !localnet_on) out.push_back({m.key, WarningCode::kRouteLocalnetOff});
   }
   return out;
-}
-
-void Server::Impl::Retire(const NftTable::Outcome& o) {
-  auto forget = [&](std::map<MappingKey, std::uint32_t>::iterator it) {
-    retired_marks.erase(it->second);
-    retired.erase(it);
-  };
-  for (const auto& im : o.fresh) {
-    // Installed again, or its mark now belongs to another mapping's flows.
-    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
-    if (auto m = retired_marks.find(im.mark); m != retired_marks.end()) forget(retired.find(m->second));
-  }
-  for (const auto& im : o.gone) {
-    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
-    retired[im.mapping.key] = im.mark;
-    retired_marks[im.mark] = im.mapping.key;
-  }
-  while (retired.size() > kMaxRetired) forget(retired.begin());
 }
 
 }  // namespace netd
