@@ -27,6 +27,13 @@ constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
 // Most marks of removed mappings kept from reuse (fewer when the mask has
 // fewer spare marks than this).
 constexpr std::size_t kMaxRetired = 65536;
+// Deleting a ct timeout object walks the whole conntrack table (to detach it
+// from the flows that use it), so objects no mapping uses are kept for reuse:
+// up to kIdleTimeouts of them, and past that at most kTimeoutDeletes are
+// deleted per transaction, the rest in later ones. Only a table that would
+// otherwise hold more than max_mappings + kIdleTimeouts objects deletes more.
+constexpr std::size_t kIdleTimeouts = 32;
+constexpr std::size_t kTimeoutDeletes = 4;
 
 }  // namespace
 
@@ -39,8 +46,9 @@ struct NftTable::Impl {
   std::map<MappingKey, InstalledMapping> installed;
   std::map<MappingKey, Hold> holds;
   // The ct timeout objects in the table, with the number of installed
-  // mappings that use each.
+  // mappings that use each, and those that none uses.
   std::map<std::string, std::uint32_t> timeouts;
+  std::set<std::string> idle_timeouts;
   std::set<std::uint32_t> used_ids;  // of the installed mappings
   // Mark ids kept from reuse while others are spare, so that flushing a
   // mapping never reaches another's flows: those of removed mappings (their
@@ -56,6 +64,7 @@ struct NftTable::Impl {
     installed.clear();
     holds.clear();
     timeouts.clear();
+    idle_timeouts.clear();
     used_ids.clear();
     retired.clear();
     retired_ids.clear();
@@ -190,6 +199,9 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
     ++t.timeouts[TimeoutName(im.mapping)];
     t.used_ids.insert(t.IdOf(im.mark));
   }
+  for (const auto& [name, n] : t.timeouts) {
+    if (n == 0) t.idle_timeouts.insert(name);
+  }
   t.how = "adopted";
   if (!read->consistent) {
     // Half-written mappings cannot come from netd (every change is one
@@ -234,8 +246,8 @@ struct NftTable::Delta {
   std::vector<std::pair<const InstalledMapping*, Mapping>> replaced;  // same key and mark
   std::vector<Mapping> fresh;                                      // new keys
   std::uint32_t unchanged = 0;
-  // A full sync: also delete the timeout objects no mapping uses, and
-  // rewrite the hold sets (after a restart netd does not know what is there).
+  // A full sync: rewrite the hold sets (after a restart netd does not know
+  // what is there).
   bool full = false;
   std::map<MappingKey, Hold> holds;  // holds set (hold_s >= 1) or cleared (0)
 };
@@ -319,8 +331,9 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
     adds.push_back(InstalledMapping{m, MarkFor(*id, t.opt.mark_mask)});
   }
 
-  // Timeout objects: one per (protocol, family, timeout) in use. Created
-  // before the elements that name them, deleted after the last goes.
+  // Timeout objects: one per (protocol, family, timeout) in use, created
+  // before the elements that name them; unused ones are kept, and deleted
+  // after the elements, a few at a time (kIdleTimeouts).
   std::map<std::string, std::int64_t> refs_after;
   std::map<std::string, const Mapping*> user;
   for (const auto& im : removes) {
@@ -335,13 +348,21 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
     user.try_emplace(name, &im.mapping);
   }
   std::vector<std::string> create, drop;
+  std::set<std::string> idle_in, idle_out;  // names that become unused, or used again
   for (const auto& [name, n] : refs_after) {
+    bool idle = t.idle_timeouts.count(name) > 0;
     if (n > 0 && !t.timeouts.count(name)) create.push_back(name);
-    if (n <= 0 && t.timeouts.count(name)) drop.push_back(name);
+    if (n > 0 && idle) idle_out.insert(name);
+    if (n <= 0 && !idle && t.timeouts.count(name)) idle_in.insert(name);
   }
-  if (d.full) {
-    for (const auto& [name, n] : t.timeouts) {
-      if (!refs_after.count(name) && n == 0) drop.push_back(name);
+  std::size_t idle_after = t.idle_timeouts.size() + idle_in.size() - idle_out.size();
+  std::size_t objects = t.timeouts.size() + create.size(), cap = t.opt.max_mappings + kIdleTimeouts;
+  std::size_t excess =
+      idle_after > kIdleTimeouts ? std::min(idle_after - kIdleTimeouts, kTimeoutDeletes) : 0;
+  if (objects > cap) excess = std::max(excess, objects - cap);
+  for (const auto* names : {&t.idle_timeouts, &idle_in}) {
+    for (auto it = names->begin(); it != names->end() && drop.size() < excess; ++it) {
+      if (!idle_out.count(*it)) drop.push_back(*it);
     }
   }
 
@@ -388,9 +409,14 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   for (const auto& im : out.fresh) t.Unretire(t.IdOf(im.mark));
   for (const auto& im : out.gone) t.Retire(im.mapping.key, t.IdOf(im.mark));
   for (const auto& [name, n] : refs_after) {
-    if (n > 0) t.timeouts[name] = static_cast<std::uint32_t>(n);
+    if (n > 0 || t.timeouts.count(name)) t.timeouts[name] = static_cast<std::uint32_t>(n);
   }
-  for (const auto& name : drop) t.timeouts.erase(name);
+  for (const auto& name : idle_out) t.idle_timeouts.erase(name);
+  t.idle_timeouts.insert(idle_in.begin(), idle_in.end());
+  for (const auto& name : drop) {
+    t.timeouts.erase(name);
+    t.idle_timeouts.erase(name);
+  }
   for (const auto& [k, h] : d.holds) {
     if (h.hold_s)
       t.holds[k] = h;

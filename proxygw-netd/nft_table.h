@@ -30,8 +30,10 @@
 //     match only local destinations, so the host's own outbound traffic is
 //     never captured.
 //   - one ct timeout object per distinct (protocol, family, flow_timeout),
-//     shared by value, created when first used and deleted with its last user
-//     (deleting one walks the conntrack table).
+//     shared by value, created when first used. Deleting one walks the
+//     conntrack table, so one no mapping uses is kept for reuse: up to 32,
+//     past that at most 4 are deleted per transaction (more only to keep
+//     the table under max_mappings + 32 objects).
 //
 // The table has the owner and persist flags where the kernel has them (6.9+):
 // no other process can change it while netd runs, it outlives netd, and the

@@ -177,10 +177,12 @@ TEST(NftTable, TimeoutObjectsAreSharedByValueAndFillEveryState) {
                          "retrans : 20, unack : 20 }"),
             std::string::npos)
       << listing;
-  // Removing the last user of an object deletes it.
+  // Removing the last user of an object keeps it, unused, for reuse
+  // (UnusedTimeoutObjectsAreKeptAndDeletedAFewAtATime).
   ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80", 90)}).ok());
   listing = Sh("nft list table inet " + TableName());
-  EXPECT_EQ(listing.find("timeout_tcp_ipv4_20s"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_20s"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("\"timeout_tcp_ipv4_20s\""), std::string::npos) << listing;
   EXPECT_NE(listing.find("timeout_tcp_ipv4_90s"), std::string::npos);
 }
 
@@ -243,7 +245,8 @@ TEST(NftTable, ChangeReportsWhatCameAndWentAndManagesTimeoutObjects) {
   EXPECT_EQ(off->gone[0].mark, mark81);
   EXPECT_EQ(off->gone[0].mapping.destination.ToString(), "198.18.2.3:81");
   listing = Sh("nft list table inet " + TableName());
-  EXPECT_EQ(listing.find("timeout_tcp_ipv4_20s"), std::string::npos) << listing;  // its last user went
+  // Its last user went: kept, unused.
+  EXPECT_EQ(listing.find("\"timeout_tcp_ipv4_20s\""), std::string::npos) << listing;
   EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_60s"), std::string::npos);
   EXPECT_EQ(t->installed().size(), 1u);
 }
@@ -395,6 +398,53 @@ TEST(NftTable, RemovedAndReservedMarksAreKeptFromNewMappings) {
   }
   EXPECT_EQ(t->MarkOf(M("198.18.0.2:100", "198.18.2.2:80").key), 0u);
   EXPECT_NE(t->MarkOf(M("198.18.0.2:111", "198.18.2.2:80").key), 0u);
+}
+
+// Issue 13: deleting a ct timeout object walks the whole conntrack table,
+// and one sync deleted every object its mappings had used (up to
+// max_mappings of them). Unused objects are kept for reuse, up to 32, and
+// past that at most 4 are deleted per transaction.
+TEST(NftTable, UnusedTimeoutObjectsAreKeptAndDeletedAFewAtATime) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  auto objects = [&] {
+    return Sh("nft list table inet " + TableName() + " 2>/dev/null | grep -c 'ct timeout timeout_'");
+  };
+  std::vector<Mapping> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back(M(("198.18.0.1:" + std::to_string(1000 + i)).c_str(), "198.18.2.2:80",
+                     100 + static_cast<std::uint32_t>(i)));
+  }
+  ASSERT_TRUE(t->Sync(many).ok());
+  EXPECT_EQ(objects(), "40\n");
+  ASSERT_TRUE(t->Sync({}).ok());
+  EXPECT_EQ(objects(), "36\n");
+  ASSERT_TRUE(t->Change({}, {many[0].key}).ok());  // nothing to do but delete 4 more
+  EXPECT_EQ(objects(), "32\n");
+  ASSERT_TRUE(t->Sync({}).ok());
+  EXPECT_EQ(objects(), "32\n");
+  // A kept object is used again, not created again.
+  ASSERT_TRUE(t->Change({many[39]}, {}).ok());
+  EXPECT_EQ(objects(), "32\n");
+  std::string listing = Sh("nft list map inet " + TableName() + " tmo4");
+  EXPECT_NE(listing.find("\"timeout_tcp_ipv4_139s\""), std::string::npos) << listing;
+}
+
+// The kept objects are bounded: a table never holds more than max_mappings
+// + 32 of them, whatever timeouts come and go.
+TEST(NftTable, KeptTimeoutObjectsAreBounded) {
+  auto t = OpenOk(Opts(8));
+  ASSERT_NE(t, nullptr);
+  for (std::uint32_t round = 0; round < 6; ++round) {
+    std::vector<Mapping> ms;
+    for (std::uint32_t i = 0; i < 8; ++i) {
+      ms.push_back(M(("198.18.0.1:" + std::to_string(1000 + i)).c_str(), "198.18.2.2:80",
+                     100 + round * 8 + i));
+    }
+    ASSERT_TRUE(t->Sync(ms).ok());
+  }
+  EXPECT_EQ(Sh("nft list table inet " + TableName() + " 2>/dev/null | grep -c 'ct timeout timeout_'"),
+            "40\n");
 }
 
 TEST(NftTable, TenThousandMappingsInOneTransaction) {
