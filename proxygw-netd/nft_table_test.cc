@@ -334,41 +334,60 @@ TEST(NftTable, RejectsBadMarkMasksAndLimits) {
 // Sends one UDP datagram from this namespace to `to` (a local address).
 void SendUdp(const char* to) {
   auto a = *AddrPort::Parse(to);
+  sockaddr_in6 sin6{};
   sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(a.port);
-  std::memcpy(&sin.sin_addr, a.address.data(), 4);
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr* sa = reinterpret_cast<sockaddr*>(&sin);
+  socklen_t len = sizeof sin;
+  if (a.address.is_v4()) {
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(a.port);
+    std::memcpy(&sin.sin_addr, a.address.data(), 4);
+  } else {
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(a.port);
+    std::memcpy(&sin6.sin6_addr, a.address.data(), 16);
+    sa = reinterpret_cast<sockaddr*>(&sin6);
+    len = sizeof sin6;
+  }
+  int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
-  EXPECT_EQ(sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&sin), sizeof sin), 1);
+  EXPECT_EQ(sendto(fd, "x", 1, 0, sa, len), 1) << to << ": " << std::strerror(errno);
   close(fd);
 }
 
 // Issue 13: `ct mark set` wrote all 32 bits of the ct mark, so bits another
 // user had set outside netd's mask were lost. Another table's rule, between
 // conntrack (-200) and netd's mark chain (-180), sets bit 0x1 on a flow's
-// first packet; after netd's mapping marks the flow, it carries both.
+// first packet; after netd's mapping marks the flow, it carries both. For
+// each kind of mapping, with marks of one and of two bits.
 TEST(NftTable, MarkingAFlowKeepsOtherUsersMarkBits) {
   auto t = OpenOk(Opts());
   ASSERT_NE(t, nullptr);
-  Sh("ip addr add 198.18.0.77/32 dev lo");
+  Sh("ip addr add 198.18.0.77/32 dev lo; ip addr add 2001:db8::77/128 dev lo nodad");
   Sh("nft add table inet t_other_user && "
      "nft add chain inet t_other_user out '{ type filter hook output priority -195; }' && "
      "nft add rule inet t_other_user out ct state new ct mark set ct mark or 0x1");
-  // Its mark has two bits (the third mark: 0x00030000).
-  auto m = M("198.18.0.77:5353", "198.18.0.77:5354", 60, Proto::kUdp);
-  ASSERT_TRUE(t->Change({M("198.18.0.77:1", "198.18.0.77:2"), M("198.18.0.77:3", "198.18.0.77:4")},
-                        {})
-                  .ok());
-  ASSERT_TRUE(t->Change({m}, {}).ok());
-  EXPECT_EQ(t->MarkOf(m.key), 0x00030000u);
-  SendUdp("198.18.0.77:5353");
-  std::string ct = Sh("conntrack -L -p udp --orig-port-dst 5353");
-  std::uint32_t mark = t->MarkOf(m.key);
-  ASSERT_NE(mark, 0u);
-  EXPECT_NE(ct.find("mark=" + std::to_string(mark | 0x1) + " "), std::string::npos)
-      << "want mark " << (mark | 0x1) << ":\n" << ct;
-  Sh("nft delete table inet t_other_user; ip addr del 198.18.0.77/32 dev lo; conntrack -F");
+  struct Case {
+    const char *listen, *dest, *send;
+  } cases[] = {{"198.18.0.77:5353", "198.18.0.77:5354", "198.18.0.77:5353"},
+               {"0.0.0.0:5355", "198.18.0.77:5354", "198.18.0.77:5355"},
+               {"[2001:db8::77]:5356", "[2001:db8::77]:5354", "[2001:db8::77]:5356"},
+               {"[::]:5357", "[2001:db8::77]:5354", "[2001:db8::77]:5357"}};
+  std::uint32_t want_mark = 0;
+  for (const Case& c : cases) {
+    auto m = M(c.listen, c.dest, 60, Proto::kUdp);
+    ASSERT_TRUE(t->Change({m}, {}).ok());
+    EXPECT_EQ(t->MarkOf(m.key), ++want_mark << 16);  // 0x10000, 0x20000, 0x30000 (two bits)...
+    SendUdp(c.send);
+    std::string port = c.send + std::string(c.send).rfind(':') + 1;
+    std::string ct = Sh("conntrack -L -f ipv4 -p udp --orig-port-dst " + port +
+                        "; conntrack -L -f ipv6 -p udp --orig-port-dst " + port);
+    std::uint32_t mark = t->MarkOf(m.key) | 0x1;
+    EXPECT_NE(ct.find("mark=" + std::to_string(mark) + " "), std::string::npos)
+        << c.listen << ": want mark " << mark << ":\n" << ct;
+  }
+  Sh("nft delete table inet t_other_user; ip addr del 198.18.0.77/32 dev lo; "
+     "ip addr del 2001:db8::77/128 dev lo; conntrack -F; conntrack -F -f ipv6");
 }
 
 // Issue 13: marks and flushes agree. A removed key keeps its mark for a
