@@ -33,6 +33,13 @@ IpAddress IpAddress::V6(const std::array<std::uint8_t, 16>& b) {
   return a;
 }
 
+IpAddress IpAddress::FromBytes(Family f, const std::uint8_t* p) {
+  IpAddress a;
+  a.family_ = f;
+  std::memcpy(a.bytes_.data(), p, f == Family::kIpv4 ? 4 : 16);
+  return a;
+}
+
 IpAddress IpAddress::Unspecified(Family f) {
   IpAddress a;
   a.family_ = f;

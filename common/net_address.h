@@ -24,6 +24,8 @@ class IpAddress {
   static IpAddress V4(std::array<std::uint8_t, 4> b);
   static IpAddress V6(const std::array<std::uint8_t, 16>& b);
   static IpAddress Unspecified(Family f);
+  // The address of family `f` in the 4 or 16 bytes at `p` (network order).
+  static IpAddress FromBytes(Family f, const std::uint8_t* p);
 
   // Parses a bare address: dotted quad ("198.18.0.1", no leading zeros) or
   // RFC 4291 IPv6 text ("2001:db8::1"). A zone ("fe80::1%eth0") is rejected

@@ -57,19 +57,16 @@ std::string Hex32(std::uint32_t v) {
 // errno after a library call that should have set it; EIO if it did not.
 int LastErrno() { return errno != 0 ? errno : EIO; }
 
-Status SetCloexec(int fd, const char* which) {
+// Sets FD_CLOEXEC, and O_NONBLOCK when `nonblock`, on a socket nfct_open made.
+Status SetFlags(int fd, bool nonblock, const char* which) {
+  std::string what = std::string("FlowTracker: ") + which + " socket: fcntl(";
   int flags = fcntl(fd, F_GETFD);
   if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
-    return Status::FromErrno(std::string("FlowTracker: ") + which + " socket: fcntl(FD_CLOEXEC)",
-                             errno);
+    return Status::FromErrno(what + "FD_CLOEXEC)", errno);
   }
-  return Status::Ok();
-}
-
-Status SetNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    return Status::FromErrno("FlowTracker: event socket: fcntl(O_NONBLOCK)", errno);
+  flags = nonblock ? fcntl(fd, F_GETFL) : 0;
+  if (nonblock && (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+    return Status::FromErrno(what + "O_NONBLOCK)", errno);
   }
   return Status::Ok();
 }
@@ -119,9 +116,8 @@ std::optional<IpAddress> AddressOf(const nf_conntrack* ct, nf_conntrack_attr v4,
   bool is_v4 = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) == AF_INET;
   const void* p = nfct_get_attr(ct, is_v4 ? v4 : v6);
   if (p == nullptr) return std::nullopt;
-  std::array<std::uint8_t, 16> b{};
-  std::memcpy(b.data(), p, is_v4 ? 4 : 16);  // network order
-  return is_v4 ? IpAddress::V4({b[0], b[1], b[2], b[3]}) : IpAddress::V6(b);
+  return IpAddress::FromBytes(is_v4 ? common::Family::kIpv4 : common::Family::kIpv6,
+                              static_cast<const std::uint8_t*>(p));  // network order
 }
 
 // The flow `ct` describes, if netd tracks it: IPS_DST_NAT set, (mark & mask)
@@ -258,8 +254,7 @@ Result<std::unique_ptr<FlowTracker>> FlowTracker::Open(std::uint32_t mark_mask, 
                              LastErrno());
   }
   const int event_fd = nfct_fd(impl->events.get());
-  if (Status s = SetCloexec(event_fd, "event"); !s.ok()) return s;
-  if (Status s = SetNonBlocking(event_fd); !s.ok()) return s;
+  if (Status s = SetFlags(event_fd, /*nonblock=*/true, "event"); !s.ok()) return s;
   if (Status s = SetReceiveBuffer(event_fd, rcvbuf_bytes); !s.ok()) return s;
   if (Status s = AttachMarkFilter(event_fd, mark_mask); !s.ok()) return s;
 
@@ -268,7 +263,7 @@ Result<std::unique_ptr<FlowTracker>> FlowTracker::Open(std::uint32_t mark_mask, 
   if (!impl->queries) {
     return Status::FromErrno("FlowTracker: query socket: nfct_open", LastErrno());
   }
-  if (Status s = SetCloexec(nfct_fd(impl->queries.get()), "query"); !s.ok()) return s;
+  if (Status s = SetFlags(nfct_fd(impl->queries.get()), false, "query"); !s.ok()) return s;
   // Registered once: registering again would leak libnetfilter_conntrack's
   // callback container. nfct_close() releases it.
   if (nfct_callback_register(impl->queries.get(), NFCT_T_ALL, OnDumpEntry, &impl->dump) < 0) {
@@ -366,16 +361,11 @@ Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
   if (!ct) return Status::FromErrno("FlowTracker: nfct_new", ENOMEM);
   bool v4 = flow.orig_source.address.is_v4();
   nfct_set_attr_u8(ct.get(), ATTR_ORIG_L3PROTO, v4 ? AF_INET : AF_INET6);
-  if (v4) {
-    std::uint32_t src, dst;
-    std::memcpy(&src, flow.orig_source.address.data(), 4);
-    std::memcpy(&dst, flow.orig_destination.address.data(), 4);
-    nfct_set_attr_u32(ct.get(), ATTR_ORIG_IPV4_SRC, src);
-    nfct_set_attr_u32(ct.get(), ATTR_ORIG_IPV4_DST, dst);
-  } else {
-    nfct_set_attr(ct.get(), ATTR_ORIG_IPV6_SRC, flow.orig_source.address.data());
-    nfct_set_attr(ct.get(), ATTR_ORIG_IPV6_DST, flow.orig_destination.address.data());
-  }
+  // Copies 4 or 16 bytes, by the attribute.
+  nfct_set_attr(ct.get(), v4 ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV6_SRC,
+                flow.orig_source.address.data());
+  nfct_set_attr(ct.get(), v4 ? ATTR_ORIG_IPV4_DST : ATTR_ORIG_IPV6_DST,
+                flow.orig_destination.address.data());
   nfct_set_attr_u8(ct.get(), ATTR_ORIG_L4PROTO, flow.l4proto);
   nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_SRC, htons(flow.orig_source.port));
   nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_DST, htons(flow.orig_destination.port));

@@ -162,14 +162,11 @@ Status HoldQueue::Read(const std::function<void(const HeldPacket&)>& on_packet) 
         if (Status st = Decide(p.id, Verdict::kAccept); !st.ok()) return st;
         continue;
       }
-      auto addr = [&](std::size_t at) {
-        std::array<std::uint8_t, 16> a{};
-        std::memcpy(a.data(), pl + at, alen);
-        return alen == 4 ? IpAddress::V4({a[0], a[1], a[2], a[3]}) : IpAddress::V6(a);
-      };
+      auto family = alen == 4 ? common::Family::kIpv4 : common::Family::kIpv6;
       p.proto = *proto;
-      p.source = addr(src);
-      p.destination = {addr(src + alen), static_cast<std::uint16_t>(pl[l4 + 2] << 8 | pl[l4 + 3])};
+      p.source = IpAddress::FromBytes(family, pl + src);
+      p.destination = {IpAddress::FromBytes(family, pl + src + alen),
+                       static_cast<std::uint16_t>(pl[l4 + 2] << 8 | pl[l4 + 3])};
       on_packet(p);
     }
   }

@@ -13,6 +13,7 @@
 #include <linux/rtnetlink.h>
 
 #include <cstdlib>
+#include <optional>
 
 namespace netd::nft {
 
@@ -57,19 +58,11 @@ void Bitwise(nftnl_rule* r, std::uint32_t reg, const void* mask, const void* x, 
   Add(r, std::move(e));
 }
 
-void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::string& set,
-            std::uint32_t set_id) {
+void Lookup(nftnl_rule* r, std::uint32_t sreg, std::optional<std::uint32_t> dreg,
+            const std::string& set, std::uint32_t set_id) {
   auto e = Expr("lookup");
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, dreg);
-  nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-  Add(r, std::move(e));
-}
-
-void InSet(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id) {
-  auto e = Expr("lookup");
-  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
+  if (dreg) nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, *dreg);
   nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SET_ID, set_id);
   Add(r, std::move(e));
@@ -137,6 +130,14 @@ void Accept(nftnl_rule* r) {
   auto e = Expr("immediate");
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+  Add(r, std::move(e));
+}
+
+void Jump(nftnl_rule* r, const std::string& chain) {
+  auto e = Expr("immediate");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, NFT_JUMP);
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_IMM_CHAIN, chain.c_str());
   Add(r, std::move(e));
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/c_handles.h"
@@ -21,11 +22,10 @@ void Payload(nftnl_rule* r, std::uint32_t base, std::uint32_t offset, std::uint3
 // reg = (reg & mask) ^ x, `len` bytes.
 void Bitwise(nftnl_rule* r, std::uint32_t reg, const void* mask, const void* x, std::uint32_t len);
 // A lookup of the key in `sreg` in `set` (`set_id` for a set created in the
-// same batch); with dreg, a map lookup writing the value there.
-void Lookup(nftnl_rule* r, std::uint32_t sreg, std::uint32_t dreg, const std::string& set,
-            std::uint32_t set_id);
-// A set membership test: the rule goes on only if the key in `sreg` is in `set`.
-void InSet(nftnl_rule* r, std::uint32_t sreg, const std::string& set, std::uint32_t set_id);
+// same batch): with `dreg`, a map lookup writing the value there; without, a
+// membership test (the rule goes on only if the key is in the set).
+void Lookup(nftnl_rule* r, std::uint32_t sreg, std::optional<std::uint32_t> dreg,
+            const std::string& set, std::uint32_t set_id);
 // `queue num <num>` without bypass or fail-open, as the x_tables NFQUEUE
 // target (revision 3) through nft_compat: this kernel has nft_compat but not
 // nft_queue (docs/kernel-hold.md). With no listener the packet is dropped.
@@ -40,5 +40,6 @@ void FibDaddrIsLocal(nftnl_rule* r);
 // v6: REG32_04).
 void Nat(nftnl_rule* r, bool v4);
 void Accept(nftnl_rule* r);
+void Jump(nftnl_rule* r, const std::string& chain);
 
 }  // namespace netd::nft

@@ -145,6 +145,10 @@ Status Netlink::Fail(Status st) {
   return st;
 }
 
+nlmsghdr* Netlink::Header(char* buf, std::uint16_t type, std::uint16_t flags) {
+  return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, seq_++);
+}
+
 Status Netlink::Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
                       const char* what) {
   if (mnl_socket_sendto(sock_.get(), req, req->nlmsg_len) < 0) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,13 @@ class Batch {
   // A message header at the end of the batch; describe what it does.
   nlmsghdr* Begin(std::uint16_t type, std::uint16_t flags, std::string what);
   void End() { nftnl_batch_update(batch_.get()); }
+  // One message: Begin, `build`'s payload of `obj` (an nftnl object), End.
+  template <class T>
+  void Put(std::uint16_t type, std::uint16_t flags, std::string what,
+           void (*build)(nlmsghdr*, T*), std::type_identity_t<T>* obj) {
+    build(Begin(type, flags, std::move(what)), obj);
+    End();
+  }
   std::size_t messages() const { return what_.size(); }
 
   // Closes the batch and returns it for sending.
@@ -60,9 +68,19 @@ class Netlink {
   // reply message to `on_msg` until the kernel is done.
   common::Status Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
                        const char* what);
+  // Query with a request of `type` whose payload `build` makes of `obj`.
+  template <class T>
+  common::Status Get(std::uint16_t type, std::uint16_t flags, void (*build)(nlmsghdr*, T*),
+                     std::type_identity_t<T>* obj,
+                     const std::function<void(const nlmsghdr*)>& on_msg, const std::string& what) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    build(Header(buf.data(), type, flags), obj);
+    return Query(reinterpret_cast<nlmsghdr*>(buf.data()), on_msg, what.c_str());
+  }
 
  private:
   Netlink() = default;
+  nlmsghdr* Header(char* buf, std::uint16_t type, std::uint16_t flags);
   common::Status Fail(common::Status st);  // an unknown outcome (EIO)
   common::MnlSocket sock_;
   std::uint32_t portid_ = 0;

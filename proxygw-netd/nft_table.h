@@ -16,16 +16,24 @@
 //     leave in the transaction that installs its mapping and come back in the
 //     one that removes it.
 //   - chains `mark_pre`/`mark_out` (filter, prerouting/output, priority -180):
-//     on a flow's first packet, set its ct mark and ct timeout policy. They run
-//     before mangle (-150), so others' masked ct mark writes keep our bits.
+//     on a flow's first packet, set its ct timeout policy and the mask's bits
+//     of its ct mark: they clear those bits, then jump to the kind's chain
+//     `markbits4`... (no hook), which sets each bit of the mapping's mark,
+//     one rule per bit of the mask. Others' bits stay. (`ct mark set ct mark
+//     & ~mask | value` in one rule needs a bitwise OR between two registers:
+//     kernel 6.13+ has it, but nft before 1.1 aborts listing such a rule.)
+//     They run before mangle (-150), so others' masked ct mark writes keep
+//     our bits.
 //   - chains `dnat_pre`/`dnat_out` (nat, prerouting/output, priority -100): DNAT.
 //   - wildcard rules match only local destinations (`fib daddr type local`),
 //     never 127.0.0.0/8 or ::1, and check `meta nfproto` first; output rules
 //     match only local destinations, so the host's own outbound traffic is
 //     never captured.
 //   - one ct timeout object per distinct (protocol, family, flow_timeout),
-//     shared by value, created when first used and deleted with its last user
-//     (deleting one walks the conntrack table).
+//     shared by value, created when first used. Deleting one walks the
+//     conntrack table, so one no mapping uses is kept for reuse: up to 32,
+//     past that at most 4 are deleted per transaction (more only to keep
+//     the table under max_mappings + 32 objects).
 //
 // The table has the owner and persist flags where the kernel has them (6.9+):
 // no other process can change it while netd runs, it outlives netd, and the
@@ -86,8 +94,18 @@ class NftTable {
   std::uint32_t max_mappings() const;
 
   const std::map<MappingKey, InstalledMapping>& installed() const;
-  // The mark of an installed mapping, or 0.
+  // The mark of `key`'s flows: its installed mapping's or, if it is not
+  // installed, the mark it had when it was removed (its flows may outlive
+  // it) while no other mapping has been given that mark since; 0 if none.
+  // A key enabled again gets its former mark back if it is free, so that
+  // one mark covers the flows of both.
   std::uint32_t MarkOf(const MappingKey& key) const;
+
+  // Marks live flows carry (whole ct marks: the mask's bits count). Those no
+  // installed mapping has (flows of mappings removed before this netd
+  // started) are kept from new mappings, like a removed mapping's, so that
+  // a flush of a new mapping cannot delete those flows.
+  void ReserveMarks(const std::vector<std::uint32_t>& marks);
 
   struct Outcome {
     std::uint32_t added = 0;      // new keys, and keys whose target or timeout changed
@@ -137,6 +155,7 @@ class NftTable {
   struct Impl;
   explicit NftTable(std::unique_ptr<Impl> impl);
   struct Delta;
+  Delta Plan(const std::vector<Mapping>& enable, const std::vector<MappingKey>& disable) const;
   common::Result<Outcome> Commit(const Delta& d);
   std::unique_ptr<Impl> impl_;
 };

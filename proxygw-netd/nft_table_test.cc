@@ -3,10 +3,16 @@
 // name, so that tests do not see each other's tables.
 #include "proxygw-netd/nft_table.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -62,7 +68,8 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
   EXPECT_TRUE(t->persistent()) << "kernel 6.9+ has owner+persist";
   std::string listing = Sh("nft list table inet " + TableName());
   EXPECT_NE(listing.find("flags owner"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("comment \"proxygw-netd layout 3\""), std::string::npos);
+  EXPECT_NE(listing.find("comment \"proxygw-netd layout 4, ct mark mask 0xffff0000\""),
+            std::string::npos);
   for (const char* s : {"map dnat4",
                         "map dnat6",
                         "map wdnat4",
@@ -83,6 +90,9 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
                         "type filter hook prerouting priority -180",
                         "type nat hook output priority -100",
                         "ct state ! new accept",
+                        "ct mark set ct mark & 0x0000ffff jump markbits4",
+                        "chain wmarkbits6",
+                        "ct mark set ct mark | 0x80000000",
                         "fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . "
                         "th dport map @wdnat4"}) {
     EXPECT_NE(listing.find(s), std::string::npos) << "missing: " << s << "\n" << listing;
@@ -167,10 +177,12 @@ TEST(NftTable, TimeoutObjectsAreSharedByValueAndFillEveryState) {
                          "retrans : 20, unack : 20 }"),
             std::string::npos)
       << listing;
-  // Removing the last user of an object deletes it.
+  // Removing the last user of an object keeps it, unused, for reuse
+  // (UnusedTimeoutObjectsAreKeptAndDeletedAFewAtATime).
   ASSERT_TRUE(t->Sync({M("198.18.0.1:80", "198.18.2.2:80", 90)}).ok());
   listing = Sh("nft list table inet " + TableName());
-  EXPECT_EQ(listing.find("timeout_tcp_ipv4_20s"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_20s"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("\"timeout_tcp_ipv4_20s\""), std::string::npos) << listing;
   EXPECT_NE(listing.find("timeout_tcp_ipv4_90s"), std::string::npos);
 }
 
@@ -233,7 +245,8 @@ TEST(NftTable, ChangeReportsWhatCameAndWentAndManagesTimeoutObjects) {
   EXPECT_EQ(off->gone[0].mark, mark81);
   EXPECT_EQ(off->gone[0].mapping.destination.ToString(), "198.18.2.3:81");
   listing = Sh("nft list table inet " + TableName());
-  EXPECT_EQ(listing.find("timeout_tcp_ipv4_20s"), std::string::npos) << listing;  // its last user went
+  // Its last user went: kept, unused.
+  EXPECT_EQ(listing.find("\"timeout_tcp_ipv4_20s\""), std::string::npos) << listing;
   EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_60s"), std::string::npos);
   EXPECT_EQ(t->installed().size(), 1u);
 }
@@ -316,6 +329,141 @@ TEST(NftTable, RejectsBadMarkMasksAndLimits) {
             "max mappings must be 1-15 (the mark values the ct mark mask has)");
   EXPECT_EQ(NftTable::MarkFor(3, 0x000000f0), 0x30u);
   EXPECT_EQ(NftTable::MarkCapacity(0xffff0000), 65535u);
+}
+
+// Sends one UDP datagram from this namespace to `to` (a local address).
+void SendUdp(const char* to) {
+  auto a = *AddrPort::Parse(to);
+  sockaddr_in6 sin6{};
+  sockaddr_in sin{};
+  sockaddr* sa = reinterpret_cast<sockaddr*>(&sin);
+  socklen_t len = sizeof sin;
+  if (a.address.is_v4()) {
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(a.port);
+    std::memcpy(&sin.sin_addr, a.address.data(), 4);
+  } else {
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(a.port);
+    std::memcpy(&sin6.sin6_addr, a.address.data(), 16);
+    sa = reinterpret_cast<sockaddr*>(&sin6);
+    len = sizeof sin6;
+  }
+  int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(sendto(fd, "x", 1, 0, sa, len), 1) << to << ": " << std::strerror(errno);
+  close(fd);
+}
+
+// Issue 13: `ct mark set` wrote all 32 bits of the ct mark, so bits another
+// user had set outside netd's mask were lost. Another table's rule, between
+// conntrack (-200) and netd's mark chain (-180), sets bit 0x1 on a flow's
+// first packet; after netd's mapping marks the flow, it carries both. For
+// each kind of mapping, with marks of one and of two bits.
+TEST(NftTable, MarkingAFlowKeepsOtherUsersMarkBits) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  Sh("ip addr add 198.18.0.77/32 dev lo; ip addr add 2001:db8::77/128 dev lo nodad");
+  Sh("nft add table inet t_other_user && "
+     "nft add chain inet t_other_user out '{ type filter hook output priority -195; }' && "
+     "nft add rule inet t_other_user out ct state new ct mark set ct mark or 0x1");
+  struct Case {
+    const char *listen, *dest, *send;
+  } cases[] = {{"198.18.0.77:5353", "198.18.0.77:5354", "198.18.0.77:5353"},
+               {"0.0.0.0:5355", "198.18.0.77:5354", "198.18.0.77:5355"},
+               {"[2001:db8::77]:5356", "[2001:db8::77]:5354", "[2001:db8::77]:5356"},
+               {"[::]:5357", "[2001:db8::77]:5354", "[2001:db8::77]:5357"}};
+  std::uint32_t want_mark = 0;
+  for (const Case& c : cases) {
+    auto m = M(c.listen, c.dest, 60, Proto::kUdp);
+    ASSERT_TRUE(t->Change({m}, {}).ok());
+    EXPECT_EQ(t->MarkOf(m.key), ++want_mark << 16);  // 0x10000, 0x20000, 0x30000 (two bits)...
+    SendUdp(c.send);
+    std::string port = c.send + std::string(c.send).rfind(':') + 1;
+    std::string ct = Sh("conntrack -L -f ipv4 -p udp --orig-port-dst " + port +
+                        "; conntrack -L -f ipv6 -p udp --orig-port-dst " + port);
+    std::uint32_t mark = t->MarkOf(m.key) | 0x1;
+    EXPECT_NE(ct.find("mark=" + std::to_string(mark) + " "), std::string::npos)
+        << c.listen << ": want mark " << mark << ":\n" << ct;
+  }
+  Sh("nft delete table inet t_other_user; ip addr del 198.18.0.77/32 dev lo; "
+     "ip addr del 2001:db8::77/128 dev lo; conntrack -F; conntrack -F -f ipv6");
+}
+
+// Issue 13: marks and flushes agree. A removed key keeps its mark for a
+// later flush and gets it back when enabled again; neither that mark nor
+// one that live flows carried at start goes to a new key while others are
+// spare. (Tested with traffic in tests/integration/test_netd.py.)
+TEST(NftTable, RemovedAndReservedMarksAreKeptFromNewMappings) {
+  auto o = Opts(5);
+  o.mark_mask = 0x000000f0;  // 15 marks, 10 spare
+  auto t = OpenOk(o);
+  ASSERT_NE(t, nullptr);
+  auto a = M("198.18.0.1:80", "198.18.2.2:80"), b = M("198.18.0.1:81", "198.18.2.2:81");
+  ASSERT_TRUE(t->Change({a}, {}).ok());
+  EXPECT_EQ(t->MarkOf(a.key), 0x10u);
+  ASSERT_TRUE(t->Change({}, {a.key}).ok());
+  EXPECT_EQ(t->MarkOf(a.key), 0x10u) << "a removed key's flows can still be flushed";
+  t->ReserveMarks({0x21, 0x10, 0});  // bits outside the mask do not count
+  ASSERT_TRUE(t->Change({b}, {}).ok());
+  EXPECT_EQ(t->MarkOf(b.key), 0x30u);
+  ASSERT_TRUE(t->Change({a}, {}).ok());
+  EXPECT_EQ(t->MarkOf(a.key), 0x10u) << "enabled again: its former mark";
+  // At most the spare marks are kept: 12 removals later, the first is given up.
+  for (int i = 0; i < 12; ++i) {
+    auto m = M(("198.18.0.2:" + std::to_string(100 + i)).c_str(), "198.18.2.2:80");
+    ASSERT_TRUE(t->Change({m}, {}).ok());
+    ASSERT_TRUE(t->Change({}, {m.key}).ok());
+  }
+  EXPECT_EQ(t->MarkOf(M("198.18.0.2:100", "198.18.2.2:80").key), 0u);
+  EXPECT_NE(t->MarkOf(M("198.18.0.2:111", "198.18.2.2:80").key), 0u);
+}
+
+// Issue 13: deleting a ct timeout object walks the whole conntrack table,
+// and one sync deleted every object its mappings had used (up to
+// max_mappings of them). Unused objects are kept for reuse, up to 32, and
+// past that at most 4 are deleted per transaction.
+TEST(NftTable, UnusedTimeoutObjectsAreKeptAndDeletedAFewAtATime) {
+  auto t = OpenOk(Opts());
+  ASSERT_NE(t, nullptr);
+  auto objects = [&] {
+    return Sh("nft list table inet " + TableName() + " 2>/dev/null | grep -c 'ct timeout timeout_'");
+  };
+  std::vector<Mapping> many;
+  for (int i = 0; i < 40; ++i) {
+    many.push_back(M(("198.18.0.1:" + std::to_string(1000 + i)).c_str(), "198.18.2.2:80",
+                     100 + static_cast<std::uint32_t>(i)));
+  }
+  ASSERT_TRUE(t->Sync(many).ok());
+  EXPECT_EQ(objects(), "40\n");
+  ASSERT_TRUE(t->Sync({}).ok());
+  EXPECT_EQ(objects(), "36\n");
+  ASSERT_TRUE(t->Change({}, {many[0].key}).ok());  // nothing to do but delete 4 more
+  EXPECT_EQ(objects(), "32\n");
+  ASSERT_TRUE(t->Sync({}).ok());
+  EXPECT_EQ(objects(), "32\n");
+  // A kept object is used again, not created again.
+  ASSERT_TRUE(t->Change({many[39]}, {}).ok());
+  EXPECT_EQ(objects(), "32\n");
+  std::string listing = Sh("nft list map inet " + TableName() + " tmo4");
+  EXPECT_NE(listing.find("\"timeout_tcp_ipv4_139s\""), std::string::npos) << listing;
+}
+
+// The kept objects are bounded: a table never holds more than max_mappings
+// + 32 of them, whatever timeouts come and go.
+TEST(NftTable, KeptTimeoutObjectsAreBounded) {
+  auto t = OpenOk(Opts(8));
+  ASSERT_NE(t, nullptr);
+  for (std::uint32_t round = 0; round < 6; ++round) {
+    std::vector<Mapping> ms;
+    for (std::uint32_t i = 0; i < 8; ++i) {
+      ms.push_back(M(("198.18.0.1:" + std::to_string(1000 + i)).c_str(), "198.18.2.2:80",
+                     100 + round * 8 + i));
+    }
+    ASSERT_TRUE(t->Sync(ms).ok());
+  }
+  EXPECT_EQ(Sh("nft list table inet " + TableName() + " 2>/dev/null | grep -c 'ct timeout timeout_'"),
+            "40\n");
 }
 
 TEST(NftTable, TenThousandMappingsInOneTransaction) {

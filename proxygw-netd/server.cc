@@ -115,12 +115,8 @@ void Server::Impl::CloseSession(const std::string& why) {
   // the unread requests are discarded first (bounded), and the peer reads
   // the reply and then end-of-file.
   for (std::size_t i = 0; i < kMaxQueuedMessages; ++i) {
-    char sink[1];
-    iovec iov{sink, sizeof sink};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (recvmsg(session->fd.get(), &msg, MSG_DONTWAIT) <= 0) break;
+    char sink[1];  // a datagram's unread rest is discarded with it
+    if (recv(session->fd.get(), sink, sizeof sink, MSG_DONTWAIT) <= 0) break;
   }
   Log(LogLevel::kInfo, "engine disconnected",
       Fields({{"pid", std::to_string(session->pid)}, {"reason", why}}));
@@ -208,8 +204,10 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Nft
   for (int fd : {options.listen_fd, tracker.event_fd(), impl->signals.get(), queue.fd()}) {
     if (Status st = impl->Watch(fd, EPOLLIN); !st.ok()) return st;
   }
-  // Counts of flows that existed before netd started.
+  // Counts of flows that existed before netd started; their marks stay
+  // theirs (flows of mappings removed before the start).
   impl->Resnapshot("start");
+  table.ReserveMarks(impl->counter.Marks());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -109,19 +109,27 @@ int Server::Impl::WaitMs() const {
   return ms <= 0 ? 0 : static_cast<int>(std::min<long long>(ms + 1, 3600 * 1000));
 }
 
-// Sends every non-zero count, reset first, in as many pushes as it takes.
+// Sends `counts` in as many pushes as it takes (at least one), the first
+// with `reset`.
+void Server::Impl::Push(Session& s, const std::vector<DestinationCount>& counts, bool reset) {
+  std::size_t i = 0;
+  do {
+    FlowCountsPush p;
+    p.reset = reset && i == 0;
+    for (; i < counts.size() && p.counts.size() < kMaxItemsPerMessage; ++i) {
+      p.counts.push_back(counts[i]);
+    }
+    Send(s, {0, std::move(p)});
+    if (!session) return;
+  } while (i < counts.size());
+}
+
+// Sends every non-zero count, reset first.
 void Server::Impl::PushAll(Session& s) {
   auto all = counter.All();
   counter.TakeChanges();
   s.push_resync = false;
-  std::size_t i = 0;
-  do {
-    FlowCountsPush p;
-    p.reset = i == 0;
-    for (; i < all.size() && p.counts.size() < kMaxItemsPerMessage; ++i) p.counts.push_back(all[i]);
-    Send(s, {0, std::move(p)});
-    if (!session) return;
-  } while (i < all.size());
+  Push(s, all, /*reset=*/true);
 }
 
 void Server::Impl::PushCounts() {
@@ -141,16 +149,7 @@ void Server::Impl::PushCounts() {
     PushAll(s);
     return;
   }
-  if (!counter.has_changes()) return;
-  auto changes = counter.TakeChanges();
-  for (std::size_t i = 0; i < changes.size(); i += kMaxItemsPerMessage) {
-    FlowCountsPush p;
-    auto end = std::min(changes.size(), i + kMaxItemsPerMessage);
-    p.counts.assign(changes.begin() + static_cast<std::ptrdiff_t>(i),
-                    changes.begin() + static_cast<std::ptrdiff_t>(end));
-    Send(s, {0, std::move(p)});
-    if (!session) return;
-  }
+  if (counter.has_changes()) Push(s, counter.TakeChanges(), /*reset=*/false);
 }
 
 }  // namespace netd

@@ -55,9 +55,7 @@ std::optional<Refusal> Server::Impl::CheckHolds(const std::vector<Hold>& hs, boo
   return std::nullopt;
 }
 
-std::optional<Refusal> Server::Impl::ValidateHold(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (auto x = NotInSync(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateHold(const Session&, const Request& r) const {
   const auto& hs = std::get<HoldRequest>(r.body).holds;
   if (auto x = CheckHolds(hs, /*clear_ok=*/true, &ports)) return x;
   std::size_t after = table.holds().size();
@@ -65,8 +63,7 @@ std::optional<Refusal> Server::Impl::ValidateHold(const Session& s, const Reques
   return CheckCount(after);
 }
 
-std::optional<Refusal> Server::Impl::ValidateRelease(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateRelease(const Session&, const Request& r) const {
   return CheckKeys(std::get<ReleaseRequest>(r.body).keys);
 }
 
@@ -176,12 +173,17 @@ void Server::Impl::SettleHeld(const std::vector<InstalledMapping>& fresh) {
   for (const auto& key : dropped) ReleaseHeld(key, HoldQueue::Verdict::kAccept, "hold cleared");
 }
 
+// The hold_s of `key`'s hold; 0 without one (cleared since).
+std::chrono::seconds Server::Impl::HoldTime(const MappingKey& key) const {
+  auto hold = table.holds().find(key);
+  return std::chrono::seconds(hold == table.holds().end() ? 0 : hold->second.hold_s);
+}
+
 // Each packet is refused once it has been held its key's hold_s.
 void Server::Impl::ExpireHeld() {
   auto now = Clock::now();
   for (auto it = held.begin(); it != held.end();) {
-    auto hold = table.holds().find(it->first);
-    auto limit = std::chrono::seconds(hold == table.holds().end() ? 0 : hold->second.hold_s);
+    auto limit = HoldTime(it->first);
     auto& packets = it->second.packets;
     std::size_t expired = 0;
     while (!packets.empty() && packets.front().second + limit <= now) {
@@ -201,9 +203,7 @@ void Server::Impl::ExpireHeld() {
 std::optional<Clock::time_point> Server::Impl::NextHeldDeadline() const {
   std::optional<Clock::time_point> next;
   for (const auto& [key, h] : held) {
-    auto hold = table.holds().find(key);
-    auto at = h.packets.front().second +
-              std::chrono::seconds(hold == table.holds().end() ? 0 : hold->second.hold_s);
+    auto at = h.packets.front().second + HoldTime(key);
     if (!next || at < *next) next = at;
   }
   return next;

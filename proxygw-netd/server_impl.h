@@ -66,9 +66,6 @@ struct Server::Impl {
   common::UniqueFd signals;
   std::unique_ptr<Session> session;
   FlowCounter counter;
-  // Key -> mark of a removed mapping, and the same by mark (marks are unique).
-  std::map<ipc::netd::MappingKey, std::uint32_t> retired;
-  std::map<std::uint32_t, ipc::netd::MappingKey> retired_marks;
   PortIndex ports;  // of table.installed(), for Change's overlap check
   // While set, the event socket is out of the epoll set until then (kEventBatch).
   std::optional<FlowCounter::Clock::time_point> events_resume;
@@ -97,9 +94,13 @@ struct Server::Impl {
                                                      const ipc::netd::Request&) const;
   using Applier = common::Result<ipc::netd::ReplyBody> (Impl::*)(Session&,
                                                                  const ipc::netd::Request&);
+  // When a request may come: as the first (hello), or after it: at any
+  // time, outside a sync, or inside one.
+  enum class Phase { kFirst, kAfterHello, kNotInSync, kInSync };
   struct OpRow {
     ipc::netd::Op op;
-    Validator validate;
+    Phase phase;
+    Validator validate;  // null: the phase is all there is to check
     Applier apply;
   };
   static const OpRow kOps[];
@@ -111,7 +112,6 @@ struct Server::Impl {
   std::optional<Refusal> ValidateChange(const Session&, const ipc::netd::Request&) const;
   std::optional<Refusal> ValidateFlush(const Session&, const ipc::netd::Request&) const;
   std::optional<Refusal> ValidateSubscribe(const Session&, const ipc::netd::Request&) const;
-  std::optional<Refusal> ValidateShutdown(const Session&, const ipc::netd::Request&) const;
   std::optional<Refusal> ValidateHold(const Session&, const ipc::netd::Request&) const;
   std::optional<Refusal> ValidateRelease(const Session&, const ipc::netd::Request&) const;
 
@@ -127,8 +127,7 @@ struct Server::Impl {
   common::Result<ipc::netd::ReplyBody> ApplyRelease(Session&, const ipc::netd::Request&);
 
   // --- Checks the validators share (server_requests.cc) ---
-  std::optional<Refusal> NeedHello(const Session& s) const;
-  std::optional<Refusal> NotInSync(const Session& s) const;
+  static std::optional<Refusal> CheckPhase(const Session& s, const OpRow& row);
   std::optional<Refusal> CheckMappings(const std::vector<ipc::netd::Mapping>& ms) const;
   static std::optional<Refusal> CheckKeys(const std::vector<ipc::netd::MappingKey>& ks);
   // `ms` as a set: duplicate keys are refused.
@@ -139,9 +138,6 @@ struct Server::Impl {
       const std::map<ipc::netd::MappingKey, ipc::netd::Mapping>& set) const;
 
   std::vector<ipc::netd::Warning> WarningsFor(const std::vector<ipc::netd::Mapping>& ms) const;
-  void Retire(const NftTable::Outcome& o);
-  ipc::netd::ApplyReply ToReply(const NftTable::Outcome& o,
-                                std::vector<ipc::netd::Warning> w) const;
 
   // --- The loop and the engine's connection (server.cc) ---
   common::Status Watch(int fd, std::uint32_t events, bool modify = false);
@@ -161,6 +157,7 @@ struct Server::Impl {
   int WaitMs() const;
   void Resnapshot(const char* why);
   void PushCounts();
+  void Push(Session& s, const std::vector<ipc::netd::DestinationCount>& counts, bool reset);
   void PushAll(Session& s);
 
   // --- Held packets (server_holds.cc) ---
@@ -171,6 +168,7 @@ struct Server::Impl {
                                     const PortIndex* mappings) const;
   bool Forwarded(const ipc::netd::MappingKey& key) const;
   void ReadHeld();
+  std::chrono::seconds HoldTime(const ipc::netd::MappingKey& key) const;
   void ExpireHeld();
   std::optional<FlowCounter::Clock::time_point> NextHeldDeadline() const;
   // Gives every packet held for `key` verdict `v` and forgets them.

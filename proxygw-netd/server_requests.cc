@@ -19,23 +19,19 @@ using common::Result;
 using common::Status;
 using namespace ipc::netd;
 
-// Keys of removed mappings remembered for a later Flush (the engine drains by
-// disabling first, then flushing). Bounded; forgotten when the mark is reused.
-constexpr std::size_t kMaxRetired = 65536;
-
 }  // namespace
 
 const Server::Impl::OpRow Server::Impl::kOps[] = {
-    {Op::kHello, &Impl::ValidateHello, &Impl::ApplyHello},
-    {Op::kSyncBegin, &Impl::ValidateSyncBegin, &Impl::ApplySyncBegin},
-    {Op::kSyncAdd, &Impl::ValidateSyncAdd, &Impl::ApplySyncAdd},
-    {Op::kSyncCommit, &Impl::ValidateSyncCommit, &Impl::ApplySyncCommit},
-    {Op::kChange, &Impl::ValidateChange, &Impl::ApplyChange},
-    {Op::kFlush, &Impl::ValidateFlush, &Impl::ApplyFlush},
-    {Op::kSubscribe, &Impl::ValidateSubscribe, &Impl::ApplySubscribe},
-    {Op::kShutdown, &Impl::ValidateShutdown, &Impl::ApplyShutdown},
-    {Op::kHold, &Impl::ValidateHold, &Impl::ApplyHold},
-    {Op::kRelease, &Impl::ValidateRelease, &Impl::ApplyRelease},
+    {Op::kHello, Phase::kFirst, &Impl::ValidateHello, &Impl::ApplyHello},
+    {Op::kSyncBegin, Phase::kNotInSync, &Impl::ValidateSyncBegin, &Impl::ApplySyncBegin},
+    {Op::kSyncAdd, Phase::kInSync, &Impl::ValidateSyncAdd, &Impl::ApplySyncAdd},
+    {Op::kSyncCommit, Phase::kInSync, &Impl::ValidateSyncCommit, &Impl::ApplySyncCommit},
+    {Op::kChange, Phase::kNotInSync, &Impl::ValidateChange, &Impl::ApplyChange},
+    {Op::kFlush, Phase::kAfterHello, &Impl::ValidateFlush, &Impl::ApplyFlush},
+    {Op::kSubscribe, Phase::kAfterHello, &Impl::ValidateSubscribe, &Impl::ApplySubscribe},
+    {Op::kShutdown, Phase::kAfterHello, nullptr, &Impl::ApplyShutdown},
+    {Op::kHold, Phase::kNotInSync, &Impl::ValidateHold, &Impl::ApplyHold},
+    {Op::kRelease, Phase::kAfterHello, &Impl::ValidateRelease, &Impl::ApplyRelease},
 };
 
 // --- Dispatch ------------------------------------------------------------------
@@ -62,7 +58,9 @@ void Server::Impl::Handle(const std::vector<std::uint8_t>& bytes, bool* close) {
     *close = true;
     return;
   }
-  if (auto refusal = (this->*row->validate)(s, *req)) {
+  auto refusal = CheckPhase(s, *row);
+  if (!refusal && row->validate) refusal = (this->*row->validate)(s, *req);
+  if (refusal) {
     Log(LogLevel::kWarn, "refused a request, closing",
         Fields({{"op", OpName(req->op())}, {"code", ErrorCodeName(refusal->code)},
                 {"reason", refusal->message}}));
@@ -89,14 +87,17 @@ void Server::Impl::Handle(const std::vector<std::uint8_t>& bytes, bool* close) {
 
 // --- Checks the validators share -------------------------------------------
 
-std::optional<Refusal> Server::Impl::NeedHello(const Session& s) const {
+std::optional<Refusal> Server::Impl::CheckPhase(const Session& s, const OpRow& row) {
+  if (row.phase == Phase::kFirst) {
+    if (!s.hello) return std::nullopt;
+    return Refusal{ErrorCode::kPhase, "hello was already sent on this connection"};
+  }
   if (!s.hello) return Refusal{ErrorCode::kPhase, "hello must be the first request"};
-  return std::nullopt;
-}
-
-std::optional<Refusal> Server::Impl::NotInSync(const Session& s) const {
-  if (s.sync_total) {
+  if (row.phase == Phase::kNotInSync && s.sync_total) {
     return Refusal{ErrorCode::kPhase, "a sync is in progress: send sync-add or sync-commit"};
+  }
+  if (row.phase == Phase::kInSync && !s.sync_total) {
+    return Refusal{ErrorCode::kPhase, std::string(OpName(row.op)) + " without sync-begin"};
   }
   return std::nullopt;
 }
@@ -143,14 +144,9 @@ std::optional<Refusal> Server::Impl::CheckSet(const std::map<MappingKey, Mapping
   return std::nullopt;
 }
 
-ApplyReply Server::Impl::ToReply(const NftTable::Outcome& o, std::vector<Warning> w) const {
-  return ApplyReply{o.added, o.removed, o.unchanged, std::move(w)};
-}
-
 // --- Validators ---------------------------------------------------------------
 
-std::optional<Refusal> Server::Impl::ValidateHello(const Session& s, const Request& r) const {
-  if (s.hello) return Refusal{ErrorCode::kPhase, "hello was already sent on this connection"};
+std::optional<Refusal> Server::Impl::ValidateHello(const Session&, const Request& r) const {
   auto v = std::get<HelloRequest>(r.body).version;
   if (v != kProtocolVersion) {
     return Refusal{ErrorCode::kVersion, "protocol version " + std::to_string(v) +
@@ -160,9 +156,7 @@ std::optional<Refusal> Server::Impl::ValidateHello(const Session& s, const Reque
   return std::nullopt;
 }
 
-std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (auto x = NotInSync(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session&, const Request& r) const {
   const auto& b = std::get<SyncBeginRequest>(r.body);
   if (b.total > table.max_mappings() || b.holds > table.max_mappings()) {
     return Refusal{ErrorCode::kLimit, std::to_string(b.total) + " mappings and " +
@@ -173,8 +167,6 @@ std::optional<Refusal> Server::Impl::ValidateSyncBegin(const Session& s, const R
 }
 
 std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-add without sync-begin"};
   const auto& add = std::get<SyncAddRequest>(r.body);
   if (s.sync_staged.size() + add.mappings.size() > *s.sync_total ||
       s.sync_holds.size() + add.holds.size() > s.sync_holds_total) {
@@ -187,8 +179,6 @@ std::optional<Refusal> Server::Impl::ValidateSyncAdd(const Session& s, const Req
 }
 
 std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const Request&) const {
-  if (auto x = NeedHello(s)) return x;
-  if (!s.sync_total) return Refusal{ErrorCode::kPhase, "sync-commit without sync-begin"};
   if (s.sync_staged.size() != *s.sync_total || s.sync_holds.size() != s.sync_holds_total) {
     return Refusal{ErrorCode::kPhase, "sync-commit after " + std::to_string(s.sync_staged.size()) +
                                           " of the " + std::to_string(*s.sync_total) +
@@ -204,9 +194,7 @@ std::optional<Refusal> Server::Impl::ValidateSyncCommit(const Session& s, const 
   return CheckHolds(s.sync_holds, /*clear_ok=*/false, &staged);
 }
 
-std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
-  if (auto x = NotInSync(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateChange(const Session&, const Request& r) const {
   const auto& c = std::get<ChangeRequest>(r.body);
   if (auto x = CheckMappings(c.enable)) return x;
   if (auto x = CheckKeys(c.disable)) return x;
@@ -239,19 +227,13 @@ std::optional<Refusal> Server::Impl::ValidateChange(const Session& s, const Requ
   return Refusal{ErrorCode::kInvalid, "a wildcard and a specific mapping of the same port"};
 }
 
-std::optional<Refusal> Server::Impl::ValidateFlush(const Session& s, const Request& r) const {
-  if (auto x = NeedHello(s)) return x;
+std::optional<Refusal> Server::Impl::ValidateFlush(const Session&, const Request& r) const {
   return CheckKeys(std::get<FlushRequest>(r.body).keys);
 }
 
 std::optional<Refusal> Server::Impl::ValidateSubscribe(const Session& s, const Request&) const {
-  if (auto x = NeedHello(s)) return x;
   if (s.subscribed) return Refusal{ErrorCode::kPhase, "already subscribed"};
   return std::nullopt;
-}
-
-std::optional<Refusal> Server::Impl::ValidateShutdown(const Session& s, const Request&) const {
-  return NeedHello(s);
 }
 
 // --- Appliers -------------------------------------------------------------------
@@ -290,7 +272,6 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   s.sync_total.reset();
   auto out = table.Sync(staged, holds);
   if (!out.ok()) return out.status();
-  Retire(*out);
   Reindex();
   SettleHeld(out->fresh);
   Log(LogLevel::kInfo, "sync applied",
@@ -298,14 +279,13 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
               {"added", std::to_string(out->added)},
               {"removed", std::to_string(out->removed)},
               {"unchanged", std::to_string(out->unchanged)}}));
-  return ReplyBody(ToReply(*out, WarningsFor(staged)));
+  return ReplyBody(ApplyReply{out->added, out->removed, out->unchanged, WarningsFor(staged)});
 }
 
 Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
   const auto& c = std::get<ChangeRequest>(r.body);
   auto out = table.Change(c.enable, c.disable);
   if (!out.ok()) return out.status();
-  Retire(*out);
   for (const auto& im : out->gone) ports.Remove(im.mapping.key);
   for (const auto& im : out->fresh) ports.Add(im.mapping.key);
   SettleHeld(out->fresh);
@@ -313,7 +293,7 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
       Fields({{"enabled", std::to_string(c.enable.size())},
               {"disabled", std::to_string(c.disable.size())},
               {"mappings", std::to_string(table.installed().size())}}));
-  return ReplyBody(ToReply(*out, WarningsFor(c.enable)));
+  return ReplyBody(ApplyReply{out->added, out->removed, out->unchanged, WarningsFor(c.enable)});
 }
 
 Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
@@ -322,11 +302,8 @@ Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
   // two keys of one mark) must not walk it again.
   std::map<std::uint32_t, MappingKey> marks;
   for (const auto& k : keys) {
+    // A removed mapping's too: the engine drains by disabling, then flushing.
     std::uint32_t mark = table.MarkOf(k);
-    if (mark == 0) {
-      auto it = retired.find(k);
-      if (it != retired.end()) mark = it->second;
-    }
     if (mark == 0) {
       return Status::NotFound(k.ToString() + ": not a mapping of this netd");
     }
@@ -384,24 +361,6 @@ std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) c
     if (localnet_known && !localnet_on) out.push_back({m.key, WarningCode::kRouteLocalnetOff});
   }
   return out;
-}
-
-void Server::Impl::Retire(const NftTable::Outcome& o) {
-  auto forget = [&](std::map<MappingKey, std::uint32_t>::iterator it) {
-    retired_marks.erase(it->second);
-    retired.erase(it);
-  };
-  for (const auto& im : o.fresh) {
-    // Installed again, or its mark now belongs to another mapping's flows.
-    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
-    if (auto m = retired_marks.find(im.mark); m != retired_marks.end()) forget(retired.find(m->second));
-  }
-  for (const auto& im : o.gone) {
-    if (auto it = retired.find(im.mapping.key); it != retired.end()) forget(it);
-    retired[im.mapping.key] = im.mark;
-    retired_marks[im.mark] = im.mapping.key;
-  }
-  while (retired.size() > kMaxRetired) forget(retired.begin());
 }
 
 }  // namespace netd

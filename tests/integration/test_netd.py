@@ -94,6 +94,61 @@ class Forwarding(NetdTestCase):
         self.assertEqual(hold.stdout.readline().strip(), "pong 0", "flushed flows still work")
         self.assertIn('msg="flows flushed" mappings=1024 walks=1', self.log_text())
 
+    def hold_flows(self, port, n):
+        """`n` TCP connections to 198.18.1.1:`port`, held open; write "ping"
+        to learn how many still work ("pong N")."""
+        hold = self.procs.start(
+            ["ip", "netns", "exec", self.topo.client, sys.executable, NS_HELPER, "hold", "tcp",
+             "198.18.1.1", str(port), str(n), "5"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.assertEqual(hold.stdout.readline().strip(), "open %d" % n)
+        return hold
+
+    def conntrack_count(self, port):
+        """The gateway's conntrack entries of TCP flows to `port`."""
+        out = self.topo.exec(self.topo.gw, ["conntrack", "-L", "-p", "tcp", "--dport", str(port)],
+                             check=False).stdout
+        return out.count("dport=%d " % port)
+
+    def test_a_flush_after_disable_and_enable_again_removes_the_first_flows_too(self):
+        # Issue 13: a key enabled again got a new mark, and its flush removed
+        # only the flows of that mark: those from before the disable lived on.
+        self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
+        hold = self.hold_flows(8080, 3)
+        key = K("tcp", "198.18.1.1:8080")
+        for change in ({"disable": [key]},
+                       {"enable": [M("tcp", "198.18.1.1:8081", "198.18.2.2:80")]},
+                       {"enable": [M("tcp", "198.18.1.1:8080", "198.18.2.2:80")]}):
+            r = self.c.call(dict(op="change", **change))
+            self.assertEqual(r.get("kind"), "apply", r)
+        self.assertEqual(self.conntrack_count(8080), 3)
+        r = self.c.call({"op": "flush", "keys": [key]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        # (The connections would go on: their next packets make new flows,
+        # DNATed by the mapping enabled again.)
+        self.assertEqual(self.conntrack_count(8080), 0, "flows from before the disable")
+        hold.stdin.write("close\n")
+
+    def test_after_a_restart_a_flush_spares_the_flows_of_a_removed_mapping(self):
+        # Issue 13: a restarted netd numbered marks from the first again, so a
+        # new mapping could get the mark of one removed before the restart,
+        # whose flows live on; flushing the new mapping then removed them.
+        self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
+        hold = self.hold_flows(8080, 3)
+        self.assertEqual(self.c.sync([]).get("removed"), 1)
+        os.kill(self.netd_pid(), signal.SIGTERM)
+        self.netd.wait(timeout=10)
+        self.start_netd()
+        c2 = self.client()
+        c2.hello()
+        key = K("tcp", "198.18.1.1:8081")
+        self.assertEqual(c2.sync([M("tcp", "198.18.1.1:8081", "198.18.2.2:80")]).get("added"), 1)
+        r = c2.call({"op": "flush", "keys": [key]})
+        self.assertEqual(r.get("kind"), "empty", r)
+        hold.stdin.write("ping\n")
+        self.assertEqual(hold.stdout.readline().strip(), "pong 3",
+                         "a flush of a new mapping removed an older mapping's flows")
+
     def test_flow_counts_follow_connections_and_flow_timeout_applies(self):
         # Issue 10, item 3: flow counts that never reached zero. A probe in a
         # flow's last second was answered "0 s left", which netd took for "no
