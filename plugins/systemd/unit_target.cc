@@ -66,7 +66,6 @@ class UnitTarget : public engine::TargetHandler {
   ~UnitTarget() override { op_timer_.cancel(); }
 
   void Warm(Done done) override {
-    offered_ = false;
     if (Status st = Watch(); !st.ok()) return done(st.WithContext("start " + options_.unit));
     bool was_owned = owned_;
     Record(true);
@@ -97,7 +96,6 @@ class UnitTarget : public engine::TargetHandler {
 
   void Drain(Done done) override {
     running_ = false;
-    offered_ = false;
     // A unit the engine neither started nor took over is not its to stop.
     if (!owned_) return done(Status::Ok());
     if (Status st = Watch(); !st.ok()) return done(st.WithContext("stop " + options_.unit));
@@ -348,7 +346,10 @@ class UnitTarget : public engine::TargetHandler {
   UnitState unit_;
   bool owned_ = false;    // the engine started (or took over) the unit: a drain stops it
   bool running_ = false;  // the target is warm or active on the unit
-  bool offered_ = false;  // backend_started called, its warm not yet here
+  // backend_started was called for this run of the unit: not again until the
+  // unit has been down, so that a warm that fails (polkit refuses, not
+  // ready) is not retried in a loop against a unit that stays up.
+  bool offered_ = false;
   Op op_ = Op::kNone;
   Done op_done_;
   std::string job_;

@@ -15,11 +15,13 @@ the unit's result; an engine restart keeps the unit; a unit already active
 when the engine starts is adopted, not restarted; the proxygw user cannot
 start a unit the config does not name (nor restart or kill its own); a unit
 started and stopped by hand is followed; a rule without the unit makes the
-engine's warm fail with polkit's refusal, and a reload writes the rule again."""
+engine's warm fail with polkit's refusal (once, not in a loop, for a unit
+that stays up), and a reload writes the rule again."""
 import os
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -115,6 +117,10 @@ class SystemdUnitTarget(booted_systemd.BootedSystemd):
     def as_proxygw(self, command):
         return self.sh("runuser -u proxygw -- " + command, check=False)
 
+    def engine_starts(self):
+        """How many times the engine asked systemd to start the unit."""
+        return self.sh("cat /var/log/proxygw/proxygw.log").stdout.count('msg="starting the unit"')
+
     def polkit_loads(self):
         return self.sh("journalctl -q --no-pager -u polkit", check=False).stdout.count(
             "Finished loading, compiling and executing")
@@ -208,6 +214,14 @@ class SystemdUnitTarget(booted_systemd.BootedSystemd):
                               "polkit rule that `proxygw-engine --write-polkit-rule` writes "
                               "(README: systemd:unit and polkit)" % UNIT)
         self.assertEqual(self.unit(UNIT, "ActiveState"), "inactive")
+        # The unit started by hand meanwhile: taken over once, refused, and
+        # not retried in a loop while it stays up.
+        starts = self.engine_starts()
+        self.sh("systemctl start " + UNIT)
+        wait_for(lambda: self.engine_starts() > starts, 30, what="the unit offered")
+        time.sleep(3)
+        self.assertEqual(self.engine_starts(), starts + 1)
+        self.assertEqual(self.echo().get("state"), "inactive")
         self.write_rule("systemctl reload proxygw")
         self.wake_by_client()
 
