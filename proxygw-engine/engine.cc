@@ -40,6 +40,9 @@ bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& error
                     Alive([this, name, serial](const std::string& why) {
                       if (Target* target = FindTarget(name, serial)) target->OnBackendExited(why);
                     })};
+  ctx.backend_started = Alive([this, name, serial] {
+    if (FindTarget(name, serial) != nullptr) WarmSignal(name);
+  });
   std::unique_ptr<TargetHandler> handler = (*factory)(ctx, errors);
   if (!handler) return false;
   target->SetHandler(std::move(handler));

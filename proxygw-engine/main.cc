@@ -5,6 +5,10 @@
 //   --write-netd-policy PATH: load and check the config, write netd's policy
 //     (what may be mapped) to PATH; run as root by the netd unit's
 //     ExecStartPre=+ step, never by the running engine.
+//   --write-polkit-rule PATH: load and check the config, write the polkit
+//     rule that lets the engine's user start and stop the units of its
+//     systemd:unit targets; run as root by the engine unit's ExecStartPre=+
+//     and ExecReload=+ steps.
 //   --config FILE: load and check the config, set up logging, build the
 //     engine (plugins, targets, frontends), connect to proxygw-netd, serve
 //     until SIGTERM or SIGINT, then shut down in order: drain every target
@@ -18,6 +22,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +34,7 @@
 #include "proxygw-engine/config/default_path.h"
 #include "proxygw-engine/config/loader.h"
 #include "proxygw-engine/config/netd_policy.h"
+#include "proxygw-engine/config/polkit_rule.h"
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/log.h"
 #include "proxygw-engine/netd_dataplane.h"
@@ -64,10 +70,12 @@ int CheckConfig(const std::string& path) {
   return kExitOk;
 }
 
-int WriteNetdPolicy(const std::string& config_path, const std::string& policy_path) {
+// --write-netd-policy, --write-polkit-rule: a root-side file from the config.
+int WriteRootFile(const std::string& config_path,
+                  const std::function<common::Status(const config::Config&)>& write) {
   auto cfg = LoadChecked(config_path);
   if (!cfg) return kExitConfig;
-  if (common::Status st = config::WriteNetdPolicy(*cfg, policy_path); !st.ok()) {
+  if (common::Status st = write(*cfg); !st.ok()) {
     std::fprintf(stderr, "proxygw-engine: %s\n", st.message().c_str());
     return kExitStart;
   }
@@ -196,7 +204,7 @@ int main(int argc, char** argv) {
       "proxygw-engine: the unprivileged proxygw daemon (targets, frontends, plugins, ctl).\n"
       "Exit codes: 0 clean shutdown, 1 invalid config, 2 bad command line, 3 start-up failed,\n"
       "4 forced exit by a second signal."};
-  std::string check_path, config_path, policy_path;
+  std::string check_path, config_path, policy_path, polkit_path;
   auto* check = app.add_option("--check-config", check_path,
                                "Validate FILE (the config and every plugin's options), print "
                                "\"ok\" or every error with its line and column, and exit 0 "
@@ -212,6 +220,12 @@ int main(int argc, char** argv) {
                  "exit: the root side's step before netd starts (docs/privileged-surface.md)")
       ->type_name("PATH")
       ->excludes(check);
+  app.add_option("--write-polkit-rule", polkit_path,
+                 "Write the polkit rule that lets the engine's user (engine.user) start and stop "
+                 "the units of the config's systemd:unit targets, and no other, to PATH and exit: "
+                 "the root side's step before the engine starts")
+      ->type_name("PATH")
+      ->excludes(check);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -224,6 +238,15 @@ int main(int argc, char** argv) {
     if (!d.notice.empty()) std::fprintf(stderr, "proxygw-engine: %s\n", d.notice.c_str());
     config_path = d.path;
   }
-  if (!policy_path.empty()) return WriteNetdPolicy(config_path, policy_path);
+  if (!policy_path.empty()) {
+    return WriteRootFile(config_path, [&](const config::Config& cfg) {
+      return config::WriteNetdPolicy(cfg, policy_path);
+    });
+  }
+  if (!polkit_path.empty()) {
+    return WriteRootFile(config_path, [&](const config::Config& cfg) {
+      return config::WritePolkitRule(cfg, cfg.engine.user, polkit_path);
+    });
+  }
   return Run(config_path);
 }

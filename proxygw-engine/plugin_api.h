@@ -113,6 +113,10 @@ struct TargetContext {
   StateStore& state;
   // The backend stopped by itself (crashed, exited) while not being drained.
   std::function<void(const std::string& why)> backend_exited;
+  // The backend is running although the handler did not start it (a systemd
+  // unit an operator started): the engine warms the target, as a frontend's
+  // warm signal does, and the handler's Warm takes the running backend over.
+  std::function<void()> backend_started = [] {};
 };
 
 // Constructors check their options (config.options) and report problems into

@@ -1,12 +1,6 @@
 #include "proxygw-engine/config/netd_policy.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-
-#include "common/unique_fd.h"
+#include "proxygw-engine/config/root_file.h"
 #include "proxygw-netd/policy.h"
 
 namespace config {
@@ -33,22 +27,7 @@ std::string NetdPolicyText(const Config& cfg) {
 }
 
 common::Status WriteNetdPolicy(const Config& cfg, const std::string& path) {
-  std::string text = NetdPolicyText(cfg);
-  std::string tmp = path + ".new";
-  unlink(tmp.c_str());
-  common::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!fd.valid()) return common::Status::FromErrno("create " + tmp, errno);
-  bool ok = fchmod(fd.get(), 0644) == 0 &&
-            write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            fsync(fd.get()) == 0;
-  int err = errno;
-  fd.Reset();
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    unlink(tmp.c_str());
-    return common::Status::FromErrno("write " + path, err);
-  }
-  return common::Status::Ok();
+  return WriteFileAtomically(path, NetdPolicyText(cfg));
 }
 
 }  // namespace config

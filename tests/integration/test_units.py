@@ -1,6 +1,7 @@
-"""The systemd units as `make install` writes them (issue 5): each service's
-exposure score (systemd-analyze security --offline) is at most 1.5, and
-systemd-analyze verify is clean on each installed unit."""
+"""The systemd units as `make install` writes them (issue 5), and the polkit
+rule it installs (issue 16): each service's exposure score (systemd-analyze
+security --offline) is at most 1.5, and systemd-analyze verify is clean on
+each installed unit."""
 import os
 import re
 import shutil
@@ -37,6 +38,10 @@ class Units(unittest.TestCase):
             self.assertTrue(os.access(os.path.join(self.root, "usr/local/bin", binary), os.X_OK))
         self.assertTrue(os.path.exists(os.path.join(self.root, "usr/local/lib/sysusers.d/proxygw.conf")))
         self.assertTrue(os.path.exists(os.path.join(self.root, "etc/proxygw/proxygw.yaml")))
+        # The polkit rule for systemd:unit targets, naming no unit until the
+        # engine's unit writes it from the config.
+        with open(os.path.join(self.root, "etc/polkit-1/rules.d/50-proxygw.rules")) as f:
+            self.assertIn("var units = [];", f.read())
 
     def test_exposure_of_each_service_is_at_most_1_5(self):
         for unit in SERVICES:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The Debian 12 root that tests/integration/test_systemd.py boots with
-# systemd-nspawn: systemd, the system bus, the tools a user has, and the
+# systemd-nspawn: systemd, the system bus, polkit, the tools a user has, and the
 # runtime libraries of proxygw's binaries (never our own files: the test
 # installs them into an overlay with `make install DESTDIR=...`).
 #
@@ -16,10 +16,15 @@ set -eu
 PACKAGES="systemd systemd-sysv dbus procps iproute2 nftables conntrack python3 \
 libyaml-cpp0.7 libnftnl11 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libcap-ng0 libseccomp2 \
 libspdlog1.10 libfmt9 libsystemd0"
+# Installed with apt inside the new root once debootstrap is done: polkitd's
+# maintainer scripts fail in debootstrap's first configure pass. polkit lets
+# the proxygw user start and stop systemd:unit targets' units
+# (tests/integration/test_systemd_unit.py).
+LATE_PACKAGES="polkitd"
 SUITE=bookworm
 CACHE=${PROXYGW_TEST_CACHE:-/var/cache/proxygw-test}
 
-hash=$(printf '%s %s\n' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
+hash=$(printf '%s %s %s\n' "$SUITE" "$PACKAGES" "$LATE_PACKAGES" | sha256sum | cut -c1-12)
 root="$CACHE/debian12-systemd-$hash"
 
 if [ "${1:-}" = "--path" ]; then
@@ -45,6 +50,16 @@ if ! debootstrap --variant=minbase --include="$(echo $PACKAGES | tr ' ' ,)" "$SU
   echo "debian-root: debootstrap failed; see $log" >&2
   exit 1
 fi
+# No daemon starts while installing (invoke-rc.d(8)).
+printf '#!/bin/sh\nexit 101\n' > "$tmp/root/usr/sbin/policy-rc.d"
+chmod 755 "$tmp/root/usr/sbin/policy-rc.d"
+if ! DEBIAN_FRONTEND=noninteractive chroot "$tmp/root" apt-get install -y -q \
+     --no-install-recommends $LATE_PACKAGES >>"$log" 2>&1; then
+  echo "debian-root: installing $LATE_PACKAGES failed; see $log" >&2
+  exit 1
+fi
+rm -f "$tmp/root/usr/sbin/policy-rc.d"
+chroot "$tmp/root" apt-get clean
 touch "$tmp/root/.complete"
 rm -rf "$root"
 mv "$tmp/root" "$root"
