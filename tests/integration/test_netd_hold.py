@@ -168,6 +168,24 @@ class Hold(NetdTestCase):
         r = cl.result()
         self.assertEqual((r["ok"], r["refused"]), (300, 0), r)
 
+    def test_past_the_total_cap_packets_are_dropped_and_the_copy_is_64_bytes(self):
+        # 17 cold UDP keys, 300 datagrams each from one socket (each is a new
+        # flow's packet while it waits): 17 x 256 > 4,096, the total cap.
+        ports = range(5300, 5317)
+        self.hold([H("udp", "198.18.1.1:%d" % p, hold_s=60) for p in ports])
+        send = ("import socket\n"
+                "for p in range(5300, 5317):\n"
+                "    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "    for i in range(300): u.sendto(b'x', ('198.18.1.1', p))\n")
+        self.topo.exec(self.topo.client, [sys.executable, "-c", send])
+        wait_for(lambda: self.queued() == 4096, 30, what="4,096 held")
+        time.sleep(1)
+        self.assertEqual(self.queued(), 4096)
+        # copy_mode 2 (packet), copy_range 64: headers, never the payload.
+        text = self.topo.exec(self.topo.gw, ["cat", "/proc/net/netfilter/nfnetlink_queue"]).stdout
+        self.assertEqual([line.split()[3:5] for line in text.splitlines() if line.strip()],
+                         [["2", "64"]], text)
+
     def test_a_wildcard_mapping_forwards_what_a_specific_hold_holds(self):
         self.serve(("tcp", "198.18.2.2", 80, "be-tcp4"))
         self.hold([H("tcp", TCP_KEY, hold_s=60)])
