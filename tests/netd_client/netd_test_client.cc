@@ -99,6 +99,10 @@ void SendRequest(RequestBody body) { SendBytes(EncodeRequest(Request{g_next_id++
 bool ReadOne(bool block) {
   std::vector<std::uint8_t> buf(kMaxMessageBytes + 1);
   ssize_t n = recv(g_fd, buf.data(), buf.size(), block ? 0 : MSG_DONTWAIT);
+  // netd closing with our requests unread resets the connection, and the
+  // reset is reported before the replies it sent first (its refusal): read
+  // on once to find them, as the engine does (netd_connection.cc).
+  if (n < 0 && errno == ECONNRESET) n = recv(g_fd, buf.data(), buf.size(), block ? 0 : MSG_DONTWAIT);
   if (n < 0) {
     if (errno == EAGAIN) return true;
     std::cout << json{{"type", "closed"}, {"message", std::strerror(errno)}}.dump() << std::endl;
