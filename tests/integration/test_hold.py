@@ -23,13 +23,13 @@ class HoldTestCase(EngineTestCase):
 
     def backend_command(self, delay, *specs, fail=False):
         """A backend that records each start, waits `delay` seconds, then
-        serves `specs` ("tcp:8081:name") on BACKEND; or, with `fail`, records
-        the time and exits 1."""
+        serves `specs` ("tcp:8081:name" on BACKEND, or "tcp:[ADDR]:8081:name");
+        or, with `fail`, records the time and exits 1."""
         record = "echo start >> %s; sleep %s; " % (self.starts, delay)
         if fail:
             return record + "date +%%s.%%N > %s/failed_at; exit 1" % self.tmp
-        serve = " ".join("%s:%s:%s:%s" % (s.split(":")[0], BACKEND, s.split(":")[1],
-                                          s.split(":")[2]) for s in specs)
+        serve = " ".join(s if s.count(":") > 2 else s.replace(":", ":%s:" % BACKEND, 1)
+                         for s in specs)
         return record + "exec %s %s serve %s" % (sys.executable, NS_HELPER, serve)
 
     def configure(self, command, frontends, endpoints=None, idle="30s", ready="30s",
@@ -169,9 +169,7 @@ class HoldTcp(HoldTestCase):
 class HoldDualStack(HoldTestCase):
     def test_one_ipv6_and_one_ipv4_client_held_by_one_frontend_and_one_warm(self):
         # `[::]:P` with an endpoint of both families: keys of both, held alike.
-        record = "echo start >> %s; sleep 2; " % self.starts
-        self.configure(record + "exec %s %s serve tcp:%s:8081:be-game4 tcp:[2001:db8:100::1]:8081:be-game6"
-                       % (sys.executable, NS_HELPER, BACKEND),
+        self.configure(self.backend_command(2, "tcp:8081:be-game4", "tcp:[2001:db8:100::1]:8081:be-game6"),
                        "  - {name: game, kind: 'static:hold', listen: '[::]:8080', flow_timeout: 5s,"
                        " target: 'game:tcp'}\n",
                        endpoints="[{name: tcp, protocol: tcp, addresses: ['%s:8081', '[2001:db8:100::1]:8081']}]"
