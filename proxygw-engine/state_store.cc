@@ -1,12 +1,13 @@
 #include "proxygw-engine/state_store.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+
+#include "proxygw-engine/config/root_file.h"
 
 namespace engine {
 
@@ -47,18 +48,7 @@ nlohmann::json StateStore::Get(const std::string& name) const {
 
 Status StateStore::Put(const std::string& name, const nlohmann::json& record) {
   if (dir_.empty()) return Status::Ok();
-  std::string path = File(name);
-  std::string tmp = path + ".tmp";
-  std::string text = record.dump();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("write " + tmp, errno);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  int err = errno;
-  ::close(fd);
-  if (!ok) return Status::FromErrno("write " + tmp, err);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno("rename " + tmp, errno);
-  return Status::Ok();
+  return config::WriteFileAtomically(File(name), record.dump(), 0600);
 }
 
 Status StateStore::Set(const std::string& name, const std::string& key, nlohmann::json value) {

@@ -10,12 +10,12 @@
 
 namespace config {
 
-common::Status WriteFileAtomically(const std::string& path, const std::string& text) {
+common::Status WriteFileAtomically(const std::string& path, const std::string& text, mode_t mode) {
   std::string tmp = path + ".new";
   unlink(tmp.c_str());
-  common::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  common::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) return common::Status::FromErrno("create " + tmp, errno);
-  bool ok = fchmod(fd.get(), 0644) == 0 &&
+  bool ok = fchmod(fd.get(), mode) == 0 &&
             write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             fsync(fd.get()) == 0;
   int err = errno;

@@ -1,8 +1,10 @@
-// Writing a file that root-side steps derive from the config (netd's policy,
-// the polkit rule) so that its reader sees the old file or the new one,
-// never half of it. Root-side code (proxygw-engine --write-*, the
-// supervisor).
+// Writing a file so that its reader sees the old file or the new one, never
+// half of it: the files root-side steps derive from the config (netd's
+// policy, the polkit rule; proxygw-engine --write-*, the supervisor) and the
+// engine's state files (StateStore).
 #pragma once
+
+#include <sys/types.h>
 
 #include <string>
 
@@ -10,9 +12,10 @@
 
 namespace config {
 
-// Writes `text` to `path` with mode 0644: a temporary file beside it
+// Writes `text` to `path` with `mode`: a temporary file beside it
 // (`path`.new, O_EXCL, no symlink followed), fsync, rename. Error: the path
 // and what failed; the temporary file is removed then.
-common::Status WriteFileAtomically(const std::string& path, const std::string& text);
+common::Status WriteFileAtomically(const std::string& path, const std::string& text,
+                                   mode_t mode = 0644);
 
 }  // namespace config
