@@ -162,15 +162,19 @@ struct ChainDef {
   std::int32_t priority;
   ChainRole role;
 };
-// Hold chains run after conntrack (-200) and before the mark chains (-180):
-// a held packet released with NF_ACCEPT goes on to the mark and DNAT chains,
-// which then find its key enabled, so it is marked, timed and DNATed like
-// any first packet.
+// Hold chains run after conntrack (-200) and before the nat hook: a held
+// packet released with NF_ACCEPT goes on to the mark and DNAT chains, which
+// then find its key enabled, so it is marked, timed and DNATed like any first
+// packet. The mark chains are nat chains: the kernel runs nat chains only for
+// a flow's first packet (established packets never enter them) and before
+// the flow is confirmed, when its timeout policy can still be attached. They
+// run before the DNAT chains because the nat hook stops at the first chain
+// that sets up a binding.
 constexpr ChainDef kChains[] = {
     {"hold_pre", "filter", NF_INET_PRE_ROUTING, -190, ChainRole::kHold},
     {"hold_out", "filter", NF_INET_LOCAL_OUT, -190, ChainRole::kHold},
-    {"mark_pre", "filter", NF_INET_PRE_ROUTING, -180, ChainRole::kMark},
-    {"mark_out", "filter", NF_INET_LOCAL_OUT, -180, ChainRole::kMark},
+    {"mark_pre", "nat", NF_INET_PRE_ROUTING, -110, ChainRole::kMark},
+    {"mark_out", "nat", NF_INET_LOCAL_OUT, -110, ChainRole::kMark},
     {"dnat_pre", "nat", NF_INET_PRE_ROUTING, -100, ChainRole::kDnat},
     {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, ChainRole::kDnat},
 };
@@ -306,7 +310,7 @@ void AddMarkBitsChain(Batch& b, const std::string& table, Kind k, std::uint32_t 
 
 void AddChain(Batch& b, const std::string& table, const ChainDef& c, std::uint32_t mark_mask) {
   NewChain(b, table, c.name, &c);
-  if (c.role != ChainRole::kDnat) {
+  if (c.role == ChainRole::kHold) {
     // Only a flow's first packet: established traffic leaves after one rule.
     common::NftnlRule r = NewRule(table, c.name);
     CtLoad(r.get(), NFT_CT_STATE, NFT_REG32_00);
@@ -386,10 +390,10 @@ std::string MapName(MapRole role, Kind k) {
 
 std::string LayoutTag(std::uint32_t mark_mask) {
   // 2: hold sets and chains; 3: fib on every key; 4: only the mask's ct mark
-  // bits written.
+  // bits written; 5: mark chains of type nat.
   char mask[16];
   std::snprintf(mask, sizeof mask, "0x%08x", mark_mask);
-  return std::string("proxygw-netd layout 4, ct mark mask ") + mask;
+  return std::string("proxygw-netd layout 5, ct mark mask ") + mask;
 }
 
 std::string TimeoutName(const Mapping& m) {

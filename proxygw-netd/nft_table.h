@@ -15,15 +15,14 @@
 //     match to nfqueue kHoldQueue (HoldQueue reads them). A key's hold elements
 //     leave in the transaction that installs its mapping and come back in the
 //     one that removes it.
-//   - chains `mark_pre`/`mark_out` (filter, prerouting/output, priority -180):
-//     on a flow's first packet, set its ct timeout policy and the mask's bits
+//   - chains `mark_pre`/`mark_out` (nat, prerouting/output, priority -110:
+//     nat chains see only a flow's first packet, before it is confirmed, and
+//     must come before the DNAT chains): set its ct timeout policy and the mask's bits
 //     of its ct mark: they clear those bits, then jump to the kind's chain
 //     `markbits4`... (no hook), which sets each bit of the mapping's mark,
 //     one rule per bit of the mask. Others' bits stay. (`ct mark set ct mark
 //     & ~mask | value` in one rule needs a bitwise OR between two registers:
 //     kernel 6.13+ has it, but nft before 1.1 aborts listing such a rule.)
-//     They run before mangle (-150), so others' masked ct mark writes keep
-//     our bits.
 //   - chains `dnat_pre`/`dnat_out` (nat, prerouting/output, priority -100): DNAT.
 //   - wildcard rules match only local destinations (`fib daddr type local`),
 //     never 127.0.0.0/8 or ::1, and check `meta nfproto` first; output rules

@@ -68,7 +68,7 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
   EXPECT_TRUE(t->persistent()) << "kernel 6.9+ has owner+persist";
   std::string listing = Sh("nft list table inet " + TableName());
   EXPECT_NE(listing.find("flags owner"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("comment \"proxygw-netd layout 4, ct mark mask 0xffff0000\""),
+  EXPECT_NE(listing.find("comment \"proxygw-netd layout 5, ct mark mask 0xffff0000\""),
             std::string::npos);
   for (const char* s : {"map dnat4",
                         "map dnat6",
@@ -87,7 +87,7 @@ TEST(NftTable, CreatesTheLayoutWithOwnerAndPersistFlags) {
                         "chain mark_out",
                         "chain dnat_pre",
                         "chain dnat_out",
-                        "type filter hook prerouting priority -180",
+                        "type nat hook prerouting priority dstnat - 10",
                         "type nat hook output priority -100",
                         "ct state ! new accept",
                         "ct mark set ct mark & 0x0000ffff jump markbits4",
@@ -356,17 +356,19 @@ void SendUdp(const char* to) {
 }
 
 // Issue 13: `ct mark set` wrote all 32 bits of the ct mark, so bits another
-// user had set outside netd's mask were lost. Another table's rule, between
-// conntrack (-200) and netd's mark chain (-180), sets bit 0x1 on a flow's
-// first packet; after netd's mapping marks the flow, it carries both. For
-// each kind of mapping, with marks of one and of two bits.
+// user had set outside netd's mask were lost. Another table's rules set bit
+// 0x1 before netd's mark chain (at -195) and bit 0x2 after it (at 0) on a
+// flow's first packet; the flow ends with both and netd's mark. For each
+// kind of mapping, with marks of one and of two bits.
 TEST(NftTable, MarkingAFlowKeepsOtherUsersMarkBits) {
   auto t = OpenOk(Opts());
   ASSERT_NE(t, nullptr);
   Sh("ip addr add 198.18.0.77/32 dev lo; ip addr add 2001:db8::77/128 dev lo nodad");
   Sh("nft add table inet t_other_user && "
      "nft add chain inet t_other_user out '{ type filter hook output priority -195; }' && "
-     "nft add rule inet t_other_user out ct state new ct mark set ct mark or 0x1");
+     "nft add rule inet t_other_user out ct state new ct mark set ct mark or 0x1 && "
+     "nft add chain inet t_other_user late '{ type filter hook output priority 0; }' && "
+     "nft add rule inet t_other_user late ct state new ct mark set ct mark or 0x2");
   struct Case {
     const char *listen, *dest, *send;
   } cases[] = {{"198.18.0.77:5353", "198.18.0.77:5354", "198.18.0.77:5353"},
@@ -382,7 +384,7 @@ TEST(NftTable, MarkingAFlowKeepsOtherUsersMarkBits) {
     std::string port = c.send + std::string(c.send).rfind(':') + 1;
     std::string ct = Sh("conntrack -L -f ipv4 -p udp --orig-port-dst " + port +
                         "; conntrack -L -f ipv6 -p udp --orig-port-dst " + port);
-    std::uint32_t mark = t->MarkOf(m.key) | 0x1;
+    std::uint32_t mark = t->MarkOf(m.key) | 0x3;
     EXPECT_NE(ct.find("mark=" + std::to_string(mark) + " "), std::string::npos)
         << c.listen << ": want mark " << mark << ":\n" << ct;
   }
