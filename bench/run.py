@@ -175,6 +175,7 @@ def main():
     ctx.skip_udp64 = False
     # Section 2
     ctx.sync_sizes = [1, 1000, 10000] if ctx.quick else [1, 1000, 10000, 50000]
+    ctx.many_targets = 1000 if ctx.quick else 10000
     ctx.toggles = 100 if ctx.quick else 1000
     ctx.toggle_seconds = 10 if ctx.quick else 40  # per table size: bounded in time too
     ctx.engine_warms_ctl = 5 if ctx.quick else 50

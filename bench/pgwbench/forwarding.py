@@ -12,6 +12,11 @@ Paths (same client, gateway and backend namespaces, same backend servers):
   nft      a hand-written nftables DNAT map (forwarding-anchors.md's layout (b)):
            the least a user could write, to tell what proxygw's table (marks,
            timeout policies, flow events) costs over kernel DNAT itself
+  routed-ct    routed as above, with conntrack on in the gateway (an empty nat
+               chain) and nobody listening to its events: what conntrack costs
+  routed-netd  routed as above while proxygw runs in the gateway (its table,
+               netd listening to conntrack events): what proxygw costs the
+               traffic it does not forward
 Optional (--paths): socat-default (plain options), proxyd (systemd-socket-proxyd).
 
 Tests, each `duration` seconds, 2 s apart, every client command bounded by a
@@ -95,8 +100,18 @@ table inet bench_dnat {
 }
 """
 
+# Conntrack on, no NAT rule: a nat chain registers conntrack's hooks and sees
+# only a flow's first packet.
+NFT_CT_ONLY = """\
+table inet bench_ct {
+  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
+}
+"""
+
 LABELS = {
     "routed": "routed (no NAT, no conntrack)",
+    "routed-ct": "routed, conntrack on, no listener",
+    "routed-netd": "routed, proxygw running (netd listening)",
     "proxygw": "proxygw (kernel DNAT)",
     "nft": "hand-written nft DNAT map",
     "haproxy": "HAProxy 2.6 (mode tcp)",
@@ -104,7 +119,7 @@ LABELS = {
     "socat-default": "socat (defaults)",
     "proxyd": "systemd-socket-proxyd",
 }
-DEFAULT_PATHS = ["routed", "proxygw", "nft", "haproxy", "socat"]
+DEFAULT_PATHS = ["routed", "routed-ct", "routed-netd", "proxygw", "nft", "haproxy", "socat"]
 
 
 # The gateway ports a proxy listens on -> the backend ports (iperf3, nginx).
@@ -170,6 +185,20 @@ class Routed(Path):
             raise RuntimeError("the gateway namespace still has nftables tables: %s" % tables)
 
 
+class RoutedCt(Routed):
+    name = "routed-ct"
+
+    def setup(self):
+        path = os.path.join(self.ctx.workdir, "ct.nft")
+        with open(path, "w") as f:
+            f.write(NFT_CT_ONLY)
+        run(topo.ns_exec(topo.GATEWAY, ["nft", "-f", path]))
+
+    def teardown(self):
+        run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "table", "inet", "bench_ct"]))
+        run(topo.ns_exec(topo.GATEWAY, ["conntrack", "-F"]), check=False)
+
+
 class Proxygw(Path):
     name = "proxygw"
 
@@ -188,6 +217,13 @@ class Proxygw(Path):
         self.gw.stop()
         if self.gw.table_present():
             raise RuntimeError("proxygw's table is still in the gateway namespace")
+
+
+class RoutedNetd(Proxygw):
+    """proxygw runs with its mappings on, but the client addresses the backend."""
+    name = "routed-netd"
+    iperf_addr = Routed.iperf_addr
+    http_addr = Routed.http_addr
 
 
 class NftDnat(Path):
@@ -251,7 +287,7 @@ class Proxyd(Path):
                 cwd=BENCH_DIR)
 
 
-PATHS = {c.name: c for c in (Routed, Proxygw, NftDnat, Haproxy, Socat, SocatDefault, Proxyd)}
+PATHS = {c.name: c for c in (Routed, RoutedCt, RoutedNetd, Proxygw, NftDnat, Haproxy, Socat, SocatDefault, Proxyd)}
 
 
 # --- tests ------------------------------------------------------------------------

@@ -222,6 +222,15 @@ def control_md(ctl):
             lines.append("")
             lines.append("Failed samples: %s" % "; ".join(e["failures"][:5]))
         lines.append("")
+    m = ctl.get("many_targets")
+    if m:
+        lines.append("**The engine with %s targets** (static:none, each behind its own static:always frontend, so "
+                     "every mapping is on): all active %s s after the start; RSS engine %s MiB, netd %s MiB; CPU over "
+                     "10 idle seconds engine %s s, netd %s s." % (
+                         f(m["targets"], 0), f(m["all_active_s"], 1), f(m["engine_rss_kib"] / 1024, 1),
+                         f(m["netd_rss_kib"] / 1024, 1), f(m["idle_cpu_s_per_10s"]["engine"], 2),
+                         f(m["idle_cpu_s_per_10s"]["netd"], 2)))
+        lines.append("")
     n = ctl.get("netd", {})
     if n.get("toggles"):
         rows = []
@@ -372,7 +381,11 @@ METHOD = """\
   198.18.10.1 | 198.18.11.1 with a VIP 198.18.100.1 on lo, `pgwb-b` backend 198.18.11.2), veth pairs with default
   settings, no SNAT (the backend routes back through the gateway). The gateway forwards; client and gateway use
   `tcp_tw_reuse=1` and ports 10000-65000. Nothing outside these namespaces is changed; they are deleted at the end.
-- **Paths**: *routed* has no nftables table in the gateway, hence no conntrack (the ceiling); *proxygw* is
+- **Paths**: *routed* has no nftables table in the gateway, hence no conntrack (the ceiling); *routed,
+  conntrack on* adds only an empty nat chain (conntrack tracks every flow, nobody listens to its events);
+  *routed, proxygw running* is routed traffic (the client addresses the backend) while proxygw runs with its
+  mappings on: its table's chains and netd's conntrack event socket (filtered by mark in the kernel) are what
+  proxygw costs traffic it does not forward; *proxygw* is
   proxygw-netd (own uid, CAP_NET_ADMIN only) and proxygw-engine (engine uid, no capability) with static:none
   targets behind static:always frontends, the mappings switched on by netd in its own table `inet proxygw`
   (flow_timeout 60 s); *nft* is a hand-written table with one DNAT map in a prerouting nat chain (no marks, no
