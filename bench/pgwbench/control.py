@@ -46,6 +46,10 @@ frontends:
 """
 
 
+# The endpoints of the many-targets run: 198.18.64.1 onwards, 250 per /24.
+MANY_NET = "198.18.64.0/18"
+
+
 def stats(values):
     if not values:
         return {"n": 0}
@@ -150,14 +154,21 @@ def engine_many_targets(ctx):
     """The engine's and netd's memory with ctx.many_targets static:none targets,
     each behind its own static:always frontend (so every mapping is on)."""
     n = ctx.many_targets
+    # Each target's endpoint is an address of its own in MANY_NET, local to
+    # the backend (a local route: any address of the block), where one
+    # acceptor answers every readiness probe.
     body = ["targets:"]
     for i in range(n):
         body.append("  - {name: t%d, kind: 'static:none', idle_timeout: 1h, endpoints: "
-                    "[{name: http, protocol: tcp, address: '%s:80'}]}" % (i, topo.BACKEND_IP))
+                    "[{name: http, protocol: tcp, address: '198.18.%d.%d:81'}]}" % (i, 64 + i // 250, 1 + i % 250))
     body.append("frontends:")
     for i in range(n):
         body.append("  - {name: f%d, kind: 'static:always', listen: '%s:%d', flow_timeout: 60s, target: 't%d:http'}" % (
             i, topo.GW_CLIENT_IP, 20000 + i, i))
+    run(topo.ns_exec(topo.BACKEND, ["ip", "route", "add", "local", MANY_NET, "dev", "lo"]))
+    run(topo.ns_exec(topo.GATEWAY, ["ip", "route", "add", MANY_NET, "via", topo.BACKEND_IP]))
+    acceptor = ctx.procs.start(topo.ns_exec(topo.BACKEND, [sys.executable, "-m", "pgwbench.nsclient", "acceptor", 81]),
+                               cwd=BENCH_DIR)
     gw = Gateway(ctx.procs, ctx.workdir, ctx.build, tag="pgw-control-many")
     t0 = time.monotonic()
     try:
@@ -172,6 +183,9 @@ def engine_many_targets(ctx):
                                      "netd": cpu.proc_times(gw.netd.pid) - d0}
     finally:
         gw.stop()
+        ctx.procs.stop(acceptor)
+        run(topo.ns_exec(topo.GATEWAY, ["ip", "route", "del", MANY_NET]), check=False)
+        run(topo.ns_exec(topo.BACKEND, ["ip", "route", "del", "local", MANY_NET, "dev", "lo"]), check=False)
     return out
 
 

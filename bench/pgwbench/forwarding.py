@@ -17,7 +17,10 @@ Paths (same client, gateway and backend namespaces, same backend servers):
   routed-netd  routed as above while proxygw runs in the gateway (its table,
                netd listening to conntrack events): what proxygw costs the
                traffic it does not forward
-Optional (--paths): socat-default (plain options), proxyd (systemd-socket-proxyd).
+Optional (--paths): socat-default (plain options), proxyd (systemd-socket-proxyd),
+  proxygw-table (proxygw's table with its mappings on, netd and the engine
+  killed: the table stays, nobody listens to conntrack events; tells the
+  rules' cost from the events').
 
 Tests, each `duration` seconds, 2 s apart, every client command bounded by a
 timeout: iperf3 TCP 1 and 8 streams, UDP 1400 B and 64 B offered at 1 Gbit/s,
@@ -40,6 +43,7 @@ netd, engine), less the background measured on CPU 1 just before.
 import json
 import os
 import resource
+import signal
 import sys
 import time
 
@@ -117,6 +121,7 @@ LABELS = {
     "haproxy": "HAProxy 2.6 (mode tcp)",
     "socat": "socat (backlog=1024, nodelay)",
     "socat-default": "socat (defaults)",
+    "proxygw-table": "proxygw's table alone (netd stopped)",
     "proxyd": "systemd-socket-proxyd",
 }
 DEFAULT_PATHS = ["routed", "routed-ct", "routed-netd", "proxygw", "nft", "haproxy", "socat"]
@@ -226,6 +231,23 @@ class RoutedNetd(Proxygw):
     http_addr = Routed.http_addr
 
 
+class ProxygwTable(Proxygw):
+    """proxygw's table with its mappings on, after netd and the engine were
+    SIGKILLed: the persistent table forwards, nobody reads conntrack events."""
+    name = "proxygw-table"
+
+    def setup(self):
+        super().setup()
+        for p in (self.gw.engine, self.gw.netd):
+            self.ctx.procs.stop(p, sig=signal.SIGKILL)
+        self.gw.engine = self.gw.netd = None
+        if not self.gw.table_present():
+            raise RuntimeError("proxygw's table went with netd (no persist flag?)")
+
+    def teardown(self):
+        self.gw.stop()  # deletes the orphaned table
+
+
 class NftDnat(Path):
     name = "nft"
 
@@ -287,7 +309,8 @@ class Proxyd(Path):
                 cwd=BENCH_DIR)
 
 
-PATHS = {c.name: c for c in (Routed, RoutedCt, RoutedNetd, Proxygw, NftDnat, Haproxy, Socat, SocatDefault, Proxyd)}
+PATHS = {c.name: c for c in (Routed, RoutedCt, RoutedNetd, Proxygw, ProxygwTable, NftDnat, Haproxy, Socat,
+                              SocatDefault, Proxyd)}
 
 
 # --- tests ------------------------------------------------------------------------

@@ -18,6 +18,9 @@ Each prints one JSON object.
                                 then connects every 0.2 ms until one succeeds and
                                 prints its wall-clock time; for the warm -> live
                                 measurement, without a process start per sample
+  acceptor PORT                 listens on every local address's PORT, accepts
+                                and closes connections until killed (readiness
+                                probes of many targets)
 """
 import json
 import socket
@@ -176,7 +179,17 @@ def poller(addr, port):
     return {"done": True}
 
 
+def acceptor(port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", int(port)))
+    ls.listen(4096)
+    while True:
+        ls.accept()[0].close()
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    fn = {"seqlat": seqlat, "cold": cold, "held": held, "flow": flow, "connect": connect, "poller": poller}[cmd]
+    fn = {"seqlat": seqlat, "cold": cold, "held": held, "flow": flow, "connect": connect, "poller": poller,
+          "acceptor": acceptor}[cmd]
     print(json.dumps(fn(*args)), flush=True)
