@@ -54,4 +54,8 @@ void CheckPlugins(const config::Config& cfg, std::vector<config::ConfigError>* e
 // `config` is set only when there is no error.
 config::LoadResult LoadAndCheck(const std::string& path);
 
+// Gives every options node of `cfg` its own copy of its subtree (without line
+// numbers), so that the parsed file's nodes are freed. LoadAndCheck does it.
+void DetachOptions(config::Config& cfg);
+
 }  // namespace engine
