@@ -55,7 +55,7 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
   RetryTimer reconnect;
   RepeatedFailure failure;
   std::uint32_t max_mappings = 0;  // netd's limit, from its hello
-  netd_stubs::Owned desired;
+  netd_stubs::Installed desired;
   std::map<std::string, std::vector<Hold>> holds;  // by owner (frontend)
   bool synced = false;  // the full sync of this connection has been sent
   std::map<std::pair<Proto, common::AddrPort>, std::uint32_t> counts;
@@ -199,11 +199,11 @@ struct NetdDataplane::Impl : std::enable_shared_from_this<Impl> {
   // and forgotten: a refused request would close the connection of all).
   void SyncAll() {
     auto self = shared_from_this();
-    netd_stubs::SyncPlan plan = netd_stubs::PlanSync(desired, max_mappings);
+    netd_stubs::SyncPlan plan = netd_stubs::PlanSync(desired.owned(), max_mappings);
     for (const auto& [owner, why] : plan.refused) {
       log.Warn("left a target's mappings out of the sync: netd would refuse them",
                {{"target", owner}, {"error", why.message()}});
-      desired.erase(owner);
+      desired.Erase(owner);
       asio::post(io, [w = weak_from_this(), owner, why] {
         if (auto s = w.lock(); s && s->listener.refused) s->listener.refused(owner, why);
       });
@@ -321,7 +321,7 @@ bool NetdDataplane::connected() const { return impl_->ready(); }
 void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>& mappings,
                            Done done) {
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
-  auto change = netd_stubs::Enable(impl_->desired, owner, mappings, impl_->max_mappings);
+  auto change = impl_->desired.Enable(owner, mappings, impl_->max_mappings);
   if (!change.ok()) return done(change.status());
   auto self = impl_;
   impl_->Send(std::move(change).value(),
@@ -329,7 +329,7 @@ void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>&
                 if (r.ok()) self->Observe(sent);
                 Status st = Impl::StatusOf(r);
                 if (st.ok()) {
-                  self->desired[owner] = mappings;
+                  self->desired.Set(owner, mappings);
                   if (const auto* a = std::get_if<ApplyReply>(&std::get<ReplyBody>(r->body))) {
                     self->Warn(a->warnings);
                   }
@@ -339,14 +339,14 @@ void NetdDataplane::Enable(const std::string& owner, const std::vector<Mapping>&
 }
 
 void NetdDataplane::Disable(const std::string& owner, Done done) {
-  if (!impl_->desired.count(owner)) return done(Status::Ok());
+  if (!impl_->desired.Has(owner)) return done(Status::Ok());
   if (!impl_->ready()) return done(Status::Unavailable("not connected to proxygw-netd"));
   auto self = impl_;
-  impl_->Send(netd_stubs::Disable(impl_->desired, owner),
+  impl_->Send(impl_->desired.Disable(owner),
               [self, owner, done, sent = Clock::now()](Result<NetdMessage> r) {
                 if (r.ok()) self->Observe(sent);
                 Status st = Impl::StatusOf(r);
-                if (st.ok()) self->desired.erase(owner);
+                if (st.ok()) self->desired.Erase(owner);
                 done(st);
               });
 }
@@ -360,7 +360,7 @@ void NetdDataplane::Flush(const std::vector<MappingKey>& keys, Done done) {
 }
 
 void NetdDataplane::Preset(const std::string& owner, const std::vector<Mapping>& mappings) {
-  impl_->desired[owner] = mappings;
+  impl_->desired.Set(owner, mappings);
 }
 
 Status NetdDataplane::SetHolds(const std::string& owner, const std::vector<Hold>& hs) {

@@ -82,6 +82,40 @@ TEST(NetdStubs, EnableRefusesMoreMappingsThanOneMessageCarries) {
   EXPECT_EQ(EnableError({}, "web", many, 5000), "1025 mappings; one request carries at most 1024");
 }
 
+TEST(NetdStubs, AnOwnerMaySwitchItsOwnSpecificMappingToTheWildcardOfThatPort) {
+  Installed installed({{"web", {TcpMapping("198.18.0.1:80", "198.18.2.2:80")}}});
+  auto r = installed.Enable("web", {TcpMapping("0.0.0.0:80", "198.18.2.2:80")}, 100);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->disable, std::vector<MappingKey>{TcpMapping("198.18.0.1:80", "198.18.2.2:80").key});
+  // Another owner's specific mapping still overlaps.
+  installed.Set("game", {TcpMapping("198.18.0.2:80", "198.18.2.3:80")});
+  EXPECT_FALSE(installed.Enable("web", {TcpMapping("0.0.0.0:80", "198.18.2.2:80")}, 100).ok());
+}
+
+// The index kept across changes answers as one built from scratch: keys,
+// ports and the count follow Set and Erase.
+TEST(NetdStubs, TheInstalledIndexFollowsSetAndErase) {
+  Installed installed;
+  installed.Set("a", {TcpMapping("0.0.0.0:80", "198.18.2.2:80"),
+                      TcpMapping("198.18.0.1:81", "198.18.2.2:81")});
+  installed.Set("b", {TcpMapping("198.18.0.1:82", "198.18.2.2:82")});
+  EXPECT_FALSE(installed.Enable("c", {TcpMapping("198.18.0.1:80", "198.18.2.3:80")}, 100).ok())
+      << "under a's wildcard";
+  EXPECT_FALSE(installed.Enable("c", {TcpMapping("198.18.0.1:82", "198.18.2.3:82")}, 100).ok())
+      << "b's key";
+  EXPECT_FALSE(installed.Enable("c", {TcpMapping("198.18.0.1:90", "198.18.2.3:90")}, 3).ok())
+      << "4 in all past a limit of 3";
+  installed.Set("a", {TcpMapping("198.18.0.1:81", "198.18.2.2:81")});  // a drops its wildcard
+  installed.Erase("b");
+  EXPECT_TRUE(installed.Enable("c", {TcpMapping("198.18.0.1:80", "198.18.2.3:80"),
+                                     TcpMapping("198.18.0.1:82", "198.18.2.3:82")},
+                               3)
+                  .ok());
+  EXPECT_EQ(installed.owned(), (Owned{{"a", {TcpMapping("198.18.0.1:81", "198.18.2.2:81")}}}));
+  installed.Set("a", {});
+  EXPECT_FALSE(installed.Has("a"));
+}
+
 TEST(NetdStubs, DisableRemovesEverythingTheOwnerHas) {
   Owned installed{{"web", {TcpMapping("198.18.0.1:80", "198.18.2.2:80")}}};
   EXPECT_EQ(Disable(installed, "web").disable,
