@@ -46,8 +46,8 @@ frontends:
 """
 
 
-# The endpoints of the many-targets run: 198.18.64.1 onwards, 250 per /24.
-MANY_NET = "198.18.64.0/18"
+# The endpoints of the many-targets run: 198.18.128.1 onwards, 250 per /24.
+MANY_NET = "198.18.128.0/18"
 
 
 def stats(values):
@@ -160,7 +160,7 @@ def engine_many_targets(ctx):
     body = ["targets:"]
     for i in range(n):
         body.append("  - {name: t%d, kind: 'static:none', idle_timeout: 1h, endpoints: "
-                    "[{name: http, protocol: tcp, address: '198.18.%d.%d:81'}]}" % (i, 64 + i // 250, 1 + i % 250))
+                    "[{name: http, protocol: tcp, address: '198.18.%d.%d:81'}]}" % (i, 128 + i // 250, 1 + i % 250))
     body.append("frontends:")
     for i in range(n):
         body.append("  - {name: f%d, kind: 'static:always', listen: '%s:%d', flow_timeout: 60s, target: 't%d:http'}" % (
