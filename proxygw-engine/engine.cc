@@ -80,14 +80,44 @@ void Engine::Impl::UpdateKeptWarm(const std::string& name) {
   auto it = targets.find(name);
   if (it == targets.end() || !it->second.target) return;
   std::string by;
-  for (const auto& [fname, slot] : frontends) {
-    if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr &&
-        slot.frontend->handler()->KeepsTargetWarm()) {
-      by = fname;
-      break;
+  if (auto f = frontends_of.find(name); f != frontends_of.end()) {
+    for (const auto& fname : f->second) {
+      const FrontendSlot& slot = frontends.at(fname);
+      if (slot.frontend && slot.frontend->handler() != nullptr &&
+          slot.frontend->handler()->KeepsTargetWarm()) {
+        by = fname;
+        break;
+      }
     }
   }
   if (by != it->second.target->kept_warm_by()) it->second.target->KeepWarm(by);
+}
+
+void Engine::Impl::PutFrontend(const std::string& name, FrontendSlot slot) {
+  if (auto it = frontends.find(name); it != frontends.end()) (void)TakeFrontend(it);
+  frontends_of[slot.conf->target].insert(name);
+  frontends[name] = std::move(slot);
+}
+
+FrontendSlot Engine::Impl::TakeFrontend(std::map<std::string, FrontendSlot>::iterator it) {
+  auto of = frontends_of.find(it->second.conf->target);
+  if (of != frontends_of.end() && of->second.erase(it->first) && of->second.empty()) {
+    frontends_of.erase(of);
+  }
+  FrontendSlot slot = std::move(it->second);
+  frontends.erase(it);
+  return slot;
+}
+
+std::vector<FrontendHandler*> Engine::Impl::HandlersOf(const std::string& name) {
+  std::vector<FrontendHandler*> out;
+  if (auto f = frontends_of.find(name); f != frontends_of.end()) {
+    for (const auto& fname : f->second) {
+      const FrontendSlot& slot = frontends.at(fname);
+      if (slot.frontend && slot.frontend->handler() != nullptr) out.push_back(slot.frontend->handler());
+    }
+  }
+  return out;
 }
 
 Status Engine::Impl::Build() {
@@ -99,7 +129,7 @@ Status Engine::Impl::Build() {
     (void)BuildTarget(t.name, sink);
   }
   for (const auto& f : current->frontends) {
-    frontends[f.name] = FrontendSlot{current, &f};
+    PutFrontend(f.name, FrontendSlot{current, &f});
     (void)BuildFrontend(f.name, sink);
   }
   if (!errors.empty()) {
@@ -141,11 +171,7 @@ void Engine::Impl::OnTargetChanged(const std::string& name, std::uint64_t serial
     return;
   } else {
     if (s == TargetState::kActive) {
-      for (auto& [fname, slot] : frontends) {
-        if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr) {
-          slot.frontend->handler()->OnTargetActive();
-        }
-      }
+      for (FrontendHandler* h : HandlersOf(name)) h->OnTargetActive();
     }
     if (s == TargetState::kInactive && warm_after_drain.erase(name) && !closed) {
       // Posted: the target is still inside its own state change.
@@ -165,11 +191,7 @@ void Engine::Impl::OnTargetChanged(const std::string& name, std::uint64_t serial
 void Engine::Impl::OnTargetFailed(const std::string& name, std::uint64_t serial) {
   auto it = targets.find(name);
   if (it == targets.end() || it->second.serial != serial) return;  // a retiring one
-  for (auto& [fname, slot] : frontends) {
-    if (slot.conf->target == name && slot.frontend && slot.frontend->handler() != nullptr) {
-      slot.frontend->handler()->OnTargetFailed();
-    }
-  }
+  for (FrontendHandler* h : HandlersOf(name)) h->OnTargetFailed();
 }
 
 void Engine::Impl::WarmSignal(const std::string& name) {

@@ -84,7 +84,10 @@ struct Engine::Impl {
   PluginRegistry reg;
   std::map<std::string, TargetSlot> targets;
   std::map<std::string, RetiringTarget> retiring;  // at most one per name
-  std::map<std::string, FrontendSlot> frontends;
+  std::map<std::string, FrontendSlot> frontends;  // changed only by Put/TakeFrontend
+  // The names in `frontends` by their target: a target's state change
+  // reaches its frontends without a walk over all of them.
+  std::map<std::string, std::set<std::string>> frontends_of;
   std::map<std::uint64_t, FrontendSlot> closing_frontends;
   std::uint64_t serials = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
@@ -110,6 +113,12 @@ struct Engine::Impl {
   // cannot be built.
   bool BuildTarget(const std::string& name, config::ErrorSink& errors);
   bool BuildFrontend(const std::string& name, config::ErrorSink& errors);
+  // Sets frontend `name`'s slot, replacing the one it had.
+  void PutFrontend(const std::string& name, FrontendSlot slot);
+  // Removes frontend `it` and returns its slot.
+  FrontendSlot TakeFrontend(std::map<std::string, FrontendSlot>::iterator it);
+  // The built frontends of target `name` that have a handler, by name.
+  std::vector<FrontendHandler*> HandlersOf(const std::string& name);
   // Tells target `name` which frontend keeps it warm, if any (KeepWarm).
   void UpdateKeptWarm(const std::string& name);
   // The built target `name` of this serial: the running one or a retiring one.

@@ -121,10 +121,10 @@ void Engine::Impl::Apply(const ReloadPlan& plan, ConfigPtr next) {
     if (slot.target) slot.target->SetMappings(TargetMappings(*current, name));
   }
   for (const auto& name : plan.frontends.changed) {
-    frontends[name] = FrontendSlot{current, FindFrontend(*current, name)};
+    PutFrontend(name, FrontendSlot{current, FindFrontend(*current, name)});
   }
   for (const auto& name : plan.frontends.added) {
-    frontends[name] = FrontendSlot{current, FindFrontend(*current, name)};
+    PutFrontend(name, FrontendSlot{current, FindFrontend(*current, name)});
     StartFrontend(name);
   }
 }
@@ -194,8 +194,7 @@ void Engine::Impl::BuildWaiting(const std::string& name) {
 void Engine::Impl::CloseFrontend(const std::string& name, std::function<void()> then) {
   auto it = frontends.find(name);
   if (it == frontends.end()) return;
-  FrontendSlot slot = std::move(it->second);
-  frontends.erase(it);
+  FrontendSlot slot = TakeFrontend(it);
   UpdateKeptWarm(slot.conf->target);
   if (!slot.frontend) {
     if (then) then();
