@@ -1,6 +1,6 @@
 // StateStore: what the engine must remember across its own restart, one small
 // JSON file per target under engine.state_dir (written atomically: temp file,
-// fsync, rename). A restarted engine reads it to adopt targets that were
+// rename; no fsync, see Put). A restarted engine reads it to adopt targets that were
 // active and backends (static:cmd processes) that are still running, instead
 // of tearing down forwarding that clients use. Event loop only.
 #pragma once

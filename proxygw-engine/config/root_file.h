@@ -13,9 +13,11 @@
 namespace config {
 
 // Writes `text` to `path` with `mode`: a temporary file beside it
-// (`path`.new, O_EXCL, no symlink followed), fsync, rename. Error: the path
+// (`path`.new, O_EXCL, no symlink followed), fsync unless `durable` is false,
+// rename. Without the fsync the file is still whole or old for any reader
+// while the host runs, but may be empty after a power loss. Error: the path
 // and what failed; the temporary file is removed then.
 common::Status WriteFileAtomically(const std::string& path, const std::string& text,
-                                   mode_t mode = 0644);
+                                   mode_t mode = 0644, bool durable = true);
 
 }  // namespace config
