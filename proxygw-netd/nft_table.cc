@@ -106,6 +106,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
   // owner+persist first, plain on kernels without them.
   auto build = [&](bool replace) -> Status {
     for (std::uint32_t flags : {kTableFlagOwner | kTableFlagPersist, 0u}) {
+      if (flags != 0 && !t.opt.try_persist) continue;
       Batch b(t.nl.seq());
       if (replace) DelTable(b, t.table);
       AddTable(b, t.table, flags, LayoutTag(mask));

@@ -70,8 +70,11 @@ class NftTable {
     std::uint32_t mark_mask = 0xffff0000;
     // Most mappings netd holds; at most the number of mark values the mask has.
     std::uint32_t max_mappings = 10000;
-    // Test hook: the table name. Production always uses "proxygw".
+    // Test hooks: the table name (production always uses "proxygw"), and
+    // whether to ask for owner+persist (false: a plain table, as on kernels
+    // before 6.9).
     const char* table_name = "proxygw";
+    bool try_persist = true;
   };
 
   // The nfqueue the hold chains queue to ("pg"). Queues are per network

@@ -446,6 +446,40 @@ TEST(NftTable, AnAdoptedMappingWhoseMarkDiffersIsRewritten) {
   EXPECT_EQ(r->unchanged, 1u);
 }
 
+// Issue 13: kernels before 6.9 have no owner and persist flags. netd then
+// creates a plain table, and a restarted netd adopts it with its mappings
+// (forced here with try_persist: the test machines run 6.18).
+TEST(NftTable, WithoutOwnerAndPersistAPlainTableIsCreatedAndAdopted) {
+  auto o = Opts();
+  o.try_persist = false;
+  auto m = M("198.18.0.1:80", "198.18.2.2:80", 45);
+  {
+    auto t = OpenOk(o);
+    ASSERT_NE(t, nullptr);
+    EXPECT_STREQ(t->how_opened(), "created");
+    EXPECT_FALSE(t->persistent());
+    ASSERT_TRUE(Sync(*t, {m}).ok());
+    // No table flags (a set's flags are indented twice).
+    std::string listing = Sh("nft list table inet " + TableName());
+    EXPECT_EQ(listing.find("\n\tflags "), std::string::npos) << listing;
+  }
+  // A plain table stays when its netd goes; the next one adopts it (and
+  // does not make it persistent, even when it could).
+  for (bool persist : {false, true}) {
+    o.try_persist = persist;
+    auto t = OpenOk(o);
+    ASSERT_NE(t, nullptr);
+    EXPECT_STREQ(t->how_opened(), "adopted");
+    EXPECT_FALSE(t->persistent());
+    ASSERT_EQ(t->installed().size(), 1u);
+    EXPECT_EQ(t->installed().begin()->second.mapping, m);
+    auto r = Sync(*t, {m});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->unchanged, 1u);
+  }
+  EXPECT_EQ(Sh("nft list table inet " + TableName()).find("\n\tflags "), std::string::npos);
+}
+
 // Issue 13: deleting a ct timeout object walks the whole conntrack table,
 // and one sync deleted every object its mappings had used (up to
 // max_mappings of them). Unused objects are kept for reuse, up to 32, and
