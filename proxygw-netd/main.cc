@@ -429,13 +429,13 @@ int main(int argc, char** argv) {
   if (Status st = netd::LoadSeccomp(args.seccomp); !st.ok()) Fail("load seccomp filter", st);
   netd::Log(netd::LogLevel::kInfo, "serving",
             "table=" + std::string((*table)->how_opened()) +
-                " persistent=" + ((*table)->persistent() ? "yes" : "no") +
-                " mappings=" + std::to_string((*table)->installed().size()) +
-                " mark_mask=" + Hex(args.mark_mask) + " max_mappings=" +
-                std::to_string(args.max_mappings) + " uid=" + std::to_string(netd_user->uid) +
+                " persistent=" + ((*table)->persistent() ? "yes" : "no") + " mappings=" +
+                std::to_string((*table)->installed().size()) + " mark_mask=" + Hex(args.mark_mask) +
+                " max_mappings=" + std::to_string(args.max_mappings) +
+                " uid=" + std::to_string(netd_user->uid) +
                 " engine_uid=" + std::to_string(engine_user->uid) + " policy=" +
-                (args.no_policy ? std::string("none") : std::to_string(policy.size())) + " seccomp=" +
-                (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
+                (args.no_policy ? std::string("none") : std::to_string(policy.size())) +
+                " seccomp=" + (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
   notifier.Ready();
   auto exit = (*server)->Run();
   if (!exit.ok()) Fail("serve", exit.status());

@@ -60,7 +60,6 @@ struct NftTable::Impl {
     auto it = timeouts.find(name);
     return it == timeouts.end() ? 0 : it->second;
   }
-
 };
 
 NftTable::NftTable(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -173,9 +172,9 @@ const std::map<MappingKey, Hold>& NftTable::holds() const { return impl_->holds;
 // What one transaction does to the installed set. Pointers are into
 // `installed`, valid until Commit changes it.
 struct NftTable::Delta {
-  std::vector<const InstalledMapping*> gone;                                // keys removed
+  std::vector<const InstalledMapping*> gone;                                   // keys removed
   std::vector<std::pair<const InstalledMapping*, InstalledMapping>> replaced;  // same key
-  std::vector<InstalledMapping> fresh;                                      // new keys
+  std::vector<InstalledMapping> fresh;                                         // new keys
   std::uint32_t unchanged = 0;
   // A full sync: rewrite the hold sets (after a restart netd does not know
   // what is there).

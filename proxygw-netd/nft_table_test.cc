@@ -3,8 +3,6 @@
 // name, so that tests do not see each other's tables.
 #include "proxygw-netd/nft_table.h"
 
-#include "proxygw-netd/policy.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,9 +13,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <set>
 #include <map>
+#include <set>
 #include <string>
+
+#include "proxygw-netd/policy.h"
 
 namespace netd {
 namespace {
@@ -165,11 +165,11 @@ TEST(NftTable, OtherProcessesCannotChangeTheOwnedTable) {
 TEST(NftTable, SyncInstallsElementsWithDistinctMarksInsideTheMask) {
   auto t = OpenOk(Opts());
   ASSERT_NE(t, nullptr);
-  auto r = Sync(*t, {M("198.18.0.1:80", "198.18.2.2:8080", 300),
-                    M("[2001:db8::1]:80", "[2001:db8:2::2]:8080", 300),
-                    M("0.0.0.0:9090", "198.18.2.2:8082", 200),
-                    M("[::]:9090", "[2001:db8:2::2]:8082", 200),
-                    M("0.0.0.0:53", "198.18.2.2:53", 30, Proto::kUdp)});
+  auto r = Sync(
+      *t, {M("198.18.0.1:80", "198.18.2.2:8080", 300),
+           M("[2001:db8::1]:80", "[2001:db8:2::2]:8080", 300),
+           M("0.0.0.0:9090", "198.18.2.2:8082", 200), M("[::]:9090", "[2001:db8:2::2]:8082", 200),
+           M("0.0.0.0:53", "198.18.2.2:53", 30, Proto::kUdp)});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->added, 5u);
   EXPECT_EQ(t->installed().size(), 5u);
@@ -191,9 +191,10 @@ TEST(NftTable, SyncInstallsElementsWithDistinctMarksInsideTheMask) {
 TEST(NftTable, TimeoutObjectsAreSharedByValueAndFillEveryState) {
   auto t = OpenOk(Opts());
   ASSERT_NE(t, nullptr);
-  ASSERT_TRUE(Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80", 90), M("198.18.0.1:81", "198.18.2.2:81", 90),
-                       M("198.18.0.1:82", "198.18.2.2:82", 20)})
-                  .ok());
+  ASSERT_TRUE(
+      Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80", 90), M("198.18.0.1:81", "198.18.2.2:81", 90),
+                M("198.18.0.1:82", "198.18.2.2:82", 20)})
+          .ok());
   std::string listing = Sh("nft list table inet " + TableName());
   // Two objects for three mappings: shared by (protocol, family, seconds).
   EXPECT_NE(listing.find("ct timeout timeout_tcp_ipv4_90s"), std::string::npos) << listing;
@@ -235,11 +236,12 @@ TEST(NftTable, SyncIsIdempotentAndKeepsMarks) {
 TEST(NftTable, ChangeReplacesInPlaceAndRemoves) {
   auto t = OpenOk(Opts());
   ASSERT_NE(t, nullptr);
-  ASSERT_TRUE(Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80"), M("198.18.0.1:81", "198.18.2.2:81")}).ok());
+  ASSERT_TRUE(
+      Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80"), M("198.18.0.1:81", "198.18.2.2:81")}).ok());
   std::uint32_t mark80 = MarkOf(*t, M("198.18.0.1:80", "198.18.2.2:80").key);
-  auto r = Change(*t, {M("198.18.0.1:80", "198.18.2.3:8080", 120), M("198.18.0.1:82", "198.18.2.2:82")},
-                     {M("198.18.0.1:81", "198.18.2.2:81").key,
-                      M("198.18.0.1:99", "198.18.2.2:99").key});
+  auto r =
+      Change(*t, {M("198.18.0.1:80", "198.18.2.3:8080", 120), M("198.18.0.1:82", "198.18.2.2:82")},
+             {M("198.18.0.1:81", "198.18.2.2:81").key, M("198.18.0.1:99", "198.18.2.2:99").key});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->added, 2u);    // one replaced, one new
   EXPECT_EQ(r->removed, 1u);  // :99 was never installed
@@ -289,9 +291,10 @@ TEST(NftTable, ANewProcessAdoptsTheOrphanedTableAndItsMappings) {
   {
     auto t = OpenOk(o);
     ASSERT_NE(t, nullptr);
-    ASSERT_TRUE(Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80", 45), M("[::]:443", "[2001:db8::2]:443", 600),
-                         M("0.0.0.0:53", "198.18.2.2:53", 30, Proto::kUdp)})
-                    .ok());
+    ASSERT_TRUE(
+        Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80", 45), M("[::]:443", "[2001:db8::2]:443", 600),
+                  M("0.0.0.0:53", "198.18.2.2:53", 30, Proto::kUdp)})
+            .ok());
     before = t->installed();
   }  // the owning socket closes: the persistent table stays, orphaned
   std::string listing = Sh("nft list table inet " + TableName());
@@ -336,7 +339,7 @@ TEST(NftTable, RefusesMoreMappingsThanTheLimitAndChangesNothing) {
   ASSERT_NE(t, nullptr);
   ASSERT_TRUE(Sync(*t, {M("198.18.0.1:80", "198.18.2.2:80")}).ok());
   auto r = Sync(*t, {M("198.18.0.1:81", "198.18.2.2:81"), M("198.18.0.1:82", "198.18.2.2:82"),
-                    M("198.18.0.1:83", "198.18.2.2:83")});
+                     M("198.18.0.1:83", "198.18.2.2:83")});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "3 mappings; the limit is 2");
   ASSERT_EQ(t->installed().size(), 1u);

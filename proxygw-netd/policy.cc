@@ -59,8 +59,8 @@ Result<Policy> Policy::Parse(std::string_view text) {
     if (ec != std::errc() || end != w[4].data() + w[4].size() || id == 0 || w[4][0] == '0') {
       return bad("mark: expected an id 1-4294967295, got \"" + std::string(w[4]) + "\"");
     }
-    MappingKey key{w[0] == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp,
-                   listen->address, listen->port};
+    MappingKey key{w[0] == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp, listen->address,
+                   listen->port};
     Entry& e = p.keys_[key];
     if (e.mark_id != 0 && e.mark_id != id) {
       return bad(key.ToString() + " has mark " + std::to_string(e.mark_id) +
@@ -149,10 +149,9 @@ void Policy::Adopt(const MappingKey& key, std::uint32_t id) {
 
 Status Policy::FitsIn(std::uint32_t capacity) const {
   if (ids_.empty() || ids_.rbegin()->first <= capacity) return Status::Ok();
-  return Status::InvalidArgument("mark " + std::to_string(ids_.rbegin()->first) + " of " +
-                                 ids_.rbegin()->second.ToString() +
-                                 " does not fit the ct mark mask, whose ids are 1-" +
-                                 std::to_string(capacity));
+  return Status::InvalidArgument(
+      "mark " + std::to_string(ids_.rbegin()->first) + " of " + ids_.rbegin()->second.ToString() +
+      " does not fit the ct mark mask, whose ids are 1-" + std::to_string(capacity));
 }
 
 std::map<MappingKey, std::uint32_t> Policy::MarkIds() const {

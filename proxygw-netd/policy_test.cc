@@ -15,8 +15,9 @@ Mapping M(Proto p, const char* listen, const char* dest) {
 }
 
 TEST(NetdPolicy, AllowsOnlyWhatItDeclares) {
-  auto p = Policy::Parse("# comment\n\ntcp 0.0.0.0:80 198.18.2.2:8080 mark 2\n"
-                         "udp [::]:53 [2001:db8::2]:53 mark 1\n");
+  auto p = Policy::Parse(
+      "# comment\n\ntcp 0.0.0.0:80 198.18.2.2:8080 mark 2\n"
+      "udp [::]:53 [2001:db8::2]:53 mark 1\n");
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->size(), 2u);
   EXPECT_TRUE(p->Allows(M(Proto::kTcp, "0.0.0.0:80", "198.18.2.2:8080")));
@@ -32,9 +33,10 @@ TEST(NetdPolicy, AllowsOnlyWhatItDeclares) {
 // One mark per listen key: its destinations share it, and what was enabled
 // before does not matter: the mark is the file's.
 TEST(NetdPolicy, AListenKeyHasTheMarkOfItsLines) {
-  auto p = Policy::Parse("tcp 0.0.0.0:80 198.18.2.2:8080 mark 7\n"
-                         "tcp 0.0.0.0:80 198.18.2.3:8080 mark 7\n"
-                         "udp 0.0.0.0:80 198.18.2.2:8080 mark 3\n");
+  auto p = Policy::Parse(
+      "tcp 0.0.0.0:80 198.18.2.2:8080 mark 7\n"
+      "tcp 0.0.0.0:80 198.18.2.3:8080 mark 7\n"
+      "udp 0.0.0.0:80 198.18.2.2:8080 mark 3\n");
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_EQ(p->size(), 3u);
   auto tcp80 = M(Proto::kTcp, "0.0.0.0:80", "198.18.2.3:8080").key;
@@ -54,8 +56,10 @@ TEST(NetdPolicy, AListenKeyHasTheMarkOfItsLines) {
 // and keeps it; adopted mappings keep theirs.
 TEST(NetdPolicy, AllowingAnyMarksKeysAsTheyComeAndKeepsTheirMarks) {
   Policy p = Policy::AllowingAny();
-  auto a = M(Proto::kTcp, "0.0.0.0:80", "1.2.3.4:5").key, b = M(Proto::kTcp, "0.0.0.0:81", "1.2.3.4:5").key,
-       c = M(Proto::kUdp, "0.0.0.0:81", "1.2.3.4:5").key, d = M(Proto::kUdp, "0.0.0.0:82", "1.2.3.4:5").key;
+  auto a = M(Proto::kTcp, "0.0.0.0:80", "1.2.3.4:5").key,
+       b = M(Proto::kTcp, "0.0.0.0:81", "1.2.3.4:5").key,
+       c = M(Proto::kUdp, "0.0.0.0:81", "1.2.3.4:5").key,
+       d = M(Proto::kUdp, "0.0.0.0:82", "1.2.3.4:5").key;
   EXPECT_TRUE(p.Allows(M(Proto::kTcp, "0.0.0.0:22", "1.2.3.4:5")));
   EXPECT_TRUE(p.Declares(a));
   p.Adopt(b, 1);

@@ -29,8 +29,9 @@ Config WithPorts(const std::vector<int>& ports) {
       "      - {name: http, protocol: tcp, address: \"198.18.0.2:8080\"}\n"
       "frontends:\n";
   for (int p : ports) {
-    yaml += "  - {name: f" + std::to_string(p) + ", kind: \"static:always\", listen: \"0.0.0.0:" +
-            std::to_string(p) + "\", flow_timeout: 60s, target: \"backend:http\"}\n";
+    yaml += "  - {name: f" + std::to_string(p) +
+            ", kind: \"static:always\", listen: \"0.0.0.0:" + std::to_string(p) +
+            "\", flow_timeout: 60s, target: \"backend:http\"}\n";
   }
   LoadResult r = LoadConfigString(yaml, "t.yaml");
   EXPECT_TRUE(r.ok()) << r.ErrorText();
@@ -53,7 +54,8 @@ using Lines = std::vector<std::string>;
 
 TEST(NetdPolicyText, NumbersKeysInConfigOrder) {
   std::string text = NetdPolicyText(WithPorts({80, 81}));
-  EXPECT_EQ(text.substr(0, text.find('\n')), "# proxygw-netd's policy, written from t.yaml; do not edit");
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "# proxygw-netd's policy, written from t.yaml; do not edit");
   EXPECT_EQ(Body(text), (Lines{"tcp 0.0.0.0:80 198.18.0.2:8080 mark 1",
                                "tcp 0.0.0.0:81 198.18.0.2:8080 mark 2"}));
 }
@@ -65,18 +67,16 @@ TEST(NetdPolicyText, AStayingKeyKeepsItsMarkWhenOthersComeAndGo) {
   // 80 goes, 83 comes, 82 moves first: 81 and 82 keep theirs, 83 gets the
   // lowest free one (4: 1 is kept for 80's flows), 80 is listed as removed.
   std::string two = NetdPolicyText(WithPorts({82, 81, 83}), one);
-  EXPECT_EQ(Body(two), (Lines{"tcp 0.0.0.0:82 198.18.0.2:8080 mark 3",
-                              "tcp 0.0.0.0:81 198.18.0.2:8080 mark 2",
-                              "tcp 0.0.0.0:83 198.18.0.2:8080 mark 4",
-                              "# removed tcp 0.0.0.0:80 mark 1"}));
+  EXPECT_EQ(Body(two),
+            (Lines{"tcp 0.0.0.0:82 198.18.0.2:8080 mark 3", "tcp 0.0.0.0:81 198.18.0.2:8080 mark 2",
+                   "tcp 0.0.0.0:83 198.18.0.2:8080 mark 4", "# removed tcp 0.0.0.0:80 mark 1"}));
   // Rewritten from the same config (a restart): the same text.
   EXPECT_EQ(NetdPolicyText(WithPorts({82, 81, 83}), two), two);
   // 80 comes back: its old mark.
-  EXPECT_EQ(Body(NetdPolicyText(WithPorts({82, 81, 83, 80}), two)),
-            (Lines{"tcp 0.0.0.0:82 198.18.0.2:8080 mark 3",
-                   "tcp 0.0.0.0:81 198.18.0.2:8080 mark 2",
-                   "tcp 0.0.0.0:83 198.18.0.2:8080 mark 4",
-                   "tcp 0.0.0.0:80 198.18.0.2:8080 mark 1"}));
+  EXPECT_EQ(
+      Body(NetdPolicyText(WithPorts({82, 81, 83, 80}), two)),
+      (Lines{"tcp 0.0.0.0:82 198.18.0.2:8080 mark 3", "tcp 0.0.0.0:81 198.18.0.2:8080 mark 2",
+             "tcp 0.0.0.0:83 198.18.0.2:8080 mark 4", "tcp 0.0.0.0:80 198.18.0.2:8080 mark 1"}));
 }
 
 // Issue 13, adapted (NftTable.RemovedAndReservedMarksAreKeptFromNewMappings
@@ -84,26 +84,25 @@ TEST(NetdPolicyText, AStayingKeyKeepsItsMarkWhenOthersComeAndGo) {
 // only when no other id is free, so a flush of the new key spares the old
 // key's flows.
 TEST(NetdPolicyText, RemovedKeysMarksAreKeptFromNewKeysWhileOthersAreFree) {
-  std::string text = "#\n"
-                     "tcp 0.0.0.0:80 198.18.0.2:8080 mark 1\n"
-                     "tcp 0.0.0.0:81 198.18.0.2:8080 mark 4\n"
-                     "# removed tcp 0.0.0.0:82 mark 2\n"
-                     "# removed udp 0.0.0.0:82 mark 3\n";
+  std::string text =
+      "#\n"
+      "tcp 0.0.0.0:80 198.18.0.2:8080 mark 1\n"
+      "tcp 0.0.0.0:81 198.18.0.2:8080 mark 4\n"
+      "# removed tcp 0.0.0.0:82 mark 2\n"
+      "# removed udp 0.0.0.0:82 mark 3\n";
   // With ids 1-5: 90 takes 5, then none is free and 91 takes the lowest kept.
   EXPECT_EQ(Body(NetdPolicyText(WithPorts({80, 81, 90, 91}), text, 5)),
-            (Lines{"tcp 0.0.0.0:80 198.18.0.2:8080 mark 1",
-                   "tcp 0.0.0.0:81 198.18.0.2:8080 mark 4",
-                   "tcp 0.0.0.0:90 198.18.0.2:8080 mark 5",
-                   "tcp 0.0.0.0:91 198.18.0.2:8080 mark 2",
+            (Lines{"tcp 0.0.0.0:80 198.18.0.2:8080 mark 1", "tcp 0.0.0.0:81 198.18.0.2:8080 mark 4",
+                   "tcp 0.0.0.0:90 198.18.0.2:8080 mark 5", "tcp 0.0.0.0:91 198.18.0.2:8080 mark 2",
                    "# removed udp 0.0.0.0:82 mark 3"}));
 }
 
 // A previous file netd would refuse (written before policies had marks, or
 // damaged) does not stop the writer: marks start again from 1.
 TEST(NetdPolicyText, APreviousFileWithoutMarksCountsAsNone) {
-  EXPECT_EQ(Body(NetdPolicyText(WithPorts({81, 80}), "tcp 0.0.0.0:80 198.18.0.2:8080\n")),
-            (Lines{"tcp 0.0.0.0:81 198.18.0.2:8080 mark 1",
-                   "tcp 0.0.0.0:80 198.18.0.2:8080 mark 2"}));
+  EXPECT_EQ(
+      Body(NetdPolicyText(WithPorts({81, 80}), "tcp 0.0.0.0:80 198.18.0.2:8080\n")),
+      (Lines{"tcp 0.0.0.0:81 198.18.0.2:8080 mark 1", "tcp 0.0.0.0:80 198.18.0.2:8080 mark 2"}));
 }
 
 }  // namespace
