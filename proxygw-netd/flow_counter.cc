@@ -88,13 +88,6 @@ std::vector<DestinationCount> FlowCounter::TakeChanges() {
   return out;
 }
 
-std::vector<std::uint32_t> FlowCounter::Marks() const {
-  std::vector<std::uint32_t> out;
-  out.reserve(flows_.size());
-  for (const auto& [id, e] : flows_) out.push_back(e.flow.mark);
-  return out;
-}
-
 std::vector<DestinationCount> FlowCounter::All() const {
   std::vector<DestinationCount> out;
   out.reserve(counts_.size());

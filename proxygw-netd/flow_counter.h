@@ -61,8 +61,6 @@ class FlowCounter {
   std::vector<ipc::netd::DestinationCount> All() const;
   bool has_changes() const { return !changed_.empty(); }
   std::size_t flows() const { return flows_.size(); }
-  // The ct mark of each flow.
-  std::vector<std::uint32_t> Marks() const;
 
  private:
   using Dest = std::pair<ipc::netd::Proto, common::AddrPort>;

@@ -58,12 +58,14 @@ constexpr char kUsage[] =
     "  --engine-user USER    the only user allowed to connect (name or numeric uid)\n"
     "  --user USER           the user netd runs as; must differ from the engine's and\n"
     "                        not be root (name or numeric uid)\n"
-    "  --policy FILE         what may be mapped: one \"tcp|udp LISTEN:PORT DEST:PORT\"\n"
-    "                        per line, written from the config on the root side\n"
+    "  --policy FILE         what may be mapped, and each listen key's ct mark: one\n"
+    "                        \"tcp|udp LISTEN:PORT DEST:PORT mark ID\" per line,\n"
+    "                        written from the config on the root side\n"
     "                        (proxygw-engine --write-netd-policy); a regular file\n"
     "                        owned by root, writable by root alone; read at start\n"
     "                        (a config change needs a netd restart)\n"
-    "  --no-policy           allow any valid mapping (tests, debugging)\n"
+    "  --no-policy           allow any valid mapping, marked in the order keys are\n"
+    "                        first enabled (tests, debugging)\n"
     "  --seccomp=kill|log    what happens on a syscall outside the allow-list: the\n"
     "                        process is killed (default) or the kernel logs it\n"
     "  --ct-mark-mask MASK   the ct mark bits netd uses to tag its flows: one run of\n"
@@ -375,11 +377,14 @@ int main(int argc, char** argv) {
   }
 
   // Before CloseInherited: the supervisor hands its copy over as a descriptor.
-  std::optional<netd::Policy> policy;
+  netd::Policy policy = netd::Policy::AllowingAny();
   if (!args.no_policy) {
     auto p = netd::Policy::Read(args.policy);
     if (!p.ok()) Fail("read the policy", p.status());
     policy = std::move(p).value();
+  }
+  if (Status st = policy.FitsIn(netd::NftTable::MarkCapacity(args.mark_mask)); !st.ok()) {
+    Fail("read the policy", st.WithContext(args.policy));
   }
 
   int activated = (args.socket_path.empty() && args.fd < 0) ? ActivatedSocket() : -1;
@@ -414,7 +419,7 @@ int main(int argc, char** argv) {
   sopt.listen_fd = listener.get();
   sopt.engine_uid = engine_user->uid;
   sopt.route_localnet_fd = localnet.get();
-  sopt.policy = policy ? &*policy : nullptr;
+  sopt.policy = &policy;
   auto server = netd::Server::Create(sopt, **table, **tracker, **queue);
   if (!server.ok()) Fail("start server", server.status());
 
@@ -424,13 +429,13 @@ int main(int argc, char** argv) {
   if (Status st = netd::LoadSeccomp(args.seccomp); !st.ok()) Fail("load seccomp filter", st);
   netd::Log(netd::LogLevel::kInfo, "serving",
             "table=" + std::string((*table)->how_opened()) +
-                " persistent=" + ((*table)->persistent() ? "yes" : "no") +
-                " mappings=" + std::to_string((*table)->installed().size()) +
-                " mark_mask=" + Hex(args.mark_mask) + " max_mappings=" +
-                std::to_string(args.max_mappings) + " uid=" + std::to_string(netd_user->uid) +
+                " persistent=" + ((*table)->persistent() ? "yes" : "no") + " mappings=" +
+                std::to_string((*table)->installed().size()) + " mark_mask=" + Hex(args.mark_mask) +
+                " max_mappings=" + std::to_string(args.max_mappings) +
+                " uid=" + std::to_string(netd_user->uid) +
                 " engine_uid=" + std::to_string(engine_user->uid) + " policy=" +
-                (policy ? std::to_string(policy->size()) : std::string("none")) + " seccomp=" +
-                (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
+                (args.no_policy ? std::string("none") : std::to_string(policy.size())) +
+                " seccomp=" + (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
   notifier.Ready();
   auto exit = (*server)->Run();
   if (!exit.ok()) Fail("serve", exit.status());

@@ -24,9 +24,6 @@ using namespace nft;  // layout, Batch, Netlink
 // Kernel 6.9's NFT_TABLE_F_PERSIST; Debian 12's 6.1 headers lack it.
 constexpr std::uint32_t kTableFlagPersist = 0x4;
 constexpr std::uint32_t kTableFlagOwner = NFT_TABLE_F_OWNER;
-// Most marks of removed mappings kept from reuse (fewer when the mask has
-// fewer spare marks than this).
-constexpr std::size_t kMaxRetired = 65536;
 // Deleting a ct timeout object walks the whole conntrack table (to detach it
 // from the flows that use it), so objects no mapping uses are kept for reuse:
 // up to kIdleTimeouts of them, and past that at most kTimeoutDeletes are
@@ -49,14 +46,6 @@ struct NftTable::Impl {
   // mappings that use each, and those that none uses.
   std::map<std::string, std::uint32_t> timeouts;
   std::set<std::string> idle_timeouts;
-  std::set<std::uint32_t> used_ids;  // of the installed mappings
-  // Mark ids kept from reuse while others are spare, so that flushing a
-  // mapping never reaches another's flows: those of removed mappings (their
-  // flows may live on), by key and by id, and those live flows carried at
-  // start (ReserveMarks; no key: MappingKey{}).
-  std::map<MappingKey, std::uint32_t> retired;
-  std::map<std::uint32_t, MappingKey> retired_ids;
-  std::uint32_t next_id = 1;
 
   explicit Impl(Netlink n) : nl(std::move(n)) {}
 
@@ -65,57 +54,11 @@ struct NftTable::Impl {
     holds.clear();
     timeouts.clear();
     idle_timeouts.clear();
-    used_ids.clear();
-    retired.clear();
-    retired_ids.clear();
-  }
-
-  void Unretire(std::uint32_t id) {
-    auto it = retired_ids.find(id);
-    if (it == retired_ids.end()) return;
-    if (auto r = retired.find(it->second); r != retired.end() && r->second == id) retired.erase(r);
-    retired_ids.erase(it);
-  }
-
-  // Keeps `id` from reuse; past the bound, the retired id that round robin
-  // would reach first is given up.
-  void Retire(const MappingKey& key, std::uint32_t id) {
-    if (auto r = retired.find(key); r != retired.end()) Unretire(r->second);
-    if (!(key == MappingKey{})) retired[key] = id;
-    retired_ids[id] = key;
-    std::size_t spare = MarkCapacity(opt.mark_mask) - opt.max_mappings;
-    while (retired_ids.size() > std::min(kMaxRetired, spare)) {
-      auto next = retired_ids.lower_bound(next_id);
-      Unretire(next == retired_ids.end() ? retired_ids.begin()->first : next->first);
-    }
   }
 
   std::uint32_t RefsOf(const std::string& name) const {
     auto it = timeouts.find(name);
     return it == timeouts.end() ? 0 : it->second;
-  }
-
-  std::uint32_t IdOf(std::uint32_t mark) const {
-    return mark >> std::countr_zero(opt.mark_mask);
-  }
-
-  // A mark id for a new mapping of `key`, taken into used_ids: the key's
-  // former one if no mapping has it, else the next one round robin that is
-  // not retired (the bound on retired ids leaves one while fewer than
-  // max_mappings are installed), else any that is not used.
-  std::optional<std::uint32_t> AllocateId(const MappingKey& key) {
-    auto former = retired.find(key);
-    if (former != retired.end() && used_ids.insert(former->second).second) return former->second;
-    std::uint32_t cap = MarkCapacity(opt.mark_mask);
-    for (bool spare_retired : {true, false}) {
-      for (std::uint32_t n = 0; n < cap; ++n) {
-        std::uint32_t id = next_id;
-        next_id = next_id % cap + 1;
-        if (spare_retired && retired_ids.count(id)) continue;
-        if (used_ids.insert(id).second) return id;
-      }
-    }
-    return std::nullopt;
   }
 };
 
@@ -129,6 +72,10 @@ std::uint32_t NftTable::MarkCapacity(std::uint32_t mask) {
 
 std::uint32_t NftTable::MarkFor(std::uint32_t id, std::uint32_t mask) {
   return id << std::countr_zero(mask);
+}
+
+std::uint32_t NftTable::IdOf(std::uint32_t mark, std::uint32_t mask) {
+  return (mark & mask) >> std::countr_zero(mask);
 }
 
 Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
@@ -158,6 +105,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
   // owner+persist first, plain on kernels without them.
   auto build = [&](bool replace) -> Status {
     for (std::uint32_t flags : {kTableFlagOwner | kTableFlagPersist, 0u}) {
+      if (flags != 0 && !t.opt.try_persist) continue;
       Batch b(t.nl.seq());
       if (replace) DelTable(b, t.table);
       AddTable(b, t.table, flags, LayoutTag(mask));
@@ -195,10 +143,7 @@ Result<std::unique_ptr<NftTable>> NftTable::Open(const Options& options) {
   if (!objs.ok()) return objs.status();
   t.installed = std::move(read->installed);
   for (const auto& name : *objs) t.timeouts[name] = 0;
-  for (const auto& [key, im] : t.installed) {
-    ++t.timeouts[TimeoutName(im.mapping)];
-    t.used_ids.insert(t.IdOf(im.mark));
-  }
+  for (const auto& [key, im] : t.installed) ++t.timeouts[TimeoutName(im.mapping)];
   for (const auto& [name, n] : t.timeouts) {
     if (n == 0) t.idle_timeouts.insert(name);
   }
@@ -224,27 +169,12 @@ const std::map<MappingKey, InstalledMapping>& NftTable::installed() const {
 
 const std::map<MappingKey, Hold>& NftTable::holds() const { return impl_->holds; }
 
-std::uint32_t NftTable::MarkOf(const MappingKey& key) const {
-  if (auto it = impl_->installed.find(key); it != impl_->installed.end()) return it->second.mark;
-  auto r = impl_->retired.find(key);
-  return r == impl_->retired.end() ? 0 : MarkFor(r->second, impl_->opt.mark_mask);
-}
-
-void NftTable::ReserveMarks(const std::vector<std::uint32_t>& marks) {
-  for (std::uint32_t mark : marks) {
-    std::uint32_t id = impl_->IdOf(mark & impl_->opt.mark_mask);
-    if (id != 0 && !impl_->used_ids.count(id) && !impl_->retired_ids.count(id)) {
-      impl_->Retire(MappingKey{}, id);
-    }
-  }
-}
-
 // What one transaction does to the installed set. Pointers are into
 // `installed`, valid until Commit changes it.
 struct NftTable::Delta {
-  std::vector<const InstalledMapping*> gone;                       // keys removed
-  std::vector<std::pair<const InstalledMapping*, Mapping>> replaced;  // same key and mark
-  std::vector<Mapping> fresh;                                      // new keys
+  std::vector<const InstalledMapping*> gone;                                   // keys removed
+  std::vector<std::pair<const InstalledMapping*, InstalledMapping>> replaced;  // same key
+  std::vector<InstalledMapping> fresh;                                         // new keys
   std::uint32_t unchanged = 0;
   // A full sync: rewrite the hold sets (after a restart netd does not know
   // what is there).
@@ -252,10 +182,10 @@ struct NftTable::Delta {
   std::map<MappingKey, Hold> holds;  // holds set (hold_s >= 1) or cleared (0)
 };
 
-Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired,
+Result<NftTable::Outcome> NftTable::Sync(const std::vector<InstalledMapping>& desired,
                                          const std::vector<Hold>& holds) {
   std::set<MappingKey> keep;
-  for (const auto& m : desired) keep.insert(m.key);
+  for (const auto& im : desired) keep.insert(im.mapping.key);
   std::vector<MappingKey> off;
   for (const auto& [k, im] : impl_->installed) {
     if (!keep.count(k)) off.push_back(k);
@@ -267,17 +197,17 @@ Result<NftTable::Outcome> NftTable::Sync(const std::vector<Mapping>& desired,
   return Commit(d);
 }
 
-Result<NftTable::Outcome> NftTable::Change(const std::vector<Mapping>& enable,
+Result<NftTable::Outcome> NftTable::Change(const std::vector<InstalledMapping>& enable,
                                            const std::vector<MappingKey>& disable) {
   return Commit(Plan(enable, disable));
 }
 
 // Costs what the change touches, not what the table holds: a Change with
 // 50,000 mappings installed builds the same batch as with none.
-NftTable::Delta NftTable::Plan(const std::vector<Mapping>& enable,
+NftTable::Delta NftTable::Plan(const std::vector<InstalledMapping>& enable,
                                const std::vector<MappingKey>& disable) const {
-  std::map<MappingKey, const Mapping*> on;  // a key enabled twice: the last wins
-  for (const auto& m : enable) on[m.key] = &m;
+  std::map<MappingKey, const InstalledMapping*> on;  // a key enabled twice: the last wins
+  for (const auto& im : enable) on[im.mapping.key] = &im;
   std::set<MappingKey> off;
   for (const auto& k : disable) {
     if (!on.count(k)) off.insert(k);  // enabled and disabled: enabled, as in a Sync
@@ -288,10 +218,10 @@ NftTable::Delta NftTable::Plan(const std::vector<Mapping>& enable,
     if (it != impl_->installed.end()) d.gone.push_back(&it->second);
     else ++d.unchanged;
   }
-  for (const auto& [k, m] : on) {
+  for (const auto& [k, im] : on) {
     auto it = impl_->installed.find(k);
-    if (it == impl_->installed.end()) d.fresh.push_back(*m);
-    else if (!(*m == it->second.mapping)) d.replaced.emplace_back(&it->second, *m);
+    if (it == impl_->installed.end()) d.fresh.push_back(*im);
+    else if (!(*im == it->second)) d.replaced.emplace_back(&it->second, *im);  // or its mark
     else ++d.unchanged;
   }
   return d;
@@ -316,20 +246,11 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   out.added = static_cast<std::uint32_t>(d.replaced.size() + d.fresh.size());
   std::vector<InstalledMapping> removes, adds;
   for (const InstalledMapping* g : d.gone) removes.push_back(*g);
-  for (const auto& [old, m] : d.replaced) {
+  for (const auto& [old, im] : d.replaced) {
     removes.push_back(*old);
-    adds.push_back(InstalledMapping{m, old->mark});
+    adds.push_back(im);
   }
-  std::vector<std::uint32_t> allocated;
-  for (const auto& m : d.fresh) {
-    auto id = t.AllocateId(m.key);
-    if (!id) {
-      for (auto a : allocated) t.used_ids.erase(a);
-      return Status::InvalidArgument("no free ct mark value under mask");
-    }
-    allocated.push_back(*id);
-    adds.push_back(InstalledMapping{m, MarkFor(*id, t.opt.mark_mask)});
-  }
+  adds.insert(adds.end(), d.fresh.begin(), d.fresh.end());
 
   // Timeout objects: one per (protocol, family, timeout) in use, created
   // before the elements that name them; unused ones are kept, and deleted
@@ -370,7 +291,7 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   // a key going cold gets its hold's, a key going warm loses them.
   std::map<MappingKey, bool> cold_after;
   for (const auto* g : d.gone) cold_after[g->mapping.key] = true;
-  for (const auto& m : d.fresh) cold_after[m.key] = false;
+  for (const auto& im : d.fresh) cold_after[im.mapping.key] = false;
   for (const auto& [k, h] : d.holds) cold_after.try_emplace(k, !t.installed.count(k));
   std::vector<Hold> holds_off, holds_on;
   for (const auto& [k, cold] : cold_after) {
@@ -394,20 +315,13 @@ Result<NftTable::Outcome> NftTable::Commit(const Delta& d) {
   HoldElements(b, t.table, holds_on, /*add=*/true);
   for (const auto& name : drop) DelTimeoutObject(b, t.table, name);
   Status st = b.messages() ? t.nl.Transact(b) : Status::Ok();
-  if (!st.ok()) {
-    for (auto a : allocated) t.used_ids.erase(a);
-    return st;
-  }
+  if (!st.ok()) return st;
 
-  for (const auto& im : removes) t.used_ids.erase(t.IdOf(im.mark));
-  for (const auto& im : adds) t.used_ids.insert(t.IdOf(im.mark));
   // `removes` starts with the gone mappings, `adds` ends with the fresh ones.
   out.gone.assign(removes.begin(), removes.begin() + static_cast<std::ptrdiff_t>(d.gone.size()));
   for (const auto& im : out.gone) t.installed.erase(im.mapping.key);
   for (const auto& im : adds) t.installed[im.mapping.key] = im;
-  out.fresh.assign(adds.end() - static_cast<std::ptrdiff_t>(d.fresh.size()), adds.end());
-  for (const auto& im : out.fresh) t.Unretire(t.IdOf(im.mark));
-  for (const auto& im : out.gone) t.Retire(im.mapping.key, t.IdOf(im.mark));
+  out.fresh = d.fresh;
   for (const auto& [name, n] : refs_after) {
     if (n > 0 || t.timeouts.count(name)) t.timeouts[name] = static_cast<std::uint32_t>(n);
   }

@@ -59,6 +59,7 @@ using ipc::netd::MappingKey;
 struct InstalledMapping {
   Mapping mapping;
   std::uint32_t mark = 0;  // the ct mark of its flows (inside the mark mask)
+  friend bool operator==(const InstalledMapping&, const InstalledMapping&) = default;
 };
 
 class NftTable {
@@ -68,8 +69,11 @@ class NftTable {
     std::uint32_t mark_mask = 0xffff0000;
     // Most mappings netd holds; at most the number of mark values the mask has.
     std::uint32_t max_mappings = 10000;
-    // Test hook: the table name. Production always uses "proxygw".
+    // Test hooks: the table name (production always uses "proxygw"), and
+    // whether to ask for owner+persist (false: a plain table, as on kernels
+    // before 6.9).
     const char* table_name = "proxygw";
+    bool try_persist = true;
   };
 
   // The nfqueue the hold chains queue to ("pg"). Queues are per network
@@ -92,27 +96,17 @@ class NftTable {
   std::uint32_t mark_mask() const;
   std::uint32_t max_mappings() const;
 
+  // The installed mappings with the marks their flows carry (read back
+  // from the kernel after Open(): those of the policy netd ran with then).
   const std::map<MappingKey, InstalledMapping>& installed() const;
-  // The mark of `key`'s flows: its installed mapping's or, if it is not
-  // installed, the mark it had when it was removed (its flows may outlive
-  // it) while no other mapping has been given that mark since; 0 if none.
-  // A key enabled again gets its former mark back if it is free, so that
-  // one mark covers the flows of both.
-  std::uint32_t MarkOf(const MappingKey& key) const;
-
-  // Marks live flows carry (whole ct marks: the mask's bits count). Those no
-  // installed mapping has (flows of mappings removed before this netd
-  // started) are kept from new mappings, like a removed mapping's, so that
-  // a flush of a new mapping cannot delete those flows.
-  void ReserveMarks(const std::vector<std::uint32_t>& marks);
 
   struct Outcome {
     std::uint32_t added = 0;      // new keys, and keys whose target or timeout changed
     std::uint32_t removed = 0;
     std::uint32_t unchanged = 0;
     // For the caller's bookkeeping: mappings whose key is no longer installed
-    // (with the mark their flows carry), and new keys with their new mark. A
-    // replaced mapping (same key and mark) is in neither.
+    // (with the mark their flows carry), and new keys. A replaced mapping
+    // (same key) is in neither.
     std::vector<InstalledMapping> gone, fresh;
   };
 
@@ -127,34 +121,38 @@ class NftTable {
   // transaction. The caller has validated them.
   common::Status SetHolds(const std::vector<Hold>& holds);
 
-  // Makes the installed set exactly `desired`, and the holds exactly
-  // `holds`, in one transaction. A mapping
-  // that is unchanged keeps its elements and mark, so its flows are
-  // untouched. All or nothing: on error nothing changed. The caller has
-  // validated `desired` (unique keys, no wildcard/specific overlap, limits).
-  common::Result<Outcome> Sync(const std::vector<Mapping>& desired,
+  // Makes the installed set exactly `desired` (each mapping with the mark
+  // the policy gives its key), and the holds exactly `holds`, in one
+  // transaction. A mapping that is unchanged, mark included, keeps its
+  // elements, so its flows are untouched; one whose mark differs (the
+  // policy changed while netd was away) is rewritten. All or nothing: on
+  // error nothing changed. The caller has validated `desired` (unique keys,
+  // no wildcard/specific overlap, limits).
+  common::Result<Outcome> Sync(const std::vector<InstalledMapping>& desired,
                                const std::vector<Hold>& holds = {});
 
   // Installs or replaces each of `enable` and removes each key of `disable`
   // that is installed (others count as unchanged), in one transaction. Its
   // cost depends on the size of the change, not of the table.
-  common::Result<Outcome> Change(const std::vector<Mapping>& enable,
+  common::Result<Outcome> Change(const std::vector<InstalledMapping>& enable,
                                  const std::vector<MappingKey>& disable);
 
   // Deletes the whole table (and with it every mapping). After this the
   // object must not be used.
   common::Status DeleteTable();
 
-  // The mark value for mapping number `id` (1-based) under `mask`, and the
-  // number of ids the mask has.
+  // The mark value for mark id `id` (1-based, the policy's) under `mask`,
+  // the id of a mark, and the number of ids the mask has.
   static std::uint32_t MarkFor(std::uint32_t id, std::uint32_t mask);
+  static std::uint32_t IdOf(std::uint32_t mark, std::uint32_t mask);
   static std::uint32_t MarkCapacity(std::uint32_t mask);
 
  private:
   struct Impl;
   explicit NftTable(std::unique_ptr<Impl> impl);
   struct Delta;
-  Delta Plan(const std::vector<Mapping>& enable, const std::vector<MappingKey>& disable) const;
+  Delta Plan(const std::vector<InstalledMapping>& enable,
+             const std::vector<MappingKey>& disable) const;
   common::Result<Outcome> Commit(const Delta& d);
   std::unique_ptr<Impl> impl_;
 };

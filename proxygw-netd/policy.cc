@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 
 #include "common/unique_fd.h"
 
@@ -15,6 +16,23 @@ using common::Result;
 using common::Status;
 using ipc::netd::Mapping;
 using ipc::netd::MappingKey;
+
+namespace {
+
+constexpr const char* kLineFormat = "expected \"tcp|udp LISTEN:PORT DESTINATION:PORT mark ID\"";
+
+// The text's words, split at single spaces ("" for a doubled one).
+std::vector<std::string_view> Words(std::string_view line) {
+  std::vector<std::string_view> out;
+  for (std::size_t at = 0;;) {
+    std::size_t sp = line.find(' ', at);
+    out.push_back(line.substr(at, sp == line.npos ? line.npos : sp - at));
+    if (sp == line.npos) return out;
+    at = sp + 1;
+  }
+}
+
+}  // namespace
 
 Result<Policy> Policy::Parse(std::string_view text) {
   Policy p;
@@ -29,19 +47,31 @@ Result<Policy> Policy::Parse(std::string_view text) {
       return Status::InvalidArgument("policy:" + std::to_string(line_no) + ": " + why);
     };
     if (line_no > kMaxPolicyLines) return bad("more than " + std::to_string(kMaxPolicyLines) + " lines");
-    std::size_t s1 = line.find(' '), s2 = line.find(' ', s1 == line.npos ? s1 : s1 + 1);
-    if (s1 == line.npos || s2 == line.npos || line.find(' ', s2 + 1) != line.npos) {
-      return bad("expected \"tcp|udp LISTEN:PORT DESTINATION:PORT\"");
-    }
-    std::string_view proto = line.substr(0, s1);
-    if (proto != "tcp" && proto != "udp") return bad("protocol must be tcp or udp");
-    auto listen = AddrPort::Parse(line.substr(s1 + 1, s2 - s1 - 1));
+    auto w = Words(line);
+    if (w.size() != 5 || w[3] != "mark") return bad(kLineFormat);
+    if (w[0] != "tcp" && w[0] != "udp") return bad("protocol must be tcp or udp");
+    auto listen = AddrPort::Parse(w[1]);
     if (!listen.ok()) return bad(listen.status().message());
-    auto dest = AddrPort::Parse(line.substr(s2 + 1));
+    auto dest = AddrPort::Parse(w[2]);
     if (!dest.ok()) return bad(dest.status().message());
-    MappingKey key{proto == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp,
-                   listen->address, listen->port};
-    if (p.allowed_[key].insert(*dest).second) ++p.size_;
+    std::uint32_t id = 0;
+    auto [end, ec] = std::from_chars(w[4].data(), w[4].data() + w[4].size(), id);
+    if (ec != std::errc() || end != w[4].data() + w[4].size() || id == 0 || w[4][0] == '0') {
+      return bad("mark: expected an id 1-4294967295, got \"" + std::string(w[4]) + "\"");
+    }
+    MappingKey key{w[0] == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp, listen->address,
+                   listen->port};
+    Entry& e = p.keys_[key];
+    if (e.mark_id != 0 && e.mark_id != id) {
+      return bad(key.ToString() + " has mark " + std::to_string(e.mark_id) +
+                 " on an earlier line: a listen key has one mark");
+    }
+    if (auto [at, fresh] = p.ids_.emplace(id, key); !fresh && !(at->second == key)) {
+      return bad("mark " + std::to_string(id) + " is " + at->second.ToString() +
+                 "'s already: each listen key has its own");
+    }
+    e.mark_id = id;
+    if (e.destinations.insert(*dest).second) ++p.size_;
   }
   return p;
 }
@@ -75,18 +105,59 @@ Result<Policy> Policy::Read(const std::string& path) {
   return p;
 }
 
-std::string Policy::Format(const std::vector<Mapping>& mappings) {
+Policy Policy::AllowingAny() {
+  Policy p;
+  p.any_ = true;
+  return p;
+}
+
+std::string Policy::Format(const std::vector<Line>& lines) {
   std::string out;
-  for (const auto& m : mappings) {
+  for (const auto& [m, id] : lines) {
     out += std::string(ipc::netd::ProtoName(m.key.proto)) + " " +
-           AddrPort{m.key.listen, m.key.port}.ToString() + " " + m.destination.ToString() + "\n";
+           AddrPort{m.key.listen, m.key.port}.ToString() + " " + m.destination.ToString() +
+           " mark " + std::to_string(id) + "\n";
   }
   return out;
 }
 
 bool Policy::Allows(const Mapping& m) const {
-  auto it = allowed_.find(m.key);
-  return it != allowed_.end() && it->second.count(m.destination) > 0;
+  if (any_) return true;
+  auto it = keys_.find(m.key);
+  return it != keys_.end() && it->second.destinations.count(m.destination) > 0;
+}
+
+bool Policy::Declares(const MappingKey& key) const { return any_ || keys_.count(key) > 0; }
+
+std::uint32_t Policy::MarkId(const MappingKey& key) const {
+  auto it = keys_.find(key);
+  return it == keys_.end() ? 0 : it->second.mark_id;
+}
+
+std::uint32_t Policy::TakeMarkId(const MappingKey& key, std::uint32_t capacity) {
+  if (std::uint32_t id = MarkId(key); id != 0 || !any_) return id;
+  while (next_id_ <= capacity && ids_.count(next_id_)) ++next_id_;
+  if (next_id_ > capacity) return 0;
+  Adopt(key, next_id_);
+  return next_id_;
+}
+
+void Policy::Adopt(const MappingKey& key, std::uint32_t id) {
+  if (!any_ || id == 0 || keys_.count(key) || !ids_.emplace(id, key).second) return;
+  keys_[key].mark_id = id;
+}
+
+Status Policy::FitsIn(std::uint32_t capacity) const {
+  if (ids_.empty() || ids_.rbegin()->first <= capacity) return Status::Ok();
+  return Status::InvalidArgument(
+      "mark " + std::to_string(ids_.rbegin()->first) + " of " + ids_.rbegin()->second.ToString() +
+      " does not fit the ct mark mask, whose ids are 1-" + std::to_string(capacity));
+}
+
+std::map<MappingKey, std::uint32_t> Policy::MarkIds() const {
+  std::map<MappingKey, std::uint32_t> out;
+  for (const auto& [k, e] : keys_) out[k] = e.mark_id;
+  return out;
 }
 
 }  // namespace netd

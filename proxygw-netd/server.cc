@@ -204,10 +204,12 @@ Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Nft
   for (int fd : {options.listen_fd, tracker.event_fd(), impl->signals.get(), queue.fd()}) {
     if (Status st = impl->Watch(fd, EPOLLIN); !st.ok()) return st;
   }
-  // Counts of flows that existed before netd started; their marks stay
-  // theirs (flows of mappings removed before the start).
+  // Counts of flows that existed before netd started.
   impl->Resnapshot("start");
-  table.ReserveMarks(impl->counter.Marks());
+  // Under --no-policy, the adopted mappings keep their marks.
+  for (const auto& [k, im] : table.installed()) {
+    options.policy->Adopt(k, NftTable::IdOf(im.mark, table.mark_mask()));
+  }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -31,8 +31,9 @@ struct ServerOptions {
   int listen_fd = -1;           // a listening SOCK_SEQPACKET Unix socket
   uid_t engine_uid = 0;         // the only peer uid accepted
   int route_localnet_fd = -1;   // /proc/sys/net/ipv4/conf/all/route_localnet, or -1
-  // What may be mapped (and held); null: any valid mapping (--no-policy).
-  const Policy* policy = nullptr;
+  // What may be mapped (and held), and each key's mark; not null
+  // (Policy::AllowingAny() for --no-policy).
+  Policy* policy = nullptr;
 };
 
 class Server {

@@ -38,7 +38,7 @@ std::optional<Refusal> Server::Impl::CheckHolds(const std::vector<Hold>& hs, boo
       return Refusal{ErrorCode::kInvalid, "hold of " + h.key.ToString() + ": listed twice"};
     }
     // Clearing is always allowed: it only takes a hold away.
-    if (h.hold_s && opt.policy && !opt.policy->Declares(h.key)) {
+    if (h.hold_s && !opt.policy->Declares(h.key)) {
       return Refusal{ErrorCode::kInvalid,
                      "hold of " + h.key.ToString() + ": not a listen address of netd's policy"};
     }

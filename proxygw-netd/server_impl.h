@@ -138,6 +138,8 @@ struct Server::Impl {
       const std::map<ipc::netd::MappingKey, ipc::netd::Mapping>& set) const;
 
   std::vector<ipc::netd::Warning> WarningsFor(const std::vector<ipc::netd::Mapping>& ms) const;
+  // `ms` with the marks the policy gives their keys.
+  common::Result<std::vector<InstalledMapping>> Marked(const std::vector<ipc::netd::Mapping>& ms);
 
   // --- The loop and the engine's connection (server.cc) ---
   common::Status Watch(int fd, std::uint32_t events, bool modify = false);

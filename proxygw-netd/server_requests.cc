@@ -105,7 +105,7 @@ std::optional<Refusal> Server::Impl::CheckPhase(const Session& s, const OpRow& r
 std::optional<Refusal> Server::Impl::CheckMappings(const std::vector<Mapping>& ms) const {
   for (const auto& m : ms) {
     if (Status st = ValidateMapping(m); !st.ok()) return Refusal{ErrorCode::kInvalid, st.message()};
-    if (opt.policy && !opt.policy->Allows(m)) {
+    if (!opt.policy->Allows(m)) {
       return Refusal{ErrorCode::kInvalid, m.ToString() + ": not declared in netd's policy"};
     }
   }
@@ -270,7 +270,9 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
   s.sync_staged.clear();
   s.sync_holds.clear();
   s.sync_total.reset();
-  auto out = table.Sync(staged, holds);
+  auto marked = Marked(staged);
+  if (!marked.ok()) return marked.status();
+  auto out = table.Sync(*marked, holds);
   if (!out.ok()) return out.status();
   Reindex();
   SettleHeld(out->fresh);
@@ -284,7 +286,9 @@ Result<ReplyBody> Server::Impl::ApplySyncCommit(Session& s, const Request&) {
 
 Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
   const auto& c = std::get<ChangeRequest>(r.body);
-  auto out = table.Change(c.enable, c.disable);
+  auto marked = Marked(c.enable);
+  if (!marked.ok()) return marked.status();
+  auto out = table.Change(*marked, c.disable);
   if (!out.ok()) return out.status();
   for (const auto& im : out->gone) ports.Remove(im.mapping.key);
   for (const auto& im : out->fresh) ports.Add(im.mapping.key);
@@ -298,16 +302,15 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
 
 Result<ReplyBody> Server::Impl::ApplyFlush(Session&, const Request& r) {
   const auto& keys = std::get<FlushRequest>(r.body).keys;
-  // Each mark walks the whole conntrack table once: a key listed twice (or
-  // two keys of one mark) must not walk it again.
+  // Each mark walks the whole conntrack table once: a key listed twice
+  // must not walk it again.
   std::map<std::uint32_t, MappingKey> marks;
   for (const auto& k : keys) {
-    // A removed mapping's too: the engine drains by disabling, then flushing.
-    std::uint32_t mark = table.MarkOf(k);
-    if (mark == 0) {
-      return Status::NotFound(k.ToString() + ": not a mapping of this netd");
-    }
-    marks.emplace(mark, k);
+    // Installed or not: the engine drains by disabling, then flushing, and
+    // the key's flows carry its policy mark either way.
+    std::uint32_t id = opt.policy->MarkId(k);
+    if (id == 0) return Status::NotFound(k.ToString() + ": not a mapping of netd's policy");
+    marks.emplace(NftTable::MarkFor(id, table.mark_mask()), k);
   }
   for (const auto& [mark, k] : marks) {
     if (Status st = tracker.FlushMark(mark); !st.ok()) {
@@ -339,6 +342,20 @@ Result<ReplyBody> Server::Impl::ApplyShutdown(Session&, const Request& r) {
   stop = true;
   exit = Exit::kShutdown;
   return ReplyBody(EmptyReply{});
+}
+
+Result<std::vector<InstalledMapping>> Server::Impl::Marked(const std::vector<Mapping>& ms) {
+  std::vector<InstalledMapping> out;
+  out.reserve(ms.size());
+  std::uint32_t capacity = NftTable::MarkCapacity(table.mark_mask());
+  for (const auto& m : ms) {
+    std::uint32_t id = opt.policy->TakeMarkId(m.key, capacity);
+    // Only under --no-policy, after `capacity` keys: a policy gives every
+    // key it allows a mark that fits (checked at start).
+    if (id == 0) return Status::Unavailable(m.key.ToString() + ": every ct mark is taken");
+    out.push_back(InstalledMapping{m, NftTable::MarkFor(id, table.mark_mask())});
+  }
+  return out;
 }
 
 std::vector<Warning> Server::Impl::WarningsFor(const std::vector<Mapping>& ms) const {

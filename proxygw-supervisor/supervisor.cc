@@ -387,13 +387,16 @@ class Supervisor {
   // SIGHUP: a config that declares other mappings needs a netd with the new
   // policy before the engine reloads it. netd restarts at once (its table and
   // forwarding stay; the engine reconnects and syncs), then the engine gets
-  // the SIGHUP. A config that no longer loads leaves netd as it is.
+  // the SIGHUP. A config that no longer loads leaves netd as it is. The new
+  // policy's marks follow the one netd has (NetdPolicyText), so the keys that
+  // stay keep their marks.
   void Reload() {
     config::LoadResult r = config::LoadConfigFile(opt_.config_path);
     if (!r.ok()) {
       Log("WARN", "config does not load; netd keeps its policy, ignoring",
           "errors=" + std::to_string(r.errors.size()));
-    } else if (std::string text = config::NetdPolicyText(*r.config); text != policy_text_) {
+    } else if (std::string text = config::NetdPolicyText(*r.config, policy_text_);
+               text != policy_text_) {
       Log("INFO", "the config declares other mappings: restarting proxygw-netd with them");
       policy_text_ = std::move(text);
       policy_ = PolicyFile(policy_text_);

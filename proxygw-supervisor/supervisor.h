@@ -13,10 +13,11 @@
 //     the supervisor keeps the ctl socket meanwhile, so that clients queue;
 //   - SIGTERM/SIGINT stop the engine first (it drains targets and tells netd
 //     to remove its table), then netd, and remove the two sockets;
-//   - netd gets its policy (what may be mapped, from the config) as a sealed
-//     memory file; SIGHUP re-reads the config and, when it declares other
-//     mappings, restarts netd with the new policy before forwarding SIGHUP to
-//     the engine.
+//   - netd gets its policy (what may be mapped, from the config, and each
+//     listen key's mark) as a sealed memory file; SIGHUP re-reads the config
+//     and, when it declares other mappings, restarts netd with the new policy
+//     (the marks of the keys that stay kept) before forwarding SIGHUP to the
+//     engine.
 // After setting up, the supervisor keeps only the capabilities it needs to
 // restart its children and signal them (docs/privileged-surface.md).
 #pragma once

@@ -305,7 +305,7 @@ class NetdTestCase(unittest.TestCase):
     """A topology, a netd in its gateway namespace, and cleanup."""
 
     netd_args = []
-    # netd's policy (what may be mapped): lines "tcp LISTEN:PORT DEST:PORT"
+    # netd's policy (what may be mapped): lines "tcp LISTEN:PORT DEST:PORT mark ID"
     # written to a root-owned file, or None for --no-policy.
     policy = None
     policy_file = None  # or a policy file of the test's, taken as it is

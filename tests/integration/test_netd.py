@@ -129,18 +129,28 @@ class Forwarding(NetdTestCase):
         self.assertEqual(self.conntrack_count(8080), 0, "flows from before the disable")
         hold.stdin.write("close\n")
 
+    def restart_netd(self, policy):
+        """A new netd with `policy` (lines), and a client of it."""
+        os.kill(self.netd_pid(), signal.SIGTERM)
+        self.netd.wait(timeout=10)
+        self.policy = policy
+        self.start_netd()
+        c = self.client()
+        c.hello()
+        return c
+
     def test_after_a_restart_a_flush_spares_the_flows_of_a_removed_mapping(self):
         # Issue 13: a restarted netd numbered marks from the first again, so a
         # new mapping could get the mark of one removed before the restart,
         # whose flows live on; flushing the new mapping then removed them.
-        self.c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
+        # Marks now come from the policy, whose writer keeps a removed key's
+        # mark from new keys (netd_policy_test.cc).
+        c = self.restart_netd(["tcp 198.18.1.1:8080 198.18.2.2:80 mark 1"])
+        c.sync([M("tcp", "198.18.1.1:8080", "198.18.2.2:80")])
         hold = self.hold_flows(8080, 3)
-        self.assertEqual(self.c.sync([]).get("removed"), 1)
-        os.kill(self.netd_pid(), signal.SIGTERM)
-        self.netd.wait(timeout=10)
-        self.start_netd()
-        c2 = self.client()
-        c2.hello()
+        self.assertEqual(c.sync([]).get("removed"), 1)
+        c2 = self.restart_netd(["tcp 198.18.1.1:8081 198.18.2.2:80 mark 2",
+                                "# removed tcp 198.18.1.1:8080 mark 1"])
         key = K("tcp", "198.18.1.1:8081")
         self.assertEqual(c2.sync([M("tcp", "198.18.1.1:8081", "198.18.2.2:80")]).get("added"), 1)
         r = c2.call({"op": "flush", "keys": [key]})
@@ -148,6 +158,9 @@ class Forwarding(NetdTestCase):
         hold.stdin.write("ping\n")
         self.assertEqual(hold.stdout.readline().strip(), "pong 3",
                          "a flush of a new mapping removed an older mapping's flows")
+        # The removed key is no mapping of this netd's policy any more.
+        r = c2.call({"op": "flush", "keys": [K("tcp", "198.18.1.1:8080")]})
+        self.assertEqual((r["type"], r["code"]), ("error", "not installed"), r)
 
     def test_flow_counts_follow_connections_and_flow_timeout_applies(self):
         # Issue 10, item 3: flow counts that never reached zero. A probe in a
