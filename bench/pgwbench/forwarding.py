@@ -190,18 +190,25 @@ class Routed(Path):
             raise RuntimeError("the gateway namespace still has nftables tables: %s" % tables)
 
 
-class RoutedCt(Routed):
-    name = "routed-ct"
+class OwnTable:
+    """A path that loads an nftables table of its own (`ruleset`, named
+    `table`) into the gateway, and deletes it and the conntrack table after."""
+    table = ruleset = ""
 
     def setup(self):
-        path = os.path.join(self.ctx.workdir, "ct.nft")
+        path = os.path.join(self.ctx.workdir, self.table + ".nft")
         with open(path, "w") as f:
-            f.write(NFT_CT_ONLY)
+            f.write(self.ruleset)
         run(topo.ns_exec(topo.GATEWAY, ["nft", "-f", path]))
 
     def teardown(self):
-        run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "table", "inet", "bench_ct"]))
+        run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "table", "inet", self.table]))
         run(topo.ns_exec(topo.GATEWAY, ["conntrack", "-F"]), check=False)
+
+
+class RoutedCt(OwnTable, Routed):
+    name = "routed-ct"
+    table, ruleset = "bench_ct", NFT_CT_ONLY
 
 
 class Proxygw(Path):
@@ -248,18 +255,9 @@ class ProxygwTable(Proxygw):
         self.gw.stop()  # deletes the orphaned table
 
 
-class NftDnat(Path):
+class NftDnat(OwnTable, Path):
     name = "nft"
-
-    def setup(self):
-        path = os.path.join(self.ctx.workdir, "dnat.nft")
-        with open(path, "w") as f:
-            f.write(NFT_DNAT)
-        run(topo.ns_exec(topo.GATEWAY, ["nft", "-f", path]))
-
-    def teardown(self):
-        run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "table", "inet", "bench_dnat"]))
-        run(topo.ns_exec(topo.GATEWAY, ["conntrack", "-F"]), check=False)
+    table, ruleset = "bench_dnat", NFT_DNAT
 
 
 class Haproxy(Path):
