@@ -13,7 +13,13 @@ void FlowCounter::SetDeadline(Entry& e, std::uint32_t id, std::optional<std::uin
                               Clock::time_point now) {
   deadlines_.erase({e.deadline, id});
   // 0 s left is an answer (under a second), not a missing one.
-  auto wait = timeout_s ? std::chrono::seconds(*timeout_s) + kProbeSlack : kRecheck;
+  Clock::duration wait = kRecheck;
+  if (timeout_s) {
+    auto n = counts_.find(e.dest);
+    bool last = n != counts_.end() && n->second == 1;
+    wait = std::chrono::seconds(*timeout_s) +
+           (last ? Clock::duration(kLastFlowSlack) : Clock::duration(kProbeSlack));
+  }
   e.deadline = now + wait;
   deadlines_.insert({e.deadline, id});
 }

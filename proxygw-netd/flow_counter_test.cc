@@ -64,8 +64,8 @@ TEST(FlowCounter, ResetReplacesEverythingAndMarksOldDestinationsChanged) {
 TEST(FlowCounter, ProbesAFlowJustAfterItsTimeoutAndNotBefore) {
   FlowCounter c;
   auto t0 = Clock::now();
-  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
   c.OnEvent({FlowEventType::kNew, F(2, "198.18.2.2:80", 60)}, t0);
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
   ASSERT_TRUE(c.NextDeadline().has_value());
   EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(5) + FlowCounter::kProbeSlack);
   EXPECT_TRUE(c.Due(t0 + std::chrono::seconds(5), 10).empty());
@@ -77,9 +77,10 @@ TEST(FlowCounter, ProbesAFlowJustAfterItsTimeoutAndNotBefore) {
   c.Reschedule(1, 3, t1);
   EXPECT_TRUE(c.Due(t1 + std::chrono::seconds(3), 10).empty());
   EXPECT_EQ(c.Due(t1 + std::chrono::seconds(5), 10).size(), 1u);
-  // Gone: it stops counting and is not probed again.
+  // Gone: it stops counting and is not probed again. (Flow 2 was the only
+  // one of its destination when it came: kLastFlowSlack.)
   c.Remove(1);
-  EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(61));
+  EXPECT_EQ(*c.NextDeadline(), t0 + std::chrono::seconds(60) + FlowCounter::kLastFlowSlack);
   EXPECT_EQ(Counts(c.All()), (std::map<std::string, std::uint32_t>{{"tcp 198.18.2.2:80", 1}}));
 }
 
@@ -93,6 +94,7 @@ TEST(FlowCounter, ProbesAFlowJustAfterItsTimeoutAndNotBefore) {
 TEST(FlowCounter, AFlowWithUnderASecondLeftIsProbedAgainASecondLater) {
   FlowCounter c;
   auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(9, "198.18.2.2:80", 60)}, t0);  // not the only one
   c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
   auto t1 = t0 + std::chrono::seconds(6);
   ASSERT_EQ(c.Due(t1, 10).size(), 1u);
@@ -100,8 +102,23 @@ TEST(FlowCounter, AFlowWithUnderASecondLeftIsProbedAgainASecondLater) {
   EXPECT_EQ(c.NextDeadline(), t1 + FlowCounter::kProbeSlack);
   EXPECT_EQ(c.Due(t1 + FlowCounter::kProbeSlack, 10).size(), 1u);
   // The same when a snapshot or an event says 0.
-  c.Reset({F(2, "198.18.2.2:80", 0)}, t1);
+  c.Reset({F(3, "198.18.2.2:80", 60), F(2, "198.18.2.2:80", 0)}, t1);
   EXPECT_EQ(c.NextDeadline(), t1 + FlowCounter::kProbeSlack);
+}
+
+// Issue 17, goal 4: the flow that keeps its destination's count above 0 is
+// looked at 200 ms after its time left, and every 200 ms in its last second,
+// so the count reaches 0 within 0.2 s of its end rather than 1 s.
+TEST(FlowCounter, TheOnlyFlowOfADestinationIsProbedEvery200msInItsLastSecond) {
+  FlowCounter c;
+  auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
+  EXPECT_EQ(c.NextDeadline(), t0 + std::chrono::seconds(5) + FlowCounter::kLastFlowSlack);
+  auto t1 = *c.NextDeadline();
+  ASSERT_EQ(c.Due(t1, 10).size(), 1u);
+  c.Reschedule(1, 0, t1);
+  EXPECT_EQ(c.NextDeadline(), t1 + FlowCounter::kLastFlowSlack);
+  EXPECT_TRUE(c.Due(t1 + FlowCounter::kLastFlowSlack - std::chrono::milliseconds(1), 10).empty());
 }
 
 // When the kernel gives no time left, or the probe failed, the flow is looked
