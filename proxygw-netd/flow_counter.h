@@ -37,8 +37,8 @@ class FlowCounter {
   // The only flow of its destination (when its deadline is set) decides when
   // the destination's count reaches 0, so it is probed this long after its
   // time left, and this often in its last second: its end is seen within
-  // this much, at up to five probes for that one flow.
-  static constexpr std::chrono::milliseconds kLastFlowSlack{200};
+  // this much, at up to seven probes for that one flow.
+  static constexpr std::chrono::milliseconds kLastFlowSlack{150};
   // When the kernel reported no time left, or the probe failed: soon, so
   // that a flow's end is not missed for long, yet not at every turn of the
   // loop while a failure lasts.

@@ -107,9 +107,9 @@ TEST(FlowCounter, AFlowWithUnderASecondLeftIsProbedAgainASecondLater) {
 }
 
 // Issue 17, goal 4: the flow that keeps its destination's count above 0 is
-// looked at 200 ms after its time left, and every 200 ms in its last second,
-// so the count reaches 0 within 0.2 s of its end rather than 1 s.
-TEST(FlowCounter, TheOnlyFlowOfADestinationIsProbedEvery200msInItsLastSecond) {
+// looked at kLastFlowSlack (150 ms) after its time left, and that often in
+// its last second, so the count reaches 0 within 0.15 s of its end, not 1 s.
+TEST(FlowCounter, TheOnlyFlowOfADestinationIsProbedSoonAfterItsTimeLeft) {
   FlowCounter c;
   auto t0 = Clock::now();
   c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 5)}, t0);
