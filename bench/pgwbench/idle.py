@@ -1,8 +1,9 @@
 """Section 3: idle detection, and what netd and the engine cost while other
 traffic fills conntrack.
 
-A. For a TCP and a UDP target (static:none, behind static:always frontends;
-   flow_timeout and idle_timeout both short), `reps` times: warm the target,
+A. For a TCP and a UDP target (static:none, behind static:hold frontends,
+   which do not keep their target warm as static:always does; flow_timeout
+   and idle_timeout both short), `reps` times: warm the target,
    run one short flow from the client (TCP: connect, GET, read to EOF, close;
    UDP: one datagram and its answer), then watch the engine's status on an
    open ctl connection every 2 ms:
@@ -52,8 +53,8 @@ targets:
     idle_timeout: {idle}s
     endpoints: [{{name: echo, protocol: udp, address: '198.18.11.2:7'}}]
 frontends:
-  - {{name: idle-tcp, kind: 'static:always', listen: '198.18.10.1:8091', flow_timeout: {flow}s, target: 'idle-tcp:http'}}
-  - {{name: idle-udp, kind: 'static:always', listen: '198.18.10.1:8092', flow_timeout: {flow}s, target: 'idle-udp:echo'}}
+  - {{name: idle-tcp, kind: 'static:hold', listen: '198.18.10.1:8091', flow_timeout: {flow}s, target: 'idle-tcp:http'}}
+  - {{name: idle-udp, kind: 'static:hold', listen: '198.18.10.1:8092', flow_timeout: {flow}s, target: 'idle-udp:echo'}}
 """
 
 UDP_ECHO = ("import socket\n"
@@ -199,7 +200,7 @@ def run_section(ctx):
     gw = Gateway(ctx.procs, ctx.workdir, ctx.build, tag="pgw-idle")
     gw.start(CONFIG.format(idle=IDLE_TIMEOUT_S, flow=FLOW_TIMEOUT_S))
     try:
-        for t in ("idle-tcp", "idle-udp"):  # warmed at start, then idle: drained
+        for t in ("idle-tcp", "idle-udp"):  # cold until warmed
             gw.wait_state(t, "inactive", timeout=30)
         log("section 3: idle detection (flow_timeout %ds, idle_timeout %ds, %d reps)" % (
             FLOW_TIMEOUT_S, IDLE_TIMEOUT_S, ctx.idle_reps))
