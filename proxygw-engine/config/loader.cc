@@ -14,6 +14,7 @@
 #include <yaml-cpp/parser.h>
 
 #include "proxygw-engine/config/duration.h"
+#include "proxygw-engine/config/ha_section.h"
 #include "proxygw-engine/config/semantics.h"
 #include "proxygw-engine/config/yaml_reader.h"
 
@@ -239,7 +240,7 @@ class Loader {
 Config Loader::Load(const YAML::Node& root) {
   cfg_.file = sink_.file();
   auto top = Fields::Read(sink_, root, "", Location{1, 1},
-                          {"version", "log", "netd", "engine", "plugins", "targets", "frontends"});
+                          {"version", "log", "netd", "engine", "ha", "plugins", "targets", "frontends"});
   if (!top) return std::move(cfg_);
   if (auto v = top->String(sink_, "version", /*required=*/true)) {
     if (*v != kVersion) {
@@ -259,6 +260,7 @@ Config Loader::Load(const YAML::Node& root) {
               "the engine and netd must run as different users (both are " +
                   Quoted(cfg_.engine.user) + ")");
   }
+  ReadHaSection(sink_, *top, &cfg_.ha);
   ReadPlugins(*top);
   ReadTargets(*top);
   ReadFrontends(*top);
