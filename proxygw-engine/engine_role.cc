@@ -42,9 +42,10 @@ common::Status Engine::SetRole(common::HaRole role, common::HaRole* previous) {
   const common::HaRole before = s.role;
   if (common::Status st = s.state.Put(kRoleRecord, {{"role", common::HaRoleName(role)}});
       !st.ok()) {
-    s.log.Warn("could not record the HA role; a restarted engine starts in ha.initial_role, "
-               "ignoring",
-               {{"error", st.message()}});
+    s.log.Warn(
+        "could not record the HA role; a restarted engine starts in ha.initial_role, "
+        "ignoring",
+        {{"error", st.message()}});
   }
   if (previous != nullptr) *previous = before;
   if (role == before) return common::Status::Ok();

@@ -1,10 +1,9 @@
 #include "proxygw-engine/follow_probe.h"
 
-#include <cassert>
-#include <optional>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cassert>
+#include <optional>
 
 #include "proxygw-engine/readiness.h"
 
@@ -17,7 +16,10 @@ class Follow : public FollowProbe, public std::enable_shared_from_this<Follow> {
  public:
   Follow(asio::io_context& io, std::vector<common::AddrPort> addrs, std::chrono::seconds interval,
          std::function<void(bool)> changed)
-      : io_(io), addrs_(std::move(addrs)), interval_(interval), timer_(io),
+      : io_(io),
+        addrs_(std::move(addrs)),
+        interval_(interval),
+        timer_(io),
         changed_(std::move(changed)) {}
 
   void Round() {
