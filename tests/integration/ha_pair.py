@@ -55,6 +55,15 @@ CONNTRACK_SYSCTLS = {
 }
 
 
+FIREWALL = """table inet gateway {
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    ct state invalid drop
+  }
+}
+"""
+
+
 def tools_missing():
     """The HA tools that are not installed (`make deps` installs them)."""
     return [t for t in ("keepalived", "conntrackd", "conntrack") if shutil.which(t) is None]
@@ -144,6 +153,14 @@ class HaPair:
             self.exec(self.gws[i], ["conntrack", "-L"], check=False)
             for k, v in CONNTRACK_SYSCTLS.items():
                 self.exec(self.gws[i], ["sysctl", "-q", "-w", "%s=%d" % (k, v)])
+            # The gateway's own firewall, as conntrackd wants it (docs/ha.md):
+            # a TCP packet from the middle of a connection the kernel does
+            # not know is invalid, not a new un-NATed flow, and is dropped:
+            # the backend's segments reaching the new master before
+            # conntrackd's commit are retransmitted after it, instead of
+            # reaching the client from the backend's address (a reset).
+            self.exec(self.gws[i], ["sysctl", "-q", "-w", "net.netfilter.nf_conntrack_tcp_loose=0"])
+            self.exec(self.gws[i], ["nft", "-f", "-"], input=FIREWALL)
             # netd/ and state/ are the supervisor's to create.
             for sub in ("ka", "ctd", "notify"):
                 os.makedirs(os.path.join(self.tmp, "g%d" % i, sub), exist_ok=True)
