@@ -23,24 +23,27 @@ DEPS_BUILD = cmake make g++ pkg-config \
 # promtool (prometheus) and the official Python client's parser
 # (python3-prometheus-client) both read the metrics page in test_metrics.
 # strace holds netd just after a chosen syscall in test_netd_claims (a race
-# made deterministic).
+# made deterministic). keepalived and conntrackd: the gateway pair of test_ha
+# and `make ha-demo` (docs/ha.md), run in namespaces with their own files;
+# installed, Debian would start them as services: see DEPS_BENCH.
 DEPS_TEST  = libgtest-dev libgmock-dev clang libclang-rt-14-dev \
 	python3 python3-jsonschema python3-yaml iproute2 nftables conntrack procps \
 	util-linux libcap2-bin strace systemd debootstrap systemd-container prometheus \
-	python3-prometheus-client \
+	python3-prometheus-client keepalived conntrackd \
 	nodejs $(if $(wildcard /usr/bin/npm),,npm)
 DEPS_RUN   = iproute2 python3 passwd
 # make bench only: load generators, the proxies compared, the backend's web
 # server, and gnuplot for the chart (gnuplot-nox: ~3 MB, where
 # python3-matplotlib would bring ~210 MB). Debian would start HAProxy, nginx
 # (on port 80) and Prometheus (for promtool, DEPS_TEST) as services when it
-# installs them: `deps` installs with a policy-rc.d that starts no daemon and
-# disables the units it installed, so the host runs nothing new; the
-# benchmark starts its own copies inside its namespaces.
+# installs them (keepalived and conntrackd too, DEPS_TEST): `deps` installs
+# with a policy-rc.d that starts no daemon and disables the units it
+# installed, so the host runs nothing new; the benchmark and the HA test
+# start their own copies inside their namespaces.
 DEPS_BENCH = iperf3 haproxy socat wrk nginx-light gnuplot-nox
 DEPS       = $(sort $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_RUN) $(DEPS_BENCH))
 
-.PHONY: all deps build test unit fuzz run bench install clean
+.PHONY: all deps build test unit fuzz run ha-demo bench install clean
 
 all: build
 
@@ -61,7 +64,8 @@ deps:
 	fi; \
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
 	if [ -d /run/systemd/system ]; then \
-	  for pu in haproxy:haproxy nginx-light:nginx prometheus:prometheus; do \
+	  for pu in haproxy:haproxy nginx-light:nginx prometheus:prometheus \
+	            keepalived:keepalived conntrackd:conntrackd; do \
 	    case " $$missing " in *" $${pu%%:*} "*) \
 	      systemctl disable --quiet "$${pu#*:}.service" 2>/dev/null \
 	        && echo "deps: $${pu#*:}.service disabled (installed for tests and benchmarks only)";; \
@@ -94,6 +98,13 @@ fuzz:
 # The gateway on configs/example.yaml, in its own network namespace (as root).
 run: deps build
 	BUILD=$(BUILD) ./init/run-demo.sh
+
+# Two gateways behind one VRRP address (docs/ha.md), in network namespaces
+# (as root): keepalived, conntrackd and proxygw on each, a client and a
+# remote backend; prints how to reach them, waits for Enter or Ctrl-C, then
+# removes everything. HA_DEMO_FAILOVER=1 also kills the master after the warm.
+ha-demo: deps build
+	PROXYGW_BUILD_DIR=$(abspath $(BUILD)) /usr/bin/python3 tests/integration/ha_demo.py
 
 # The benchmarks (as root), in network namespaces of their own: forwarding
 # (routed, proxygw, hand-written nft DNAT, HAProxy, socat), control plane,

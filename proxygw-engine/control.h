@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/ha_role.h"
 #include "common/status.h"
 #include "proxygw-engine/status.h"
 
@@ -31,6 +32,12 @@ class Control {
   // then stays. Returns once the plan is under way (drains and starts go on
   // in the background).
   virtual ReloadReport Reload() = 0;
+
+  // keepalived's notify hook says the node's HA role (docs/ha.md). Ok when
+  // taken (or already the role); `*previous` (when not null) is set to the
+  // role before, on success only. InvalidArgument: the config has no ha
+  // section. Unavailable: the engine is shutting down.
+  virtual common::Status SetRole(common::HaRole role, common::HaRole* previous) = 0;
   // The engine's counters (metrics.h), for the metrics plugin; null when
   // there are none (a test's fake).
   virtual const Metrics* metrics() const { return nullptr; }

@@ -46,6 +46,8 @@ bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& error
   std::unique_ptr<TargetHandler> handler = (*factory)(ctx, errors);
   if (!handler) return false;
   target->SetHandler(std::move(handler));
+  // A follower's targets follow from the start, a reload's new ones too.
+  if (!Leading()) target->Follow();
   slot.target = std::move(target);
   slot.serial = serial;
   slot.error.clear();
@@ -196,6 +198,10 @@ void Engine::Impl::OnTargetFailed(const std::string& name, std::uint64_t serial)
 
 void Engine::Impl::WarmSignal(const std::string& name) {
   if (closed) return;
+  if (!Leading()) {
+    log.Debug("warm signal ignored: not the HA master", {{"target", name}});
+    return;
+  }
   auto it = targets.find(name);
   if (it == targets.end()) return;
   TargetSlot& slot = it->second;
@@ -209,7 +215,7 @@ void Engine::Impl::WarmSignal(const std::string& name) {
 }
 
 void Engine::Impl::OnKnock(const ipc::netd::KnockPush& k) {
-  if (closed) return;
+  if (closed || !Leading()) return;
   for (auto& [fname, slot] : frontends) {
     if (!slot.frontend || slot.frontend->handler() == nullptr) continue;
     auto keys = FrontendKeys(*current, *slot.conf);
@@ -266,8 +272,10 @@ Status Engine::Start(const std::function<void()>& start_dataplane, std::function
       s.Alive([this](const ipc::netd::KnockPush& k) { impl_->OnKnock(k); })});
   s.dp.SetChangeObserver(
       s.Alive([this](double secs) { impl_->metrics.netd_change().Observe(secs); }));
+  s.role = s.StartRole();
   if (common::Status st = s.Build(); !st.ok()) return st;
-  s.Adopt();
+  // A follower takes nothing over: what runs is the master's.
+  if (s.Leading()) s.Adopt();
   s.started = true;
   start_dataplane();
   // Frontends last; `ready` once each has started or failed.
@@ -333,6 +341,7 @@ StatusSnapshot Engine::Status() const {
   StatusSnapshot snap;
   snap.closed = s.closed;
   snap.dataplane_connected = s.dp.connected();
+  if (s.current->ha.enabled) snap.role = common::HaRoleName(s.role);
   for (const auto& [name, slot] : s.targets) {
     const config::Target& cfg = *slot.conf;
     // While its predecessor drains, the name shows the predecessor's state.
@@ -347,6 +356,7 @@ StatusSnapshot Engine::Status() const {
       ts.state = TargetStateName(t->state());
       ts.last_error = t->last_error();
       ts.kept_warm_by = t->kept_warm_by();
+      if (t->following()) ts.follow = t->live() ? "live" : "down";
       if (s.dp.connected()) ts.flows = t->flows();
       ts.since = t->since();
     } else {
@@ -396,6 +406,7 @@ Status Engine::Warm(const std::string& name) {
   auto it = impl_->targets.find(name);
   if (it == impl_->targets.end()) return common::Status::NotFound("no target named \"" + name + "\"");
   if (impl_->closed) return common::Status::Unavailable("the engine is shutting down");
+  if (!impl_->Leading()) return impl_->NotLeading();
   TargetSlot& slot = it->second;
   if (slot.target) return slot.target->Warm();
   if (!slot.error.empty()) return common::Status::Unavailable("target " + name + ": " + slot.error);
@@ -407,6 +418,7 @@ Status Engine::Drain(const std::string& name) {
   auto it = impl_->targets.find(name);
   if (it == impl_->targets.end()) return common::Status::NotFound("no target named \"" + name + "\"");
   if (impl_->closed) return common::Status::Unavailable("the engine is shutting down");
+  if (!impl_->Leading()) return impl_->NotLeading();
   TargetSlot& slot = it->second;
   if (slot.target) return slot.target->Drain("ctl");
   slot.warm_wanted = false;

@@ -79,6 +79,16 @@ class Engine : public Control {
   //   - the log output is reopened, with the new log settings.
   // Also refused while the engine is shutting down.
   ReloadReport Reload() override;
+  // High availability (docs/ha.md). The role at start: master without an ha
+  // section; with one, the role an earlier engine of this boot recorded in
+  // engine.state_dir (an engine restart keeps the node's role), else
+  // ha.initial_role. To master: every target the node followed as live
+  // becomes active without a warm, the others stay inactive and warm on
+  // demand. To backup or fault: every target stops deciding at once (no
+  // drain, no stop) and follows its backend (Target::Follow). While not
+  // master, warm and drain requests (ctl, frontends, knocks) are refused or
+  // ignored. The role is recorded for the next engine.
+  common::Status SetRole(common::HaRole role, common::HaRole* previous) override;
   const Metrics* metrics() const override;
 
  private:

@@ -94,6 +94,8 @@ struct Engine::Impl {
   std::set<std::string> warm_after_drain;  // targets a knock found draining
   bool started = false;
   bool closed = false;
+  // The node's HA role (docs/ha.md); always master without an ha section.
+  common::HaRole role = common::HaRole::kMaster;
 
   Impl(boost::asio::io_context& i, ConfigPtr c, Dataplane& d, Engine& e)
       : io(i), current(c), plugins_cfg(c), dp(d), self(e), state(c->engine.state_dir) {}
@@ -133,6 +135,12 @@ struct Engine::Impl {
   // its target warms.
   void OnKnock(const ipc::netd::KnockPush& k);
   void Adopt();
+  // --- engine_role.cc ---
+  // The role at start (see Engine::SetRole), logged.
+  common::HaRole StartRole();
+  bool Leading() const { return role == common::HaRole::kMaster; }
+  // Unavailable: a warm or drain asked of a follower.
+  common::Status NotLeading() const;
 
   // --- engine_reload.cc ---
   ReloadReport Reload();

@@ -86,6 +86,14 @@ class TargetHandler {
   // the target active again if it was active before the restart, and
   // otherwise asks the handler to Drain what it took over.
   virtual bool Adopt() { return true; }
+  // High availability (docs/ha.md). TakeOver: this node became the master
+  // and the target active without a warm, its backend running, started by
+  // the former master: the handler owns it from now on as if its Warm had
+  // started it (a drain stops it). Release: this node stopped deciding
+  // (backup, fault): the handler no longer owns its backend and must neither
+  // stop nor check it, at a drain or at Close either. Defaults: nothing.
+  virtual void TakeOver() {}
+  virtual void Release() {}
 };
 
 // What a frontend kind's constructor gets.

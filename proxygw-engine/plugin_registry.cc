@@ -36,6 +36,9 @@ class NoControl : public Control {
     return common::Status::Unavailable("checking only");
   }
   ReloadReport Reload() override { return {}; }
+  common::Status SetRole(common::HaRole, common::HaRole*) override {
+    return common::Status::Unavailable("checking only");
+  }
 };
 
 }  // namespace

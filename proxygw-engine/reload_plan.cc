@@ -138,6 +138,12 @@ void RefuseChanged(const config::Config& next, const char* path, const std::stri
                       "; this needs a restart of proxygw (" + why + ")"});
 }
 
+// The ha section as a reload error shows it.
+std::string HaText(const config::HaConfig& ha) {
+  if (!ha.enabled) return "absent";
+  return std::string("{initial_role: ") + common::HaRoleName(ha.initial_role) + "}";
+}
+
 // plugins.<ns>: loaded once, at start. The ctl plugin's socket is open.
 void RefusePlugins(const config::Config& running, const config::Config& next,
                    std::vector<config::ConfigError>* out) {
@@ -198,6 +204,10 @@ ReloadPlan PlanReload(const config::Config& running, const config::Config& next)
                 "the engine runs as this user from its start", &refused);
   RefuseChanged(next, "engine.state_dir", running.engine.state_dir, next.engine.state_dir,
                 "targets' records and backends' output are kept there", &refused);
+  RefuseChanged(next, "ha", HaText(running.ha), HaText(next.ha),
+                "the node's HA role is taken at start; without an ha section it is always "
+                "master",
+                &refused);
   RefusePlugins(running, next, &refused);
   plan.log_changed = running.log.output != next.log.output || running.log.level != next.log.level;
 

@@ -31,6 +31,9 @@ struct TargetStatus {
   std::optional<std::uint32_t> flows;
   std::chrono::system_clock::time_point since;  // when it entered its state
   std::string kept_warm_by;  // a frontend that keeps it from idling out; empty when none
+  // On an HA follower (backup, fault): "live" when its backend answers the
+  // follow probe (its mappings on), "down" otherwise; empty on a master.
+  std::string follow{};
 };
 
 struct FrontendStatus {
@@ -54,6 +57,9 @@ struct StatusSnapshot {
   bool dataplane_connected = false;  // addition: is the engine connected to netd
   std::vector<TargetStatus> targets;      // sorted by name
   std::vector<FrontendStatus> frontends;  // sorted by name
+  // Addition: the node's HA role ("master", "backup", "fault"); empty when
+  // the config has no ha section.
+  std::string role{};
 };
 
 // Names of targets or frontends by what a config reload does with them; each

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "proxygw-engine/follow_probe.h"
 #include "proxygw-engine/forwarding_switch.h"
 #include "proxygw-engine/handler_queue.h"
 #include "proxygw-engine/idle_clock.h"
@@ -13,6 +14,9 @@ namespace asio = boost::asio;
 using common::Status;
 using ipc::netd::Mapping;
 using ipc::netd::Proto;
+
+// How often a follower probes a target's endpoints (docs/ha.md).
+constexpr std::chrono::seconds kFollowInterval{2};
 
 const char* TargetStateName(TargetState s) {
   switch (s) {
@@ -56,6 +60,9 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   TargetCounters own_counters;
   TargetCounters* counters;                            // hooks.counters, or own_counters
   std::chrono::steady_clock::time_point warm_started;  // for the cold-start duration
+  bool following = false;  // HA backup or fault: decides nothing
+  bool live = false;       // following: the backend answered the last probe
+  std::shared_ptr<FollowProbe> follower;
 
   Impl(asio::io_context& i, const config::Target& c, std::vector<Mapping> m, Dataplane& d, Logger l,
        Hooks h)
@@ -147,6 +154,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     if (state == TargetState::kClosed) {
       return Status::Unavailable("target " + cfg.name + " is closed");
     }
+    if (following) return NotDeciding();
     if (state == TargetState::kDraining) {
       return Status::Unavailable("target " + cfg.name +
                                  " is draining; warm it again once it is inactive");
@@ -237,6 +245,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     if (state == TargetState::kClosed) {
       return Status::Unavailable("target " + cfg.name + " is closed");
     }
+    if (following) return NotDeciding();
     if (state != TargetState::kActive && state != TargetState::kWarming) return Status::Ok();
     last_error.clear();
     ++counters->drains;
@@ -285,6 +294,80 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     OnCountsChanged();
   }
 
+  // --- high availability: following and leading ---
+  Status NotDeciding() const {
+    return Status::Unavailable("target " + cfg.name +
+                               ": this node is not the HA master; the master decides warms and "
+                               "drains");
+  }
+
+  // Ends the current run at once: no drain, no stop, the backend is the
+  // master's. Forwarding stays as it is until the first probe's verdict.
+  void Follow() {
+    if (following || state == TargetState::kClosed) return;
+    following = true;
+    ++cycle;
+    if (probe) probe->Cancel();
+    probe.reset();
+    idle.Stop();
+    handler->Release();
+    live = false;
+    Enter(TargetState::kInactive);
+    std::vector<common::AddrPort> addrs = TcpAddresses();
+    if (addrs.empty()) {
+      log.Info("following: no TCP endpoint to probe, forwarding off; warmed on demand once master");
+      forwarding.SwitchOff(Guard([](Impl&, Status) {}));
+      return;
+    }
+    follower = FollowProbe::Start(io, std::move(addrs), kFollowInterval,
+                                  Guard([](Impl& s, bool answers) { s.OnFollowed(answers); }));
+  }
+
+  void OnFollowed(bool answers) {
+    if (!following) return;
+    live = answers;
+    if (answers) {
+      log.Info("following: the backend answers, forwarding on");
+      forwarding.SwitchOn(Guard([](Impl& s, Status st) {
+        if (!st.ok() && s.following) {
+          s.live = false;
+          s.Fail("netd would refuse the target's mappings", st);
+        }
+      }));
+    } else {
+      log.Info("following: the backend does not answer, forwarding off");
+      forwarding.SwitchOff(Guard([](Impl&, Status) {}));
+    }
+  }
+
+  // A live target becomes active without a warm: the handler takes the
+  // running backend over, and the idle clock starts now.
+  void Lead() {
+    if (!following || state == TargetState::kClosed) return;
+    following = false;
+    if (follower) follower->Stop();
+    follower.reset();
+    const bool was_live = live;
+    live = false;
+    ++cycle;
+    if (!was_live) {
+      log.Info("leading: inactive, warmed on demand");
+      forwarding.SwitchOff(Guard([](Impl&, Status) {}));
+      return;
+    }
+    handler->TakeOver();
+    log.Info("leading: the followed backend answers, active without a warm");
+    // On already: done at once, unless an enable is still in flight.
+    forwarding.SwitchOn(InCycle([](Impl& s, Status st) {
+      if (!st.ok()) {
+        s.Fail("netd would refuse the target's mappings", st);
+        return s.WindDown(/*stop_backend=*/true, s.last_error);
+      }
+      s.last_error.clear();
+      s.BecomeActive();
+    }));
+  }
+
   // --- adopting, closing ---
   void AdoptAtStart(bool was_active) {
     bool running = handler->Adopt();
@@ -313,6 +396,8 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     ++cycle;
     if (probe) probe->Cancel();
     probe.reset();
+    if (follower) follower->Stop();
+    follower.reset();
     idle.Stop();
     Enter(TargetState::kClosed);
     forwarding.SwitchOff(Guard([done = std::move(done)](Impl& s, Status st) mutable {
@@ -367,5 +452,9 @@ void Target::OnConnectionChanged(bool connected) { impl_->OnConnectionChanged(co
 void Target::OnForwardingRefused(const Status& why) { impl_->OnForwardingRefused(why); }
 void Target::OnBackendExited(const std::string& why) { impl_->OnBackendExited(why); }
 void Target::Close(Done done) { impl_->Close(std::move(done)); }
+void Target::Follow() { impl_->Follow(); }
+void Target::Lead() { impl_->Lead(); }
+bool Target::following() const { return impl_->following; }
+bool Target::live() const { return impl_->live; }
 
 }  // namespace engine

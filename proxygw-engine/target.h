@@ -20,6 +20,16 @@
 //       current (netd unreachable, or its flow snapshot not in yet).
 //   A backend that exits on its own while warming or active: wound down
 //       (forwarding off, no stop), inactive with the error recorded.
+//   Following (high availability, docs/ha.md: the node is backup or in
+//       fault): the target decides nothing. Follow ends its run at once
+//       (no drain, no stop); it shows as inactive while a FollowProbe tries
+//       its TCP endpoints: while they answer ("live") its mappings are on, as
+//       on the master (they capture nothing until the virtual address moves
+//       here), and off once they stop answering. Warm and Drain are refused.
+//       Lead (the node became master): a live target becomes active without
+//       a warm (the handler takes the running backend over) and its idle
+//       clock starts; the others are inactive, forwarding off, and warm on
+//       demand.
 //   Close (shutdown): closed at once and for good (requests are refused, late
 //       callbacks ignored); then, in the background, forwarding goes off (one
 //       attempt) and the handler closes (stopping the backend), after any
@@ -121,6 +131,17 @@ class Target {
   void OnForwardingRefused(const common::Status& why);
   // The handler's backend stopped by itself.
   void OnBackendExited(const std::string& why);
+
+  // High availability (see the state comment above). Follow: the node is a
+  // follower from now on; Lead: the node is the master. Either is a no-op
+  // when it already is; both are ignored once closed. A target starts as a
+  // leader (a node without HA is always master).
+  void Follow();
+  void Lead();
+  bool following() const;
+  // While following: its backend answered the last probe (its mappings are,
+  // or are being switched, on).
+  bool live() const;
 
   // Shutdown: the state is closed at once; then the mappings go off (if they
   // were on), and the handler is closed once no call of it is in flight.

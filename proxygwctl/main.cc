@@ -1,6 +1,6 @@
 // proxygwctl: the command-line client of the engine's control socket. It
 // finds the socket (--socket, or plugins.ctl of the engine's config), sends
-// one request (status, warm, drain or reload) and prints the answer. Errors are one
+// one request (status, warm, drain, reload or role) and prints the answer. Errors are one
 // line on stderr, "proxygwctl: ...", with an exit code per kind of failure.
 #include <cerrno>
 #include <chrono>
@@ -53,8 +53,9 @@ struct Args {
   std::string codec;
   std::string output = "json";
   std::string timeout = "5s";
-  std::string command;  // status | warm | drain | reload
+  std::string command;  // status | warm | drain | reload | role
   std::string target;
+  std::string role;  // role: master | backup | fault
 };
 
 int Fail(int code, const std::string& msg) {
@@ -134,6 +135,17 @@ int PrintReload(const wire::Body& answer) {
                                 "); the running config stays");
 }
 
+int PrintRole(const wire::Body& answer) {
+  const auto* role = std::get_if<wire::RoleResponse>(&answer);
+  if (role == nullptr) {
+    return Fail(kExitProtocol, "role request: unexpected answer " +
+                                   std::string(wire::MethodName(wire::MethodOf(answer))));
+  }
+  std::printf("role: %s (was %s)\n", common::HaRoleName(role->role),
+              common::HaRoleName(role->previous));
+  return kExitOk;
+}
+
 template <class Response>
 int PrintAction(const wire::Body& answer, const Args& args) {
   if (!std::holds_alternative<Response>(answer)) {
@@ -152,6 +164,8 @@ int Run(const Args& args, const CallOptions& options) {
     request = wire::WarmTargetRequest{args.target};
   } else if (args.command == "reload") {
     request = wire::ReloadRequest{};
+  } else if (args.command == "role") {
+    request = wire::RoleRequest{*common::ParseHaRole(args.role)};  // checked by the parser
   } else {
     request = wire::DrainTargetRequest{args.target};
   }
@@ -172,6 +186,7 @@ int Run(const Args& args, const CallOptions& options) {
   }
   if (args.command == "status") return PrintStatus(*answer, args);
   if (args.command == "reload") return PrintReload(*answer);
+  if (args.command == "role") return PrintRole(*answer);
   if (args.command == "warm") return PrintAction<wire::WarmTargetResponse>(*answer, args);
   return PrintAction<wire::DrainTargetResponse>(*answer, args);
 }
@@ -213,6 +228,12 @@ int main(int argc, char** argv) {
   app.add_subcommand("reload",
                      "Ask the engine to re-read its config file and apply what changed (as "
                      "SIGHUP does); prints the plan, or the errors that refused it");
+  app.add_subcommand("role",
+                     "Tell the engine its node's HA role (keepalived's notify hook does): "
+                     "master decides warms and drains, backup and fault follow (docs/ha.md)")
+      ->add_option("ROLE", args.role, "master, backup or fault")
+      ->required()
+      ->check(CLI::IsMember({"master", "backup", "fault"}));
   app.require_subcommand(1);
   app.footer(kExitCodesHelp);
   try {

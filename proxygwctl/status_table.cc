@@ -84,6 +84,7 @@ std::string FormatStatusTable(const wire::StatusResponse& status,
   if (status.dataplane_connected) {
     out += *status.dataplane_connected ? ", dataplane connected" : ", dataplane disconnected";
   }
+  if (!status.role.empty()) out += ", HA " + Clean(status.role);
   out += "\n\n";
   if (status.targets.empty()) {
     out += "no targets\n";
@@ -92,6 +93,7 @@ std::string FormatStatusTable(const wire::StatusResponse& status,
     for (const auto& t : status.targets) {
       std::string state = Clean(t.state);
       if (!t.kept_warm_by.empty()) state += " (kept warm)";
+      if (!t.follow.empty()) state += " (follows: " + Clean(t.follow) + ")";
       rows.push_back({Clean(t.name), Clean(t.kind), state,
                       t.flows ? std::to_string(*t.flows) : "-", Since(t, now),
                       Clean(t.last_error)});

@@ -41,6 +41,17 @@ OJson EncodeBody(const Body& body, bool cbor) {
           [](const ReloadResponse& r) { return EncodeReload(r); },
           [](const WarmTargetRequest& r) { return NameBody(r.name); },
           [](const DrainTargetRequest& r) { return NameBody(r.name); },
+          [](const RoleRequest& r) {
+            OJson o = OJson::object();
+            o["role"] = common::HaRoleName(r.role);
+            return o;
+          },
+          [](const RoleResponse& r) {
+            OJson o = OJson::object();
+            o["role"] = common::HaRoleName(r.role);
+            o["previous"] = common::HaRoleName(r.previous);
+            return o;
+          },
           [](const auto&) { return OJson::object(); },  // the empty bodies
       },
       body);
@@ -52,6 +63,16 @@ std::string Dump(const OJson& j, int indent) {
 }
 
 // --- Decoding --------------------------------------------------------------------
+
+// `key` of `body`, a role name; required.
+Status ReadRole(const Json& body, std::string_view key, common::HaRole* out) {
+  std::string text;
+  if (Status st = ReadString(body, "body", key, true, &text); !st.ok()) return st;
+  auto r = common::ParseHaRole(text);
+  if (!r) return Wrong(Join("body", key), common::kHaRoleNames, *Find(body, key));
+  *out = *r;
+  return Status::Ok();
+}
 
 // The body of `method`, decoded; std::monostate for methods not decoded here.
 // `body` is null when the packet has no "body".
@@ -67,6 +88,8 @@ Result<Body> DecodeBody(std::uint16_t method, const Json* body) {
     case Method::kDrainTargetResponse:
     case Method::kReloadRequest:
     case Method::kReloadResponse:
+    case Method::kRoleRequest:
+    case Method::kRoleResponse:
       break;
     default:
       return Body{};
@@ -117,6 +140,19 @@ Result<Body> DecodeBody(std::uint16_t method, const Json* body) {
     case Method::kReloadResponse:
       out = ReadReload(*body);
       break;
+    case Method::kRoleRequest: {
+      RoleRequest r;
+      Status st = ReadRole(*body, "role", &r.role);
+      out = st.ok() ? Result<Body>(r) : Result<Body>(st);
+      break;
+    }
+    case Method::kRoleResponse: {
+      RoleResponse r;
+      Status st = ReadRole(*body, "role", &r.role);
+      if (st.ok()) st = ReadRole(*body, "previous", &r.previous);
+      out = st.ok() ? Result<Body>(r) : Result<Body>(st);
+      break;
+    }
     default:
       break;
   }
@@ -172,7 +208,7 @@ std::optional<Codec> ParseCodec(std::string_view text) {
 const char* CodecName(Codec c) { return c == Codec::kCbor ? "cbor" : "json"; }
 
 std::optional<Method> MethodFromWire(std::uint64_t v) {
-  if (v <= 21 || v == 256 || v == 257 || v == 32768) return static_cast<Method>(v);
+  if (v <= 21 || (v >= 256 && v <= 259) || v == 32768) return static_cast<Method>(v);
   return std::nullopt;
 }
 
@@ -202,6 +238,8 @@ const char* MethodName(Method m) {
     case Method::kCloseFrontendResponse: return "CloseFrontendResponse";
     case Method::kReloadRequest: return "ReloadRequest";
     case Method::kReloadResponse: return "ReloadResponse";
+    case Method::kRoleRequest: return "RoleRequest";
+    case Method::kRoleResponse: return "RoleResponse";
     case Method::kFrontendShouldWarmNotification: return "FrontendShouldWarmNotification";
   }
   return "?";
@@ -224,6 +262,8 @@ Method MethodOf(const Body& body) {
                         [](const DrainTargetResponse&) { return Method::kDrainTargetResponse; },
                         [](const ReloadRequest&) { return Method::kReloadRequest; },
                         [](const ReloadResponse&) { return Method::kReloadResponse; },
+                        [](const RoleRequest&) { return Method::kRoleRequest; },
+                        [](const RoleResponse&) { return Method::kRoleResponse; },
                     },
                     body);
 }

@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/ha_role.h"
 #include "common/status.h"
 
 namespace ipc::ctl {
@@ -50,7 +51,7 @@ const char* CodecName(Codec c);  // "json" / "cbor"
 
 // Every method id the original defines (its section 12.2 table), and our
 // additions from 256 up (clear of the original's table). Status, WarmTarget,
-// DrainTarget and Reload are served; the others are recognised, and answered
+// DrainTarget, Reload and Role are served; the others are recognised, and answered
 // "unsupported method N" by the engine.
 enum class Method : std::uint16_t {
   kEmpty = 0,
@@ -77,6 +78,8 @@ enum class Method : std::uint16_t {
   kCloseFrontendResponse = 21,
   kReloadRequest = 256,  // addition: re-read the config file, apply the difference
   kReloadResponse = 257,
+  kRoleRequest = 258,  // addition: the node's HA role, from keepalived's notify hook
+  kRoleResponse = 259,
   kFrontendShouldWarmNotification = 32768,
 };
 std::optional<Method> MethodFromWire(std::uint64_t v);
@@ -123,6 +126,9 @@ struct TargetStatus {  // {name, kind, state, last_error, flows, since, kept_war
   std::optional<std::chrono::system_clock::time_point> since;  // RFC 3339 UTC text
   std::string kept_warm_by;  // the frontend that keeps it from idling out; omitted when empty
   std::vector<EndpointStatus> endpoints;  // omitted when empty
+  // Addition, on an HA follower: "live" (its backend answers, mappings on)
+  // or "down"; omitted when empty (a master, or no ha section).
+  std::string follow{};
   friend bool operator==(const TargetStatus&, const TargetStatus&) = default;
 };
 
@@ -148,12 +154,15 @@ struct FrontendStatus {
   friend bool operator==(const FrontendStatus&, const FrontendStatus&) = default;
 };
 
-struct StatusResponse {  // {closed, dataplane, targets, frontends}
+struct StatusResponse {  // {closed, dataplane, role, targets, frontends}
   bool closed = false;
   // Addition: "dataplane": "connected" | "disconnected"; nullopt when absent.
   std::optional<bool> dataplane_connected;
   std::vector<TargetStatus> targets;      // omitted when empty
   std::vector<FrontendStatus> frontends;  // omitted when empty
+  // Addition: the node's HA role, "master" | "backup" | "fault"; omitted when
+  // empty (no ha section). Decoded as any string.
+  std::string role{};
   friend bool operator==(const StatusResponse&, const StatusResponse&) = default;
 };
 
@@ -194,11 +203,25 @@ struct ReloadResponse {
   friend bool operator==(const ReloadResponse&, const ReloadResponse&) = default;
 };
 
+// {role}: "master", "backup" or "fault" (any other text is refused by the
+// decoder, naming body.role).
+struct RoleRequest {
+  common::HaRole role = common::HaRole::kMaster;
+  friend bool operator==(const RoleRequest&, const RoleRequest&) = default;
+};
+// {role, previous}: the role now, and the one before the request.
+struct RoleResponse {
+  common::HaRole role = common::HaRole::kMaster;
+  common::HaRole previous = common::HaRole::kMaster;
+  friend bool operator==(const RoleResponse&, const RoleResponse&) = default;
+};
+
 // std::monostate: a method whose body this side does not decode (every method
 // not listed here, including the recognised but unsupported ones).
 using Body = std::variant<std::monostate, ErrorResponse, StatusRequest, StatusResponse,
                           WarmTargetRequest, WarmTargetResponse, DrainTargetRequest,
-                          DrainTargetResponse, ReloadRequest, ReloadResponse>;
+                          DrainTargetResponse, ReloadRequest, ReloadResponse, RoleRequest,
+                          RoleResponse>;
 // The method of a body; must not be called on std::monostate.
 Method MethodOf(const Body& body);
 

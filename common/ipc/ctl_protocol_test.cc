@@ -56,7 +56,9 @@ TEST(CtlProtocol, MethodIdsAreTheOriginals) {
   EXPECT_EQ(MethodFromWire(22), std::nullopt);
   EXPECT_EQ(MethodFromWire(256), Method::kReloadRequest);  // our addition
   EXPECT_EQ(MethodFromWire(257), Method::kReloadResponse);
-  EXPECT_EQ(MethodFromWire(258), std::nullopt);
+  EXPECT_EQ(MethodFromWire(258), Method::kRoleRequest);  // our addition
+  EXPECT_EQ(MethodFromWire(259), Method::kRoleResponse);
+  EXPECT_EQ(MethodFromWire(260), std::nullopt);
   EXPECT_TRUE(IsResponse(257));
   EXPECT_EQ(MethodFromWire(32769), std::nullopt);
   EXPECT_EQ(MethodFromWire(1ull << 40), std::nullopt);
@@ -147,6 +149,8 @@ TEST(CtlProtocol, EveryBodyRoundTripsInBothCodecs) {
       ReloadResponse{true, {}, {{"c"}, {"b"}, {"x"}, {"a"}}, {{"fc"}, {}, {}, {"fa"}}, {"a"}},
       ReloadResponse{false, {"f.yaml:3:5: targets[0].kind: unknown"}, {}, {}, {}},
       ReloadResponse{},
+      RoleRequest{common::HaRole::kBackup},
+      RoleResponse{common::HaRole::kMaster, common::HaRole::kFault},
   };
   for (Codec codec : {Codec::kJson, Codec::kCbor}) {
     std::string stream;
@@ -327,6 +331,42 @@ TEST(CtlProtocol, BadReloadResponsesNameTheField) {
             "invalid ReloadResponse: body.frontends.added[0]: expected a string, got 1");
   EXPECT_EQ(BodyError(R"({"id":1,"method":257,"body":{"errors":"x"}})"),
             "invalid ReloadResponse: body.errors: expected a list of strings, got \"x\"");
+}
+
+TEST(CtlProtocol, RoleRequestAndResponseJsonShape) {
+  EXPECT_EQ(EncodePacket(Codec::kJson, 2, RoleRequest{common::HaRole::kFault}),
+            R"({"id":2,"method":258,"body":{"role":"fault"}})"
+            "\n");
+  EXPECT_EQ(EncodePacket(Codec::kJson, 2,
+                         RoleResponse{common::HaRole::kMaster, common::HaRole::kBackup}),
+            R"({"id":2,"method":259,"body":{"role":"master","previous":"backup"}})"
+            "\n");
+}
+
+TEST(CtlProtocol, BadRoleRequestsNameTheField) {
+  EXPECT_EQ(BodyError(R"({"id":1,"method":258,"body":{"role":"Master"}})"),
+            "invalid RoleRequest: body.role: expected \"master\", \"backup\" or \"fault\", got "
+            "\"Master\"");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":258,"body":{}})"),
+            "invalid RoleRequest: body.role is missing");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":258,"body":{"role":1}})"),
+            "invalid RoleRequest: body.role: expected a string, got 1");
+  EXPECT_EQ(BodyError(R"({"id":1,"method":259,"body":{"role":"master"}})"),
+            "invalid RoleResponse: body.previous is missing");
+}
+
+TEST(CtlProtocol, StatusCarriesTheRoleAndEachTargetsFollowing) {
+  StatusResponse s;
+  s.role = "backup";
+  TargetStatus t;
+  t.name = "vm";
+  t.state = "inactive";
+  t.follow = "live";
+  s.targets = {t};
+  EXPECT_EQ(EncodePacket(Codec::kJson, 1, s),
+            R"({"id":1,"method":3,"body":{"closed":false,"role":"backup","targets":[)"
+            R"({"name":"vm","kind":"","state":"inactive","follow":"live"}]}})"
+            "\n");
 }
 
 }  // namespace

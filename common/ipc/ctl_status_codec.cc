@@ -29,6 +29,7 @@ OJson EncodeTarget(const TargetStatus& t, bool cbor) {
   if (t.flows) o["flows"] = *t.flows;
   if (t.since) o["since"] = FormatTime(*t.since);
   if (!t.kept_warm_by.empty()) o["kept_warm_by"] = t.kept_warm_by;
+  if (!t.follow.empty()) o["follow"] = t.follow;
   if (!t.endpoints.empty()) {
     OJson eps = OJson::array();
     for (const auto& e : t.endpoints) eps.push_back(EncodeEndpoint(e, cbor));
@@ -60,6 +61,7 @@ OJson EncodeStatus(const StatusResponse& s, bool cbor) {
   OJson o = OJson::object();
   o["closed"] = s.closed;
   if (s.dataplane_connected) o["dataplane"] = *s.dataplane_connected ? "connected" : "disconnected";
+  if (!s.role.empty()) o["role"] = s.role;
   if (!s.targets.empty()) {
     OJson ts = OJson::array();
     for (const auto& t : s.targets) ts.push_back(EncodeTarget(t, cbor));
@@ -118,7 +120,8 @@ Status ReadTarget(const Json& o, std::string_view path, TargetStatus* t) {
       {"kind", &t->kind},
       {"state", &t->state},
       {"last_error", &t->last_error},
-      {"kept_warm_by", &t->kept_warm_by}};
+      {"kept_warm_by", &t->kept_warm_by},
+      {"follow", &t->follow}};
   for (const auto& [key, out] : strings) {
     if (auto st = ReadString(o, path, key, false, out); !st.ok()) return st;
   }
@@ -177,6 +180,7 @@ Result<Body> ReadStatus(const Json& b) {
       return Wrong("body.dataplane", "\"connected\" or \"disconnected\"", *v);
     }
   }
+  if (auto st = ReadString(b, "body", "role", false, &s.role); !st.ok()) return st;
   if (auto st = ReadList(b, "body", "targets", &s.targets, ReadTarget); !st.ok()) return st;
   if (auto st = ReadList(b, "body", "frontends", &s.frontends, ReadFrontend); !st.ok()) return st;
   return Body(std::move(s));

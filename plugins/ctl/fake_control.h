@@ -2,7 +2,7 @@
 // tests/ctl/ctl_test_server. Its status is a fixed snapshot; Warm and Drain
 // succeed for the snapshot's targets (and are recorded), answer NotFound for
 // other names and Unavailable for a target whose state is "closed"; Reload
-// answers a fixed report (recorded too). Not thread-safe: use it on the loop
+// answers a fixed report (recorded too); SetRole takes any role (recorded). Not thread-safe: use it on the loop
 // that serves it.
 #pragma once
 
@@ -97,6 +97,12 @@ class FakeControl : public engine::Control {
     calls_.push_back("reload");
     return reload_;
   }
+  common::Status SetRole(common::HaRole role, common::HaRole* previous) override {
+    calls_.push_back(std::string("role ") + common::HaRoleName(role));
+    if (previous != nullptr) *previous = role_;
+    role_ = role;
+    return common::Status::Ok();
+  }
 
   engine::StatusSnapshot& snapshot() { return snapshot_; }
   engine::ReloadReport& reload_report() { return reload_; }
@@ -119,6 +125,7 @@ class FakeControl : public engine::Control {
 
   engine::StatusSnapshot snapshot_;
   engine::ReloadReport reload_ = SampleReloadReport();
+  common::HaRole role_ = common::HaRole::kMaster;
   std::vector<std::string> calls_;
 };
 

@@ -28,6 +28,7 @@ wire::StatusResponse ToStatusResponse(const engine::StatusSnapshot& s) {
   wire::StatusResponse out;
   out.closed = s.closed;
   out.dataplane_connected = s.dataplane_connected;
+  out.role = s.role;
   for (const auto& t : s.targets) {
     wire::TargetStatus w;
     w.name = t.name;
@@ -35,6 +36,7 @@ wire::StatusResponse ToStatusResponse(const engine::StatusSnapshot& s) {
     w.state = t.state;
     w.last_error = t.last_error;
     w.kept_warm_by = t.kept_warm_by;
+    w.follow = t.follow;
     w.flows = t.flows;
     w.since = t.since;
     for (const auto& e : t.endpoints) {
@@ -92,6 +94,12 @@ std::optional<wire::Body> Respond(engine::Control& control, const wire::Packet& 
     common::Status st = control.Drain(drain->name);
     if (!st.ok()) return wire::Body(wire::ErrorFrom(st));
     return wire::Body(wire::DrainTargetResponse{});
+  }
+  if (const auto* role = std::get_if<wire::RoleRequest>(&body)) {
+    common::HaRole previous = role->role;
+    common::Status st = control.SetRole(role->role, &previous);
+    if (!st.ok()) return wire::Body(wire::ErrorFrom(st));
+    return wire::Body(wire::RoleResponse{role->role, previous});
   }
   if (std::holds_alternative<wire::ReloadRequest>(body)) {
     // Refused or applied, the answer is a ReloadResponse: a refusal's errors

@@ -56,6 +56,28 @@ TEST(CtlRequestHandler, StatusIsSortedAndCarriesTheAdditions) {
   EXPECT_EQ(s.frontends[1].proxy_addresses.size(), 2u);
 }
 
+TEST(CtlRequestHandler, RoleGoesToTheEngineAndAnswersTheRoleBefore) {
+  FakeControl control;
+  auto r = Respond(control, Request(4, wire::RoleRequest{common::HaRole::kBackup}));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(std::get<wire::RoleResponse>(*r),
+            (wire::RoleResponse{common::HaRole::kBackup, common::HaRole::kMaster}));
+  EXPECT_EQ(control.calls(), std::vector<std::string>{"role backup"});
+}
+
+TEST(CtlRequestHandler, StatusCarriesTheRoleAndFollowing) {
+  engine::StatusSnapshot snap = SampleSnapshot();
+  snap.role = "backup";
+  snap.targets[0].follow = "live";
+  FakeControl control(snap);
+  auto r = Respond(control, Request(1, wire::StatusRequest{}));
+  ASSERT_TRUE(r.has_value());
+  const auto& s = std::get<wire::StatusResponse>(*r);
+  EXPECT_EQ(s.role, "backup");
+  EXPECT_EQ(s.targets[1].name, "web");
+  EXPECT_EQ(s.targets[1].follow, "live");
+}
+
 TEST(CtlRequestHandler, DisconnectedAndClosedEngine) {
   engine::StatusSnapshot snap;
   snap.closed = true;

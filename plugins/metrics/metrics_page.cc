@@ -89,6 +89,14 @@ void Netd(Exposition& e, const engine::StatusSnapshot& snap, const engine::Metri
   e.Sample({}, m != nullptr ? m->netd_change() : kEmpty);
 }
 
+// Only with an ha section (docs/ha.md).
+void Ha(Exposition& e, const engine::StatusSnapshot& snap) {
+  if (snap.role.empty()) return;
+  e.Family("proxygw_ha_role", Type::kGauge,
+           "1 for the node's HA role (keepalived's notify hook says it), 0 for the others.");
+  for (const char* r : {"master", "backup", "fault"}) e.Sample({{"role", r}}, snap.role == r);
+}
+
 }  // namespace
 
 std::string EngineMetricsText(const engine::StatusSnapshot& snap, const engine::Metrics* counters) {
@@ -96,6 +104,7 @@ std::string EngineMetricsText(const engine::StatusSnapshot& snap, const engine::
   Targets(e, snap, counters);
   Frontends(e, snap, counters);
   Netd(e, snap, counters);
+  Ha(e, snap);
   return e.text();
 }
 

@@ -41,6 +41,7 @@ class FixedControl : public engine::Control {
   common::Status Warm(const std::string&) override { return common::Status::Ok(); }
   common::Status Drain(const std::string&) override { return common::Status::Ok(); }
   engine::ReloadReport Reload() override { return {}; }
+  common::Status SetRole(common::HaRole, common::HaRole*) override { return common::Status::Ok(); }
   const engine::Metrics* metrics() const override { return &counters; }
   engine::Metrics counters;
 };

@@ -125,6 +125,22 @@ class ExecTarget : public engine::TargetHandler {
     return true;
   }
 
+  // HA promotion: the backend the former master started is ours to check
+  // and, at a drain, to stop.
+  void TakeOver() override {
+    Record(true);
+    active_ = true;
+    ArmCheck();
+  }
+
+  // HA demotion: the backend is the master's; neither checked nor stopped
+  // here (a drain or Close finds nothing started).
+  void Release() override {
+    active_ = false;
+    check_timer_.cancel();
+    Record(false);
+  }
+
  private:
   struct Job {
     const char* action;  // "start", "stop", "check"

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ha_role.h"
 #include "common/net_address.h"
 
 namespace config {
@@ -138,12 +139,24 @@ struct EngineConfig {
   std::string state_dir = "/run/proxygw";
 };
 
+// The optional `ha` section (docs/ha.md): this node is one of a keepalived
+// pair. Absent: a single gateway, always master.
+struct HaConfig {
+  bool enabled = false;  // the section was written
+  // The role before keepalived's notify hook has said one (`proxygwctl role`)
+  // and no earlier engine of this boot recorded one (engine.state_dir).
+  // Default backup in an HA section: a node never warms before it knows it
+  // is the master.
+  common::HaRole initial_role = common::HaRole::kBackup;
+};
+
 struct Config {
   std::string file;  // the path it was loaded from, for messages
   std::string version;
   LogConfig log;
   NetdConfig netd;
   EngineConfig engine;
+  HaConfig ha;
   // Keyed by plugin namespace; order as written.
   std::vector<std::pair<std::string, Options>> plugins;
   std::vector<Target> targets;

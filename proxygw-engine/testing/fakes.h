@@ -157,6 +157,8 @@ class ScriptedTarget : public TargetHandler {
     s_->calls.push_back("adopt");
     return s_->adopt;
   }
+  void TakeOver() override { s_->calls.push_back("take-over"); }
+  void Release() override { s_->calls.push_back("release"); }
 
  private:
   Script* s_;

@@ -21,6 +21,7 @@ it without SNAT.
 """
 import json
 import os
+import pwd
 import queue
 import shutil
 import signal
@@ -55,6 +56,17 @@ def run(args, check=True, timeout=30, **kw):
     if check and p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
     return p
+
+
+def ensure_user(name):
+    """The system user `name`, created when missing (as `make run` and
+    systemd-sysusers would)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", name])
+        return pwd.getpwnam(name)
 
 
 def wait_for(pred, timeout=20.0, interval=0.05, what="condition"):

@@ -5,7 +5,6 @@ gateway namespace and starts netd as proxygw-netd and the engine as proxygw
 (the users `make run` and systemd-sysusers create; created here when
 missing)."""
 import os
-import pwd
 import re
 import signal
 import stat
@@ -15,19 +14,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pgw import NS_HELPER, Processes, Topology, binary, need_root, run, wait_for  # noqa: E402
+from pgw import (NS_HELPER, Processes, Topology, binary, ensure_user, need_root, run,  # noqa: E402
+                 wait_for)
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import json  # noqa: E402
-
-
-def ensure_user(name):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/usr/sbin/nologin", name])
-        return pwd.getpwnam(name)
 
 
 def proc_status(pid):
