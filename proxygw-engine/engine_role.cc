@@ -1,6 +1,7 @@
 // The engine's HA role (docs/ha.md): which role it starts in, and what a
 // change of role (`proxygwctl role`, from keepalived's notify hook) asks of
 // the targets. Part of Engine (engine_impl.h); event loop only.
+#include "common/proc_file.h"
 #include "proxygw-engine/engine.h"
 #include "proxygw-engine/engine_impl.h"
 
@@ -11,11 +12,23 @@ namespace {
 // (target names start with a letter or digit).
 constexpr const char kRoleRecord[] = "_ha";
 
+// This boot's id: a role recorded in an earlier boot is not the node's role
+// now (after a reboot a node that was master must not start as master and
+// warm backends the other node runs).
+std::string BootId() {
+  std::string id = common::ReadProcFile("/proc/sys/kernel/random/boot_id").value_or("");
+  while (!id.empty() && id.back() == '\n') id.pop_back();
+  return id;
+}
+
 }  // namespace
 
 common::HaRole Engine::Impl::StartRole() {
   if (!current->ha.enabled) return common::HaRole::kMaster;
-  const std::string recorded = state.Get(kRoleRecord).value("role", "");
+  const nlohmann::json rec = state.Get(kRoleRecord);
+  const std::string boot = BootId();
+  const std::string recorded =
+      !boot.empty() && rec.value("boot", "") == boot ? rec.value("role", "") : "";
   if (auto r = common::ParseHaRole(recorded)) {
     log.Info("ha: role recorded by an earlier engine of this boot",
              {{"role", common::HaRoleName(*r)}});
@@ -40,7 +53,8 @@ common::Status Engine::SetRole(common::HaRole role, common::HaRole* previous) {
         "this engine's config has no ha section; it is always master (see docs/ha.md)");
   }
   const common::HaRole before = s.role;
-  if (common::Status st = s.state.Put(kRoleRecord, {{"role", common::HaRoleName(role)}});
+  if (common::Status st =
+          s.state.Put(kRoleRecord, {{"role", common::HaRoleName(role)}, {"boot", BootId()}});
       !st.ok()) {
     s.log.Warn(
         "could not record the HA role; a restarted engine starts in ha.initial_role, "

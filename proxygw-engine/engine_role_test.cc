@@ -1,6 +1,9 @@
 // The engine's HA role (docs/ha.md) with the fake dataplane and scripted
 // handlers: the role at start, what a follower refuses, and what promotion and
 // demotion ask of the targets. The per-target following: target_ha_test.cc.
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "proxygw-engine/testing/engine_fixture.h"
@@ -95,6 +98,17 @@ TEST_F(EngineRoleTest, ARestartedEngineKeepsTheRoleItWasTold) {
   Start(Head() + "ha: {}\n" + Targets() + kFrontends);
   EXPECT_EQ(Role(), "master");
   EXPECT_EQ(State("a"), "active") << "adopted, as without HA";
+}
+
+// After a reboot the recorded role is not the node's: a node that was master
+// must not start as master (static:always would warm backends the other node
+// runs) before keepalived says its role.
+TEST_F(EngineRoleTest, ARoleRecordedInAnEarlierBootIsIgnored) {
+  std::filesystem::create_directories(dir_ / "state");
+  std::ofstream(dir_ / "state" / "target-_ha.json")
+      << R"({"role": "master", "boot": "00000000-0000-0000-0000-000000000000"})";
+  Start(Head() + "ha: {}\n" + Targets() + kFrontends);
+  EXPECT_EQ(Role(), "backup") << "ha.initial_role, not the earlier boot's master";
 }
 
 }  // namespace
