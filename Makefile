@@ -109,7 +109,7 @@ ha-demo: deps build
 # The benchmarks (as root), in network namespaces of their own: forwarding
 # (routed, proxygw, hand-written nft DNAT, HAProxy, socat), control plane,
 # idle detection, cold start. Writes bench/results/<UTC date>.md, latest.md,
-# forwarding.png and the raw JSON; about 25 minutes. BENCH_QUICK=1: a smoke run of ~4 minutes.
+# forwarding.png and the raw JSON; about 35 minutes. BENCH_QUICK=1: a smoke run of ~4 minutes.
 # A number never fails the build.
 bench: deps build
 	cmake -S bench -B $(BUILD)/bench
