@@ -49,9 +49,8 @@ Result<Policy> Policy::Parse(std::string_view text) {
     if (line_no > kMaxPolicyLines) return bad("more than " + std::to_string(kMaxPolicyLines) + " lines");
     auto w = Words(line);
     if (w.size() != 5 || w[3] != "mark") return bad(kLineFormat);
-    if (w[0] != "tcp" && w[0] != "udp") return bad("protocol must be tcp or udp");
-    auto listen = AddrPort::Parse(w[1]);
-    if (!listen.ok()) return bad(listen.status().message());
+    auto key = ParseKey(w[0], w[1]);
+    if (!key.ok()) return bad(key.status().message());
     auto dest = AddrPort::Parse(w[2]);
     if (!dest.ok()) return bad(dest.status().message());
     std::uint32_t id = 0;
@@ -59,14 +58,12 @@ Result<Policy> Policy::Parse(std::string_view text) {
     if (ec != std::errc() || end != w[4].data() + w[4].size() || id == 0 || w[4][0] == '0') {
       return bad("mark: expected an id 1-4294967295, got \"" + std::string(w[4]) + "\"");
     }
-    MappingKey key{w[0] == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp, listen->address,
-                   listen->port};
-    Entry& e = p.keys_[key];
+    Entry& e = p.keys_[*key];
     if (e.mark_id != 0 && e.mark_id != id) {
-      return bad(key.ToString() + " has mark " + std::to_string(e.mark_id) +
+      return bad(key->ToString() + " has mark " + std::to_string(e.mark_id) +
                  " on an earlier line: a listen key has one mark");
     }
-    if (auto [at, fresh] = p.ids_.emplace(id, key); !fresh && !(at->second == key)) {
+    if (auto [at, fresh] = p.ids_.emplace(id, *key); !fresh && !(at->second == *key)) {
       return bad("mark " + std::to_string(id) + " is " + at->second.ToString() +
                  "'s already: each listen key has its own");
     }
@@ -103,6 +100,14 @@ Result<Policy> Policy::Read(const std::string& path) {
   auto p = Parse(text);
   if (!p.ok()) return p.status().WithContext(path);
   return p;
+}
+
+Result<MappingKey> Policy::ParseKey(std::string_view proto, std::string_view listen) {
+  if (proto != "tcp" && proto != "udp") return Status::InvalidArgument("protocol must be tcp or udp");
+  auto l = AddrPort::Parse(listen);
+  if (!l.ok()) return l.status();
+  return MappingKey{proto == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp, l->address,
+                    l->port};
 }
 
 Policy Policy::AllowingAny() {

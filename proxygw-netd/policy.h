@@ -51,6 +51,10 @@ class Policy {
 
   // The policy's text for `lines`, in the format Parse reads.
   static std::string Format(const std::vector<Line>& lines);
+  // A listen key from a line's first two words ("tcp", "0.0.0.0:80"); the
+  // error says which word is wrong.
+  static common::Result<ipc::netd::MappingKey> ParseKey(std::string_view proto,
+                                                        std::string_view listen);
 
   // Whether the mapping's protocol, listen key and destination are declared
   // (its flow timeout is the engine's choice).

@@ -42,12 +42,9 @@ std::optional<std::pair<MappingKey, std::uint32_t>> ParseRemoved(std::string_vie
   std::string proto, listen, word;
   std::uint32_t id = 0;
   if (!(in >> proto >> listen >> word >> id) || word != "mark" || id == 0) return std::nullopt;
-  if (proto != "tcp" && proto != "udp") return std::nullopt;
-  auto l = common::AddrPort::Parse(listen);
-  if (!l.ok()) return std::nullopt;
-  return std::pair{MappingKey{proto == "tcp" ? ipc::netd::Proto::kTcp : ipc::netd::Proto::kUdp,
-                              l->address, l->port},
-                   id};
+  auto key = netd::Policy::ParseKey(proto, listen);
+  if (!key.ok()) return std::nullopt;
+  return std::pair{*key, id};
 }
 
 // The ids `previous` declares, and those it keeps for removed keys.
