@@ -1,5 +1,8 @@
 #include "proxygw-netd/flow_counter.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace netd {
 
 using ipc::netd::DestinationCount;
@@ -19,6 +22,9 @@ void FlowCounter::SetDeadline(Entry& e, std::uint32_t id, std::optional<std::uin
     bool last = n != counts_.end() && n->second == 1;
     wait = std::chrono::seconds(*timeout_s) +
            (last ? Clock::duration(kLastFlowSlack) : Clock::duration(kProbeSlack));
+    e.flow.timeout_s = timeout_s;
+    if (RetimeTo(e.flow)) wait = Clock::duration::zero();  // due now, to be re-timed
+    if (e.retimed) wait = std::min<Clock::duration>(wait, kRecheck);
   }
   e.deadline = now + wait;
   deadlines_.insert({e.deadline, id});
@@ -57,10 +63,21 @@ void FlowCounter::OnEvent(const FlowEvent& e, Clock::time_point now) {
 
 void FlowCounter::Reset(const std::vector<TrackedFlow>& flows, Clock::time_point now) {
   for (const auto& [d, n] : counts_) changed_.insert(d);
+  std::set<std::uint32_t> retimed;
+  for (const auto& [id, e] : flows_) {
+    if (e.retimed) retimed.insert(id);
+  }
   flows_.clear();
   deadlines_.clear();
   counts_.clear();
-  for (const auto& f : flows) Upsert(f, now);
+  for (const auto& f : flows) {
+    Upsert(f, now);
+    if (retimed.count(f.id) != 0) {  // still probed every kRecheck
+      Entry& e = flows_.at(f.id);
+      e.retimed = true;
+      SetDeadline(e, f.id, f.timeout_s, now);
+    }
+  }
 }
 
 std::optional<FlowCounter::Clock::time_point> FlowCounter::NextDeadline() const {
@@ -81,6 +98,26 @@ void FlowCounter::Reschedule(std::uint32_t id, std::optional<std::uint32_t> time
                              Clock::time_point now) {
   auto it = flows_.find(id);
   if (it != flows_.end()) SetDeadline(it->second, id, timeout_s, now);
+}
+
+void FlowCounter::SetFlowTimeout(std::uint32_t mark, std::optional<std::uint32_t> seconds) {
+  if (seconds) {
+    flow_timeouts_[mark & mark_mask_] = *seconds;
+  } else {
+    flow_timeouts_.erase(mark & mark_mask_);
+  }
+}
+
+std::optional<std::uint32_t> FlowCounter::RetimeTo(const TrackedFlow& f) const {
+  auto it = flow_timeouts_.find(f.mark & mark_mask_);
+  if (it == flow_timeouts_.end() || !f.timeout_s || *f.timeout_s <= it->second) return std::nullopt;
+  return it->second;
+}
+
+bool FlowCounter::Retimed(std::uint32_t id) {
+  auto it = flows_.find(id);
+  if (it == flows_.end()) return false;
+  return !std::exchange(it->second.retimed, true);
 }
 
 std::vector<DestinationCount> FlowCounter::TakeChanges() {

@@ -10,6 +10,18 @@
 // No deadline is later than the time left the kernel last reported plus
 // kProbeSlack, or kRecheck when it reported none: a flow whose DESTROY event
 // is lost, or comes late, stops counting within that bound anyway.
+//
+// Re-timing: a flow reported with more time left than its mapping's
+// flow_timeout is not under netd's timeout policy. conntrackd committed it on
+// this node after an HA failover (docs/ha.md), or its mapping's flow_timeout
+// was lowered after it began; either way the kernel refreshes it to its own
+// default (5 days for an established TCP connection) at every packet, and the
+// policy cannot be attached to a confirmed entry. Such a flow is due at once,
+// for the caller to set its time left to the flow_timeout (RetimeTo,
+// FlowTracker::Retime, Retimed), and is then probed at least every kRecheck
+// while it lives: a packet since the last probe shows as more time left than
+// the flow_timeout, and the flow is re-timed again. Its end is so seen within
+// flow_timeout + kRecheck of its last packet.
 // Pure logic, given the time; runs in proxygw-netd.
 #pragma once
 
@@ -29,6 +41,9 @@ namespace netd {
 class FlowCounter {
  public:
   using Clock = std::chrono::steady_clock;
+
+  // `mark_mask`: the bits of a flow's ct mark that name its mapping.
+  explicit FlowCounter(std::uint32_t mark_mask = ~0u) : mark_mask_(mark_mask) {}
 
   // A probe comes this long after the time left the kernel reported. The
   // kernel rounds it down to whole seconds, so a flow reported with 0 s left
@@ -59,6 +74,18 @@ class FlowCounter {
   void Reschedule(std::uint32_t id, std::optional<std::uint32_t> timeout_s, Clock::time_point now);
   void Remove(std::uint32_t id);
 
+  // The flow_timeout of the installed mapping whose flows carry `mark`
+  // (inside the mask); nullopt when none is installed, and such flows are
+  // not re-timed.
+  void SetFlowTimeout(std::uint32_t mark, std::optional<std::uint32_t> seconds);
+  void ClearFlowTimeouts() { flow_timeouts_.clear(); }
+  // The time left `f` must be cut to: its mapping's flow_timeout, when `f`
+  // reports more than that.
+  std::optional<std::uint32_t> RetimeTo(const TrackedFlow& f) const;
+  // Records that flow `id` was re-timed: it is probed at least every
+  // kRecheck from now on. True the first time for that flow.
+  bool Retimed(std::uint32_t id);
+
   // Destinations whose count changed since the last call (0 included), and
   // forgets them as changed.
   std::vector<ipc::netd::DestinationCount> TakeChanges();
@@ -73,6 +100,7 @@ class FlowCounter {
     TrackedFlow flow;
     Dest dest;
     Clock::time_point deadline;
+    bool retimed = false;
   };
   static Dest DestOf(const TrackedFlow& f);
   void Upsert(const TrackedFlow& f, Clock::time_point now);
@@ -83,6 +111,8 @@ class FlowCounter {
   std::set<std::pair<Clock::time_point, std::uint32_t>> deadlines_;
   std::map<Dest, std::uint32_t> counts_;
   std::set<Dest> changed_;
+  std::uint32_t mark_mask_;
+  std::unordered_map<std::uint32_t, std::uint32_t> flow_timeouts_;  // mark -> seconds
 };
 
 }  // namespace netd

@@ -143,5 +143,57 @@ TEST(FlowCounter, DueIsBounded) {
   EXPECT_EQ(c.Due(t0 + std::chrono::seconds(10), 16).size(), 16u);
 }
 
+// A flow with more time left than its mapping's flow_timeout (committed by
+// conntrackd after a failover: the kernel's defaults, 5 days for an
+// established TCP connection) is due at once, to be re-timed, and then
+// probed every kRecheck while it lives, since each packet refreshes it to the
+// kernel's default again.
+TEST(FlowCounter, AFlowOverItsFlowTimeoutIsDueAtOnceAndThenRecheckedWhileItLives) {
+  FlowCounter c(0xff0000);
+  c.SetFlowTimeout(0x10000, 30);
+  auto t0 = Clock::now();
+  c.OnEvent({FlowEventType::kNew, F(1, "198.18.2.2:80", 432000)}, t0);  // committed
+  c.OnEvent({FlowEventType::kNew, F(2, "198.18.2.2:80", 30)}, t0);      // under the policy
+  auto due = c.Due(t0, 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, 1u);
+  EXPECT_EQ(c.RetimeTo(due[0]), 30u);
+  EXPECT_EQ(c.RetimeTo(F(2, "198.18.2.2:80", 30)), std::nullopt);
+  EXPECT_TRUE(c.Retimed(1));
+  EXPECT_FALSE(c.Retimed(1));  // only the first time counts
+  c.Reschedule(1, 30, t0);
+  EXPECT_EQ(c.NextDeadline(), t0 + FlowCounter::kRecheck);
+  // No packet since: it runs down its 30 s, probed every kRecheck.
+  auto t1 = t0 + FlowCounter::kRecheck;
+  c.Reschedule(1, 25, t1);
+  EXPECT_EQ(c.NextDeadline(), t1 + FlowCounter::kRecheck);
+  // A packet refreshed it to the default: due at once again.
+  auto t2 = t1 + FlowCounter::kRecheck;
+  c.Reschedule(1, 431999, t2);
+  EXPECT_EQ(c.NextDeadline(), t2);
+  // A snapshot keeps what was re-timed.
+  c.Reset({F(1, "198.18.2.2:80", 20), F(2, "198.18.2.2:80", 30)}, t2);
+  EXPECT_EQ(c.NextDeadline(), t2 + FlowCounter::kRecheck);
+  EXPECT_EQ(c.flows(), 2u);
+}
+
+// Marks outside the mask do not matter, and a mark with no installed mapping
+// has no flow_timeout to cut to: its flows keep their time left.
+TEST(FlowCounter, OnlyTheMappingsFlowTimeoutByMaskedMarkRetimes) {
+  FlowCounter c(0xff0000);
+  c.SetFlowTimeout(0x10000, 30);
+  TrackedFlow other_bits = F(1, "198.18.2.2:80", 600);
+  other_bits.mark = 0x10001;
+  EXPECT_EQ(c.RetimeTo(other_bits), 30u);
+  TrackedFlow unmapped = F(2, "198.18.2.2:80", 600);
+  unmapped.mark = 0x20000;
+  EXPECT_EQ(c.RetimeTo(unmapped), std::nullopt);
+  c.SetFlowTimeout(0x10000, std::nullopt);
+  EXPECT_EQ(c.RetimeTo(other_bits), std::nullopt);
+  c.SetFlowTimeout(0x10000, 60);
+  c.ClearFlowTimeouts();
+  EXPECT_EQ(c.RetimeTo(other_bits), std::nullopt);
+}
+
 }  // namespace
 }  // namespace netd

@@ -356,7 +356,10 @@ Result<std::vector<TrackedFlow>> FlowTracker::Snapshot() {
   return std::exchange(ctx.flows, {});
 }
 
-Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
+namespace {
+
+// A conntrack object holding `flow`'s original tuple, which finds its entry.
+Result<common::NfConntrack> TupleOf(const TrackedFlow& flow) {
   common::NfConntrack ct(nfct_new());
   if (!ct) return Status::FromErrno("FlowTracker: nfct_new", ENOMEM);
   bool v4 = flow.orig_source.address.is_v4();
@@ -369,11 +372,19 @@ Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
   nfct_set_attr_u8(ct.get(), ATTR_ORIG_L4PROTO, flow.l4proto);
   nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_SRC, htons(flow.orig_source.port));
   nfct_set_attr_u16(ct.get(), ATTR_ORIG_PORT_DST, htons(flow.orig_destination.port));
+  return ct;
+}
+
+}  // namespace
+
+Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
+  auto ct = TupleOf(flow);
+  if (!ct.ok()) return ct.status();
   DumpContext& ctx = impl_->dump;
   ctx.flows.clear();
   ctx.out_of_memory = false;
   errno = 0;
-  if (nfct_query(impl_->queries.get(), NFCT_Q_GET, ct.get()) < 0) {
+  if (nfct_query(impl_->queries.get(), NFCT_Q_GET, ct->get()) < 0) {
     const int err = LastErrno();
     if (err == ENOENT) return std::optional<TrackedFlow>();
     return Status::FromErrno("FlowTracker: conntrack get", err);
@@ -382,6 +393,19 @@ Result<std::optional<TrackedFlow>> FlowTracker::Probe(const TrackedFlow& flow) {
     if (f.id == flow.id) return std::optional<TrackedFlow>(f);
   }
   return std::optional<TrackedFlow>();
+}
+
+Status FlowTracker::Retime(const TrackedFlow& flow, std::uint32_t timeout_s) {
+  auto ct = TupleOf(flow);
+  if (!ct.ok()) return ct.status();
+  nfct_set_attr_u32(ct->get(), ATTR_TIMEOUT, timeout_s);
+  errno = 0;
+  if (nfct_query(impl_->queries.get(), NFCT_Q_UPDATE, ct->get()) < 0) {
+    const int err = LastErrno();
+    if (err == ENOENT) return Status::Ok();  // gone meanwhile: the next probe sees it
+    return Status::FromErrno("FlowTracker: conntrack update (timeout)", err);
+  }
+  return Status::Ok();
 }
 
 Result<std::size_t> FlowTracker::DeleteUnanswered(std::uint8_t l4proto,

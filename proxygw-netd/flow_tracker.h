@@ -95,6 +95,12 @@ class FlowTracker {
   // tuple now belongs to another entry.
   common::Result<std::optional<TrackedFlow>> Probe(const TrackedFlow& flow);
 
+  // Sets the time left of `flow`'s entry (found by its original tuple) to
+  // `timeout_s`: a flow that is not under netd's timeout policy (see
+  // FlowCounter, re-timing). Its next packet refreshes it to the kernel's
+  // default again. An entry gone meanwhile is not an error.
+  common::Status Retime(const TrackedFlow& flow, std::uint32_t timeout_s);
+
   // Deletes the conntrack entries of `l4proto` to `to` (any address of its
   // family when `to` is unspecified) that were neither DNATed nor answered:
   // what packets refused while a hold key was cold leave behind (a UDP

@@ -52,14 +52,26 @@ void Server::Impl::ReadFlows() {
 
 // Looks at the flows whose conntrack timeout should have run out: a live
 // one gets a new deadline, a gone one stops counting, a failed probe is
-// retried soon. Bounded per round so that requests are not starved; the rest
-// are due at the next round. One log line per round, however many failed.
+// retried soon. A live one with more time left than its mapping's
+// flow_timeout is re-timed first (FlowCounter). Bounded per round so that
+// requests are not starved; the rest are due at the next round. One log line
+// per round, however many failed, and one for flows re-timed the first time.
 void Server::Impl::ProbeDue() {
   constexpr std::size_t kMaxProbesPerRound = 512;
-  std::size_t failed = 0;
+  std::size_t failed = 0, retimed = 0;
   Status error;
   for (const TrackedFlow& f : counter.Due(FlowCounter::Clock::now(), kMaxProbesPerRound)) {
     auto r = tracker.Probe(f);
+    std::optional<std::uint32_t> left;
+    if (r.ok() && *r) left = (*r)->timeout_s;
+    if (auto to = r.ok() && *r ? counter.RetimeTo(**r) : std::nullopt) {
+      if (Status st = tracker.Retime(**r, *to); !st.ok()) {
+        r = st;
+      } else {
+        left = to;
+        retimed += counter.Retimed(f.id) ? 1 : 0;
+      }
+    }
     // The time left counts from the answer, not from the start of the round,
     // which can be well before it on a loaded machine.
     auto answered = FlowCounter::Clock::now();
@@ -67,7 +79,7 @@ void Server::Impl::ProbeDue() {
       if (failed++ == 0) error = r.status();
       counter.Reschedule(f.id, std::nullopt, answered);
     } else if (*r) {
-      counter.Reschedule(f.id, (*r)->timeout_s, answered);
+      counter.Reschedule(f.id, left, answered);
     } else {
       counter.Remove(f.id);
     }
@@ -75,6 +87,10 @@ void Server::Impl::ProbeDue() {
   if (failed > 0) {
     Log(LogLevel::kWarn, "conntrack probes failed, retrying",
         Fields({{"failed", std::to_string(failed)}, {"error", error.message()}}));
+  }
+  if (retimed > 0) {
+    Log(LogLevel::kInfo, "flows re-timed to their mapping's flow_timeout",
+        Fields({{"flows", std::to_string(retimed)}}));
   }
 }
 

@@ -81,12 +81,17 @@ struct Server::Impl {
   Exit exit = Exit::kSignal;
 
   Impl(const ServerOptions& o, NftTable& t, FlowTracker& f, HoldQueue& q)
-      : opt(o), table(t), tracker(f), queue(q) {
+      : opt(o), table(t), tracker(f), queue(q), counter(t.mark_mask()) {
     Reindex();
   }
+  // After a sync: the port index and the flow timeouts by mark, anew.
   void Reindex() {
     ports.Clear();
-    for (const auto& [k, im] : table.installed()) ports.Add(k);
+    counter.ClearFlowTimeouts();
+    for (const auto& [k, im] : table.installed()) {
+      ports.Add(k);
+      counter.SetFlowTimeout(im.mark, im.mapping.flow_timeout_s);
+    }
   }
 
   // --- The dispatch table: one row per request (server_requests.cc) ---

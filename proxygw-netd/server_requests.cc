@@ -290,8 +290,12 @@ Result<ReplyBody> Server::Impl::ApplyChange(Session&, const Request& r) {
   if (!marked.ok()) return marked.status();
   auto out = table.Change(*marked, c.disable);
   if (!out.ok()) return out.status();
-  for (const auto& im : out->gone) ports.Remove(im.mapping.key);
+  for (const auto& im : out->gone) {
+    ports.Remove(im.mapping.key);
+    counter.SetFlowTimeout(im.mark, std::nullopt);
+  }
   for (const auto& im : out->fresh) ports.Add(im.mapping.key);
+  for (const auto& im : *marked) counter.SetFlowTimeout(im.mark, im.mapping.flow_timeout_s);
   SettleHeld(out->fresh);
   Log(LogLevel::kInfo, "change applied",
       Fields({{"enabled", std::to_string(c.enable.size())},

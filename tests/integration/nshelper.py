@@ -198,6 +198,30 @@ def udp_keep(addr, port, seconds):
     print(json.dumps({"answer": answer, "sends": sends, "refused": refused}), flush=True)
 
 
+def udp_every(addr, port, sport, seconds, interval):
+    """One datagram every `interval` for `seconds`, from source port `sport`;
+    prints how many were answered."""
+    import time
+    addr = addr.strip("[]")
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind(("::" if ":" in addr else "0.0.0.0", int(sport)))
+    s.connect((addr, int(port)))
+    s.settimeout(float(interval))
+    end = time.monotonic() + float(seconds)
+    sent = answered = 0
+    while time.monotonic() < end:
+        s.send(b"hi")
+        sent += 1
+        started = time.monotonic()
+        try:
+            s.recv(65536)
+            answered += 1
+        except (socket.timeout, ConnectionRefusedError):
+            pass
+        time.sleep(max(0.0, float(interval) - (time.monotonic() - started)))
+    print("answered %d of %d" % (answered, sent), flush=True)
+
+
 def http(addr, port):
     addr = addr.strip("[]")
     s = socket.create_connection((addr, int(port)), timeout=10)
@@ -283,6 +307,8 @@ if __name__ == "__main__":
             once(*sys.argv[2:7])
         elif cmd == "udp-keep":
             udp_keep(*sys.argv[2:5])
+        elif cmd == "udp-every":
+            udp_every(*sys.argv[2:7])
         elif cmd == "http":
             http(*sys.argv[2:4])
         elif cmd == "stream":

@@ -208,6 +208,54 @@ class Forwarding(NetdTestCase):
             print(self.log_text())
             raise
 
+    def test_a_flow_committed_without_the_timeout_policy_is_re_timed(self):
+        # Issue 18: conntrackd commits a failed master's flows on the new
+        # master without their ct timeout policy, so the kernel's defaults
+        # apply (120 s for a UDP stream, 5 days for an established TCP
+        # connection) and the idle drain waited for them. netd cuts such a
+        # flow's time left to its mapping's flow_timeout, and again whenever
+        # a packet has refreshed it to the default.
+        dest = "198.18.2.2:53"
+        self.c.sync([M("udp", "198.18.1.1:5353", dest, timeout=3)])
+        self.assertEqual(self.c.call({"op": "subscribe"}).get("kind"), "empty")
+        # The key's mark, from a flow of its own.
+        self.assertEqual(self.fetch("udp", "198.18.1.1", 5353), "be-udp4")
+        listing = self.topo.exec(self.topo.gw, ["conntrack", "-L", "-p", "udp", "--dport", "5353"],
+                                 check=False).stdout
+        mark = re.search(r"mark=(\d+)", listing).group(1)
+        self.topo.exec(self.topo.gw, ["conntrack", "-D", "-p", "udp", "--dport", "5353"])
+        self.c.wait_count("udp", dest, 0)
+        # The flow as conntrackd commits it: DNATed, assured, with the mark
+        # and the kernel's default time left.
+        self.topo.exec(self.topo.gw, [
+            "conntrack", "-I", "-p", "udp", "-s", "198.18.1.2", "-d", "198.18.1.1",
+            "--sport", "40400", "--dport", "5353", "--dst-nat", dest, "-t", "120",
+            "-u", "SEEN_REPLY,ASSURED", "-m", mark])
+        self.c.wait_count("udp", dest, 1)
+
+        def committed():
+            """(id, time left) of the committed flow's entry, or None."""
+            out = self.topo.exec(self.topo.gw, ["conntrack", "-L", "-p", "udp", "--sport", "40400",
+                                                "-o", "id"], check=False).stdout
+            for line in out.splitlines():
+                if "sport=40400" in line:
+                    return re.search(r"id=(\d+)", line).group(1), int(line.split()[2])
+            return None
+        wait_for(lambda: committed() and committed()[1] <= 3, 10,
+                 what=lambda: "the committed flow re-timed to 3 s: %r" % (committed(),))
+        entry = committed()[0]
+        # Its packets go on through it (each refreshes it to the default, and
+        # netd cuts it again): the same entry, still counted.
+        r = self.helper(self.topo.client, "udp-every", "198.18.1.1", 5353, 40400, 8, 0.5)
+        answered, sent = map(int, re.match(r"answered (\d+) of (\d+)", r.stdout).groups())
+        self.assertGreaterEqual(answered, sent - 1, r.stdout)
+        self.assertEqual(committed()[0], entry, "the committed flow was replaced")
+        self.c.wait_count("udp", dest, 1, timeout=1)
+        # Quiet, it ends within its flow_timeout and a recheck (3 + 5 s), not
+        # the kernel's 120 s; the bound is generous for a loaded machine.
+        self.c.wait_count("udp", dest, 0, timeout=40)
+        self.assertIn("flows re-timed to their mapping's flow_timeout", self.log_text())
+
     def test_a_killed_netd_keeps_flows_and_a_new_one_adopts_the_table(self):
         mappings = [M("tcp", "198.18.1.1:8080", "198.18.2.2:80"),
                     M("udp", "0.0.0.0:5300", "198.18.2.2:53")]
