@@ -79,10 +79,22 @@ const Endpoint* Target::FindEndpoint(std::string_view n) const {
 }
 
 const Target* Config::FindTarget(std::string_view n) const {
-  for (const auto& t : targets) {
-    if (t.name == n) return &t;
+  auto& index = target_index.by_name;
+  if (index.size() != targets.size()) {
+    index.clear();
+    for (std::size_t i = 0; i < targets.size(); ++i) index.emplace(targets[i].name, i);
+    // Two targets of one name (the loader refuses them): the first, as a walk.
+    if (index.size() != targets.size()) {
+      index.clear();
+      for (const auto& t : targets) {
+        if (t.name == n) return &t;
+      }
+      return nullptr;
+    }
   }
-  return nullptr;
+  auto it = index.find(n);
+  if (it == index.end()) return nullptr;
+  return &targets[it->second];
 }
 
 const Options* Config::PluginOptions(std::string_view ns) const {

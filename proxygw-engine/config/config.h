@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/ha_role.h"
@@ -150,6 +151,18 @@ struct HaConfig {
   common::HaRole initial_role = common::HaRole::kBackup;
 };
 
+// FindTarget's index: target name -> position. Not part of the config: a
+// copy or a move starts empty (the names it points into are the source's).
+struct TargetIndex {
+  TargetIndex() = default;
+  TargetIndex(const TargetIndex&) {}
+  TargetIndex& operator=(const TargetIndex&) {
+    by_name.clear();
+    return *this;
+  }
+  std::unordered_map<std::string_view, std::size_t> by_name;
+};
+
 struct Config {
   std::string file;  // the path it was loaded from, for messages
   std::string version;
@@ -162,6 +175,10 @@ struct Config {
   std::vector<Target> targets;
   std::vector<Frontend> frontends;
 
+  // By an index built at the first call (and again whenever the number of
+  // targets changed): every frontend's mappings, the status and the netd
+  // policy look targets up by name, which a walk made quadratic in the
+  // number of targets (10,000 in make bench).
   const Target* FindTarget(std::string_view name) const;
   const Options* PluginOptions(std::string_view ns) const;  // null when absent
   // The endpoint a frontend forwards to; the loader guarantees it exists.
@@ -174,6 +191,8 @@ struct Config {
   // SIGKILL wait and the dataplane's steps. The engine holds itself to it and
   // tells systemd; the supervisor waits that long before SIGKILL.
   std::chrono::seconds ShutdownBudget() const;
+
+  mutable TargetIndex target_index;  // FindTarget's; not part of the config
 };
 
 inline constexpr std::chrono::seconds kShutdownSlack{30};
