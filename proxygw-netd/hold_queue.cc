@@ -63,7 +63,7 @@ nlmsghdr* HoldQueue::Header(char* b, std::uint16_t type) {
   nlmsghdr* h = mnl_nlmsg_put_header(b);
   h->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
   h->nlmsg_flags = NLM_F_REQUEST;
-  h->nlmsg_seq = ++seq_;
+  h->nlmsg_seq = (*nl_.seq())++;
   auto* g = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(h, sizeof(nfgenmsg)));
   g->nfgen_family = AF_UNSPEC;
   g->version = NFNETLINK_V0;
@@ -71,38 +71,12 @@ nlmsghdr* HoldQueue::Header(char* b, std::uint16_t type) {
   return h;
 }
 
-Status HoldQueue::Configure(nlmsghdr* h, const char* what) {
-  h->nlmsg_flags |= NLM_F_ACK;
-  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) return Status::FromErrno(what, errno);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
-    if (n < 0) return Status::FromErrno(what, errno);
-    int len = static_cast<int>(n);
-    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, len);
-         m = mnl_nlmsg_next(m, &len)) {
-      if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == h->nlmsg_seq) {
-        int err = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m))->error;
-        return err ? Status::FromErrno(what, err) : Status::Ok();
-      }
-      // A packet queued before the ACK: netd knows no hold yet, so it drops
-      // it, as it would any packet until the engine's sync.
-      if (auto id = PacketId(m, Attributes(m))) (void)Decide(*id, Verdict::kDrop);
-    }
-  }
-}
-
 common::Result<std::unique_ptr<HoldQueue>> HoldQueue::Open(std::uint16_t num,
                                                            std::uint32_t max_len) {
-  std::unique_ptr<HoldQueue> q(new HoldQueue());
-  q->num_ = num;
-  q->sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
-  if (!q->sock_ || mnl_socket_bind(q->sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return Status::FromErrno("open nfqueue socket", errno);
-  }
-  int size = 4 << 20;  // a burst of held packets' headers (under 200 bytes each)
-  if (setsockopt(q->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-    setsockopt(q->fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  }
+  // Buffers for a burst of held packets' headers (under 200 bytes each).
+  auto nl = nft::Netlink::Open("nfqueue", 4 << 20);
+  if (!nl.ok()) return nl.status();
+  std::unique_ptr<HoldQueue> q(new HoldQueue(std::move(nl).value(), num));
   // Bind and configure in one message: the kernel applies the parameters
   // right after binding, so no packet is queued with the default (whole
   // packet) copy mode.
@@ -113,8 +87,16 @@ common::Result<std::unique_ptr<HoldQueue>> HoldQueue::Open(std::uint16_t num,
   nfqnl_msg_config_params params{htonl(kCopyRange), NFQNL_COPY_PACKET};
   mnl_attr_put(h, NFQA_CFG_PARAMS, sizeof params, &params);
   mnl_attr_put_u32(h, NFQA_CFG_QUEUE_MAXLEN, htonl(max_len));
+  // Acked: a configuration step must not fail silently (binding a queue
+  // another socket holds gives EPERM). A packet queued before the ack: netd
+  // knows no hold yet, so it drops it, as it would any packet until the
+  // engine's sync.
+  h->nlmsg_flags |= NLM_F_ACK;
   std::string what = "bind nfqueue " + std::to_string(num);
-  if (Status st = q->Configure(h, what.c_str()); !st.ok()) return st;
+  Status st = q->nl_.Query(h, [&](const nlmsghdr* m) {
+    if (auto id = PacketId(m, Attributes(m))) (void)q->Decide(*id, Verdict::kDrop);
+  }, what.c_str());
+  if (!st.ok()) return st;
   return q;
 }
 
@@ -123,10 +105,7 @@ Status HoldQueue::Decide(std::uint32_t id, Verdict v) {
   nlmsghdr* h = Header(b.data(), NFQNL_MSG_VERDICT);
   nfqnl_msg_verdict_hdr vh{htonl(v == Verdict::kAccept ? NF_ACCEPT : NF_DROP), htonl(id)};
   mnl_attr_put(h, NFQA_VERDICT_HDR, sizeof vh, &vh);
-  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) {
-    return Status::FromErrno("nfqueue verdict", errno);
-  }
-  return Status::Ok();
+  return nl_.Send(h, "nfqueue verdict");
 }
 
 Status HoldQueue::Read(const std::function<void(const HeldPacket&)>& on_packet) {

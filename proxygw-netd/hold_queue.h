@@ -15,12 +15,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
-#include "common/c_handles.h"
 #include "common/ipc/netd_protocol.h"
 #include "common/net_address.h"
 #include "common/status.h"
+#include "proxygw-netd/nft_netlink.h"
 
 namespace netd {
 
@@ -44,7 +45,7 @@ class HoldQueue {
   HoldQueue(const HoldQueue&) = delete;
   HoldQueue& operator=(const HoldQueue&) = delete;
 
-  int fd() const { return mnl_socket_get_fd(sock_.get()); }
+  int fd() const { return nl_.fd(); }
 
   // Reads the packets queued now (a bounded number per call; the socket
   // stays readable for the rest), without blocking, and passes each TCP or
@@ -55,16 +56,12 @@ class HoldQueue {
   common::Status Decide(std::uint32_t id, Verdict v);
 
  private:
-  HoldQueue() = default;
+  HoldQueue(nft::Netlink nl, std::uint16_t num) : nl_(std::move(nl)), num_(num) {}
   // A message to the queue at the start of `b`.
   nlmsghdr* Header(char* b, std::uint16_t type);
-  // Sends `h` and waits for its ACK: a configuration step must not fail
-  // silently (binding a queue another socket holds gives EPERM).
-  common::Status Configure(nlmsghdr* h, const char* what);
 
-  common::MnlSocket sock_;
+  nft::Netlink nl_;
   std::uint16_t num_ = 0;
-  std::uint32_t seq_ = 0;
   std::vector<char> buf_ = std::vector<char>(1 << 16);
 };
 

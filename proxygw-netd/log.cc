@@ -7,15 +7,8 @@ namespace {
 
 LogLevel g_min = LogLevel::kInfo;
 
-const char* Name(LogLevel l) {
-  switch (l) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarn: return "WARN";
-    case LogLevel::kError: return "ERROR";
-  }
-  return "INFO";
-}
+// By LogLevel.
+constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
 }  // namespace
 
@@ -24,7 +17,7 @@ void SetLogLevel(LogLevel min) { g_min = min; }
 void Log(LogLevel level, const std::string& msg, const std::string& fields) {
   if (level < g_min) return;
   std::string line = "proxygw-netd: level=";
-  line += Name(level);
+  line += kNames[static_cast<int>(level)];
   line += " msg=\"";
   for (char c : msg) {
     if (c == '"' || c == '\\') line += '\\';

@@ -21,8 +21,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "common/unique_fd.h"
 #include "proxygw-netd/flow_tracker.h"
@@ -116,6 +118,22 @@ std::optional<std::uint64_t> ParseNumber(const char* s, int base) {
   return v;
 }
 
+// optarg as a number of `base` from `min` to `max`; else usage error `why`.
+std::uint64_t NumberArg(int base, std::uint64_t min, std::uint64_t max, const char* why) {
+  auto v = ParseNumber(optarg, base);
+  if (!v || *v < min || *v > max) Usage(why);
+  return *v;
+}
+
+// optarg as the value of one of `choices`; else usage error `why`.
+template <class T>
+T ChoiceArg(std::initializer_list<std::pair<const char*, T>> choices, const std::string& why) {
+  for (const auto& [name, value] : choices) {
+    if (std::strcmp(optarg, name) == 0) return value;
+  }
+  Usage(why);
+}
+
 Args ParseArgs(int argc, char** argv) {
   static const option kLong[] = {
       {"socket", required_argument, nullptr, 's'},
@@ -131,21 +149,20 @@ Args ParseArgs(int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
   };
+  using netd::LogLevel;
+  using netd::SeccompMode;
   Args a;
   opterr = 0;
-  for (;;) {
-    int c = getopt_long(argc, argv, "", kLong, nullptr);
-    if (c == -1) break;
+  int c;
+  while ((c = getopt_long(argc, argv, "", kLong, nullptr)) != -1) {
     switch (c) {
       case 's':
         a.socket_path = optarg;
         break;
-      case 'f': {
-        auto v = ParseNumber(optarg, 10);
-        if (!v || *v < 3 || *v > 65535) Usage("--fd: expected a descriptor number of 3 or more");
-        a.fd = static_cast<int>(*v);
+      case 'f':
+        a.fd = static_cast<int>(
+            NumberArg(10, 3, 65535, "--fd: expected a descriptor number of 3 or more"));
         break;
-      }
       case 'p':
         a.policy = optarg;
         break;
@@ -159,35 +176,25 @@ Args ParseArgs(int argc, char** argv) {
         a.user = optarg;
         break;
       case 'c':
-        if (std::strcmp(optarg, "kill") == 0) {
-          a.seccomp = netd::SeccompMode::kKill;
-        } else if (std::strcmp(optarg, "log") == 0) {
-          a.seccomp = netd::SeccompMode::kLog;
-        } else {
-          Usage(std::string("--seccomp: expected kill or log, got \"") + optarg + "\"");
-        }
+        a.seccomp = ChoiceArg<SeccompMode>({{"kill", SeccompMode::kKill}, {"log", SeccompMode::kLog}},
+                                           std::string("--seccomp: expected kill or log, got \"") +
+                                               optarg + "\"");
         break;
-      case 'm': {
-        auto v = ParseNumber(optarg, 0);
-        if (!v || *v == 0 || *v > 0xffffffffULL) Usage("--ct-mark-mask: expected a 32-bit mask such as 0xffff0000");
-        a.mark_mask = static_cast<std::uint32_t>(*v);
+      case 'm':
+        a.mark_mask = static_cast<std::uint32_t>(
+            NumberArg(0, 1, 0xffffffff, "--ct-mark-mask: expected a 32-bit mask such as 0xffff0000"));
         break;
-      }
-      case 'n': {
-        auto v = ParseNumber(optarg, 10);
-        if (!v || *v == 0 || *v > 1000000) Usage("--max-mappings: expected 1-1000000");
-        a.max_mappings = static_cast<std::uint32_t>(*v);
+      case 'n':
+        a.max_mappings =
+            static_cast<std::uint32_t>(NumberArg(10, 1, 1000000, "--max-mappings: expected 1-1000000"));
         break;
-      }
-      case 'l': {
-        std::string l = optarg;
-        if (l == "debug") a.log_level = netd::LogLevel::kDebug;
-        else if (l == "info") a.log_level = netd::LogLevel::kInfo;
-        else if (l == "warn") a.log_level = netd::LogLevel::kWarn;
-        else if (l == "error") a.log_level = netd::LogLevel::kError;
-        else Usage("--log-level: expected debug, info, warn or error");
+      case 'l':
+        a.log_level = ChoiceArg<LogLevel>({{"debug", LogLevel::kDebug},
+                                           {"info", LogLevel::kInfo},
+                                           {"warn", LogLevel::kWarn},
+                                           {"error", LogLevel::kError}},
+                                          "--log-level: expected debug, info, warn or error");
         break;
-      }
       case 'h':
         std::fputs(kUsage, stdout);
         std::exit(kExitOk);
@@ -203,16 +210,18 @@ Args ParseArgs(int argc, char** argv) {
   return a;
 }
 
-// A user name, or a numeric uid (whose gid is then the same number).
-Result<User> LookUpUser(const std::string& name, const char* flag) {
+// A user name, or a numeric uid (whose gid is then the same number); exits
+// when there is no such user.
+User LookUpUser(const std::string& name, const char* flag) {
   if (auto n = ParseNumber(name.c_str(), 10)) {
     return User{static_cast<uid_t>(*n), static_cast<gid_t>(*n)};
   }
   errno = 0;
   passwd* pw = getpwnam(name.c_str());
   if (pw == nullptr) {
-    return Status::NotFound(std::string(flag) + ": no user named \"" + name + "\"" +
-                            (errno ? std::string(" (") + std::strerror(errno) + ")" : ""));
+    Fail("find users",
+         Status::NotFound(std::string(flag) + ": no user named \"" + name + "\"" +
+                          (errno ? std::string(" (") + std::strerror(errno) + ")" : "")));
   }
   return User{pw->pw_uid, pw->pw_gid};
 }
@@ -323,35 +332,23 @@ Result<UniqueFd> ListenOn(const std::string& path, uid_t owner, gid_t group) {
 
 // systemd's readiness protocol (sd_notify), without libsystemd: a datagram
 // "READY=1" to $NOTIFY_SOCKET (a path, or an abstract name starting with
-// "@"). The socket is opened here, before the sandbox (which forbids
-// socket()); Ready() sends on it later. No NOTIFY_SOCKET: nothing to do.
-class Notifier {
- public:
-  Notifier() {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (path == nullptr || path[0] == '\0' || std::strlen(path) >= sizeof addr_.sun_path) return;
-    addr_.sun_family = AF_UNIX;
-    std::size_t n = std::strlen(path);
-    std::memcpy(addr_.sun_path, path, n);
-    if (path[0] == '@') addr_.sun_path[0] = '\0';
-    len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
-    fd_.Reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    unsetenv("NOTIFY_SOCKET");
-  }
-  void Ready() {
-    if (!fd_.valid()) return;
-    const char msg[] = "READY=1";
-    ssize_t ignored = sendto(fd_.get(), msg, sizeof msg - 1, MSG_NOSIGNAL,
-                             reinterpret_cast<sockaddr*>(&addr_), len_);
-    (void)ignored;
-    fd_.Reset();
-  }
-
- private:
-  UniqueFd fd_;
-  sockaddr_un addr_{};
-  socklen_t len_ = 0;
-};
+// "@"). The socket is connected here, before the sandbox (which forbids
+// socket() and connect()); main sends on it later. No NOTIFY_SOCKET (or one
+// that cannot be reached): no socket, nothing to send.
+UniqueFd NotifySocket() {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  sockaddr_un addr{};
+  if (path == nullptr || path[0] == '\0' || std::strlen(path) >= sizeof addr.sun_path) return {};
+  addr.sun_family = AF_UNIX;
+  std::size_t n = std::strlen(path);
+  std::memcpy(addr.sun_path, path, n);
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  unsetenv("NOTIFY_SOCKET");
+  UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return {};
+  return fd;
+}
 
 std::string Hex(std::uint32_t v) {
   char b[16];
@@ -365,12 +362,10 @@ int main(int argc, char** argv) {
   Args args = ParseArgs(argc, argv);
   netd::SetLogLevel(args.log_level);
 
-  auto netd_user = LookUpUser(args.user, "--user");
-  if (!netd_user.ok()) Fail("find users", netd_user.status());
-  auto engine_user = LookUpUser(args.engine_user, "--engine-user");
-  if (!engine_user.ok()) Fail("find users", engine_user.status());
-  if (netd_user->uid == 0) Fail("find users", Status::InvalidArgument("--user must not be root"));
-  if (netd_user->uid == engine_user->uid) {
+  User netd_user = LookUpUser(args.user, "--user");
+  User engine_user = LookUpUser(args.engine_user, "--engine-user");
+  if (netd_user.uid == 0) Fail("find users", Status::InvalidArgument("--user must not be root"));
+  if (netd_user.uid == engine_user.uid) {
     Fail("find users",
          Status::InvalidArgument("--user and --engine-user must differ: the engine must not be "
                                  "able to signal or trace netd"));
@@ -395,7 +390,7 @@ int main(int argc, char** argv) {
   if (inherited >= 0) {
     listener.Reset(inherited);
   } else if (!args.socket_path.empty()) {
-    auto fd = ListenOn(args.socket_path, netd_user->uid, engine_user->gid);
+    auto fd = ListenOn(args.socket_path, netd_user.uid, engine_user.gid);
     if (!fd.ok()) Fail("listen", fd.status());
     listener = std::move(fd).value();
   } else {
@@ -403,27 +398,23 @@ int main(int argc, char** argv) {
   }
   if (Status st = CheckListening(listener.get()); !st.ok()) Fail("listen", st);
 
-  netd::NftTable::Options topt;
-  topt.mark_mask = args.mark_mask;
-  topt.max_mappings = args.max_mappings;
-  auto table = netd::NftTable::Open(topt);
+  auto table = netd::NftTable::Open({.mark_mask = args.mark_mask, .max_mappings = args.max_mappings});
   if (!table.ok()) Fail("open table inet proxygw", table.status());
   auto tracker = netd::FlowTracker::Open(args.mark_mask);
   if (!tracker.ok()) Fail("open conntrack", tracker.status());
   auto queue = netd::HoldQueue::Open(netd::NftTable::kHoldQueue, netd::HoldQueue::kMaxHeld);
   if (!queue.ok()) Fail("open the hold queue", queue.status());
   UniqueFd localnet(open("/proc/sys/net/ipv4/conf/all/route_localnet", O_RDONLY | O_CLOEXEC));
-  Notifier notifier;
+  UniqueFd notify = NotifySocket();
 
-  netd::ServerOptions sopt;
-  sopt.listen_fd = listener.get();
-  sopt.engine_uid = engine_user->uid;
-  sopt.route_localnet_fd = localnet.get();
-  sopt.policy = &policy;
+  netd::ServerOptions sopt{.listen_fd = listener.get(),
+                           .engine_uid = engine_user.uid,
+                           .route_localnet_fd = localnet.get(),
+                           .policy = &policy};
   auto server = netd::Server::Create(sopt, **table, **tracker, **queue);
   if (!server.ok()) Fail("start server", server.status());
 
-  if (Status st = netd::DropPrivileges(netd_user->uid, netd_user->gid); !st.ok()) {
+  if (Status st = netd::DropPrivileges(netd_user.uid, netd_user.gid); !st.ok()) {
     Fail("drop privileges", st);
   }
   if (Status st = netd::LoadSeccomp(args.seccomp); !st.ok()) Fail("load seccomp filter", st);
@@ -432,11 +423,15 @@ int main(int argc, char** argv) {
                 " persistent=" + ((*table)->persistent() ? "yes" : "no") + " mappings=" +
                 std::to_string((*table)->installed().size()) + " mark_mask=" + Hex(args.mark_mask) +
                 " max_mappings=" + std::to_string(args.max_mappings) +
-                " uid=" + std::to_string(netd_user->uid) +
-                " engine_uid=" + std::to_string(engine_user->uid) + " policy=" +
+                " uid=" + std::to_string(netd_user.uid) +
+                " engine_uid=" + std::to_string(engine_user.uid) + " policy=" +
                 (args.no_policy ? std::string("none") : std::to_string(policy.size())) +
                 " seccomp=" + (args.seccomp == netd::SeccompMode::kKill ? "kill" : "log"));
-  notifier.Ready();
+  if (notify.valid()) {
+    ssize_t ignored = send(notify.get(), "READY=1", 7, MSG_NOSIGNAL);
+    (void)ignored;
+    notify.Reset();
+  }
   auto exit = (*server)->Run();
   if (!exit.ok()) Fail("serve", exit.status());
   return kExitOk;

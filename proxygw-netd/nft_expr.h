@@ -12,9 +12,6 @@
 
 namespace netd::nft {
 
-common::NftnlExpr Expr(const char* name);
-// Appends `e` to `r` (the rule takes ownership).
-void Add(nftnl_rule* r, common::NftnlExpr e);
 void Meta(nftnl_rule* r, std::uint32_t key, std::uint32_t dreg);
 void Cmp(nftnl_rule* r, std::uint32_t sreg, std::uint32_t op, const void* data, std::uint32_t len);
 void Payload(nftnl_rule* r, std::uint32_t base, std::uint32_t offset, std::uint32_t len,

@@ -101,7 +101,16 @@ std::array<std::uint32_t, NFTNL_CTTIMEOUT_ARRAY_MAX> TimeoutPolicy(Proto proto, 
   return a;
 }
 
-void LoadKey(nftnl_rule* r, Kind k);
+// Loads the lookup key of kind `k` into NFT_REG32_00 onwards.
+void LoadKey(nftnl_rule* r, Kind k) {
+  Meta(r, NFT_META_L4PROTO, NFT_REG32_00);
+  if (IsWildcard(k)) {
+    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
+  } else {
+    Payload(r, NFT_PAYLOAD_NETWORK_HEADER, IsV4(k) ? 16 : 24, AddrLen(k), NFT_REG32_01);
+    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, IsV4(k) ? NFT_REG32_02 : NFT_REG32_05);
+  }
+}
 
 // The match every rule of one kind starts with: the family, a local
 // destination (in every hook and for every key: transit traffic and the host's
@@ -128,17 +137,6 @@ void MatchAndLoadKey(nftnl_rule* r, Kind k) {
     }
   }
   LoadKey(r, k);
-}
-
-// Loads the lookup key of kind `k` into NFT_REG32_00 onwards.
-void LoadKey(nftnl_rule* r, Kind k) {
-  Meta(r, NFT_META_L4PROTO, NFT_REG32_00);
-  if (IsWildcard(k)) {
-    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01);
-  } else {
-    Payload(r, NFT_PAYLOAD_NETWORK_HEADER, IsV4(k) ? 16 : 24, AddrLen(k), NFT_REG32_01);
-    Payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, IsV4(k) ? NFT_REG32_02 : NFT_REG32_05);
-  }
 }
 
 // A hold element's key: the mapping key, then the source address (a range
@@ -179,26 +177,13 @@ constexpr ChainDef kChains[] = {
     {"dnat_out", "nat", NF_INET_LOCAL_OUT, -100, ChainRole::kDnat},
 };
 
-// The nftnl objects of `table`, with the table (and a name) set.
-common::NftnlSet NewSet(const std::string& table, const std::string& name) {
-  common::NftnlSet s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
-  return s;
-}
-
+// A ct timeout object `name` of `table`.
 common::NftnlObj NewTimeoutObject(const std::string& table, const std::string& name) {
   common::NftnlObj o(nftnl_obj_alloc());
   nftnl_obj_set_str(o.get(), NFTNL_OBJ_TABLE, table.c_str());
   nftnl_obj_set_str(o.get(), NFTNL_OBJ_NAME, name.c_str());
   nftnl_obj_set_u32(o.get(), NFTNL_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
   return o;
-}
-
-common::NftnlTable NewTable(const std::string& table) {
-  common::NftnlTable t(nftnl_table_alloc());
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
-  return t;
 }
 
 // Userdata of a table or set (its comment, a byte order hint).
@@ -320,8 +305,7 @@ void AddChain(Batch& b, const std::string& table, const ChainDef& c, std::uint32
     Accept(r.get());
     AddRule(b, c.name, r);
   }
-  for (int ki = 0; ki < kKinds; ++ki) {
-    Kind k = static_cast<Kind>(ki);
+  for (Kind k : kAllKinds) {
     common::NftnlRule r = NewRule(table, c.name);
     MatchAndLoadKey(r.get(), k);
     if (c.role == ChainRole::kHold) {
@@ -375,6 +359,19 @@ void SetBytes(nftnl_set_elem* e, std::uint16_t attr, const std::vector<std::uint
 
 }  // namespace
 
+common::NftnlTable NewTable(const std::string& table) {
+  common::NftnlTable t(nftnl_table_alloc());
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+  return t;
+}
+
+common::NftnlSet NewSet(const std::string& table, const std::string& name) {
+  common::NftnlSet s(nftnl_set_alloc());
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+  return s;
+}
+
 Kind KindOf(const MappingKey& k) {
   bool v4 = k.listen.is_v4();
   if (k.wildcard()) return v4 ? kWildcard4 : kWildcard6;
@@ -421,9 +418,9 @@ void DelTable(Batch& b, const std::string& table) {
 
 void AddLayout(Batch& b, const std::string& table, std::uint32_t mark_mask) {
   for (MapRole role : {MapRole::kDnat, MapRole::kMark, MapRole::kTimeout, MapRole::kHold}) {
-    for (int ki = 0; ki < kKinds; ++ki) AddMap(b, table, role, static_cast<Kind>(ki));
+    for (Kind k : kAllKinds) AddMap(b, table, role, k);
   }
-  for (int ki = 0; ki < kKinds; ++ki) AddMarkBitsChain(b, table, static_cast<Kind>(ki), mark_mask);
+  for (Kind k : kAllKinds) AddMarkBitsChain(b, table, k, mark_mask);
   for (const ChainDef& c : kChains) AddChain(b, table, c, mark_mask);
 }
 
@@ -448,13 +445,13 @@ void DelTimeoutObject(Batch& b, const std::string& table, const std::string& nam
 void Elements(Batch& b, const std::string& table, const std::vector<InstalledMapping>& items,
               bool add) {
   for (MapRole role : kRoles) {
-    for (int ki = 0; ki < kKinds; ++ki) {
+    for (Kind k : kAllKinds) {
       std::vector<const InstalledMapping*> mine;
       for (const auto& im : items) {
-        if (KindOf(im.mapping.key) == static_cast<Kind>(ki)) mine.push_back(&im);
+        if (KindOf(im.mapping.key) == k) mine.push_back(&im);
       }
       if (mine.empty()) continue;
-      SetElements(b, table, MapName(role, static_cast<Kind>(ki)), add, mine.size(),
+      SetElements(b, table, MapName(role, k), add, mine.size(),
                   [&](std::size_t i, nftnl_set_elem* e) {
                     const InstalledMapping& im = *mine[i];
                     SetBytes(e, NFTNL_SET_ELEM_KEY, KeyBytes(im.mapping.key));
@@ -475,12 +472,12 @@ void Elements(Batch& b, const std::string& table, const std::vector<InstalledMap
 
 void HoldElements(Batch& b, const std::string& table, const std::vector<Hold>& items, bool add,
                   bool flush) {
-  for (int ki = 0; ki < kKinds; ++ki) {
-    std::string name = MapName(MapRole::kHold, static_cast<Kind>(ki));
+  for (Kind k : kAllKinds) {
+    std::string name = MapName(MapRole::kHold, k);
     if (flush) SetElements(b, table, name, false, 0, nullptr);
     std::vector<std::pair<const MappingKey*, ipc::netd::Prefix>> mine;
     for (const Hold& h : items) {
-      if (KindOf(h.key) != static_cast<Kind>(ki)) continue;
+      if (KindOf(h.key) != k) continue;
       for (const auto& p : h.allow) mine.emplace_back(&h.key, p);
       if (h.allow.empty()) {  // any source
         mine.emplace_back(&h.key, ipc::netd::Prefix{IpAddress::Unspecified(h.key.listen.family())});

@@ -23,11 +23,16 @@ std::string LayoutTag(std::uint32_t mark_mask);
 // The four kinds of mapping, each with its own maps and rules.
 enum Kind { kSpecific4 = 0, kSpecific6 = 1, kWildcard4 = 2, kWildcard6 = 3 };
 constexpr int kKinds = 4;
+constexpr Kind kAllKinds[kKinds] = {kSpecific4, kSpecific6, kWildcard4, kWildcard6};
 Kind KindOf(const MappingKey& k);
 
 // The maps of a mapping, and the hold sets.
 enum class MapRole { kDnat, kMark, kTimeout, kHold };
 std::string MapName(MapRole role, Kind k);
+
+// A table, or a set of `table`, with its name set.
+common::NftnlTable NewTable(const std::string& table);
+common::NftnlSet NewSet(const std::string& table, const std::string& name);
 
 // "timeout_tcp_ipv4_60s": one ct timeout object per (protocol, family, seconds).
 std::string TimeoutName(const Mapping& m);

@@ -22,9 +22,6 @@ using common::Status;
 
 namespace {
 
-// Socket buffers for large batches and dumps (set with *BUFFORCE: netd has
-// CAP_NET_ADMIN; a plain set is capped by net.core.[rw]mem_max).
-constexpr int kSocketBuffer = 64 << 20;
 // Acks are read from one datagram at a time: the kernel packs them into
 // skbs of at most 16 KiB (NLMSG_GOODSIZE) but may use a larger one for a
 // single message; 64 KiB covers both.
@@ -61,15 +58,15 @@ const std::string& Batch::What(std::uint32_t seq) const {
   return kBatch;
 }
 
-Result<Netlink> Netlink::Open() {
+Result<Netlink> Netlink::Open(const char* name, int buffer) {
   Netlink n;
   n.sock_.reset(mnl_socket_open(NETLINK_NETFILTER));
-  if (!n.sock_) return Status::FromErrno("open nfnetlink socket", errno);
+  if (!n.sock_) return Status::FromErrno(std::string("open ") + name + " socket", errno);
   if (mnl_socket_bind(n.sock_.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return Status::FromErrno("bind nfnetlink socket", errno);
+    return Status::FromErrno(std::string("bind ") + name + " socket", errno);
   }
-  int fd = mnl_socket_get_fd(n.sock_.get());
-  int size = kSocketBuffer;
+  int fd = n.fd();
+  int size = buffer;
   // Best effort: without *FORCE the kernel caps the size at [rw]mem_max.
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) {
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
@@ -81,7 +78,7 @@ Result<Netlink> Netlink::Open() {
   // message (up to 64 KiB), so that every ack fits the receive buffer.
   int one = 1;
   if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) != 0) {
-    return Status::FromErrno("set NETLINK_CAP_ACK on the nfnetlink socket", errno);
+    return Status::FromErrno(std::string("set NETLINK_CAP_ACK on the ") + name + " socket", errno);
   }
   n.portid_ = mnl_socket_get_portid(n.sock_.get());
   n.seq_ = static_cast<std::uint32_t>(time(nullptr));
@@ -100,7 +97,7 @@ Status Netlink::Transact(Batch& b) {
   msg.msg_namelen = sizeof snl;
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  if (sendmsg(mnl_socket_get_fd(sock_.get()), &msg, 0) < 0) {
+  if (sendmsg(fd(), &msg, 0) < 0) {
     return Status::FromErrno("send nftables batch", errno);
   }
   // Every message asked for an ack (NLM_F_ACK): the batch is done only when
@@ -110,8 +107,7 @@ Status Netlink::Transact(Batch& b) {
   std::size_t acks = 0;
   std::vector<char> buf(kAckBuffer);
   for (;;) {
-    ssize_t got =
-        recv(mnl_socket_get_fd(sock_.get()), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
+    ssize_t got = recv(fd(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
@@ -149,11 +145,14 @@ nlmsghdr* Netlink::Header(char* buf, std::uint16_t type, std::uint16_t flags) {
   return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags | NLM_F_ACK, seq_++);
 }
 
+Status Netlink::Send(const nlmsghdr* h, const std::string& what) {
+  if (mnl_socket_sendto(sock_.get(), h, h->nlmsg_len) < 0) return Status::FromErrno(what, errno);
+  return Status::Ok();
+}
+
 Status Netlink::Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
                       const char* what) {
-  if (mnl_socket_sendto(sock_.get(), req, req->nlmsg_len) < 0) {
-    return Status::FromErrno(what, errno);
-  }
+  if (Status st = Send(req, what); !st.ok()) return st;
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
   struct Ctx {
     const std::function<void(const nlmsghdr*)>* f;

@@ -1,7 +1,8 @@
 // The netlink transport of netd's nftables work: one nfnetlink socket, the
-// batches (transactions) sent on it, and queries (gets and dumps). Runs inside
-// proxygw-netd only; the socket is opened before the sandbox and never again
-// (an owned table accepts changes only from its owner's socket).
+// batches (transactions) sent on it, and queries (gets and dumps); HoldQueue
+// uses the same socket class for nfqueue. Runs inside proxygw-netd only; the
+// sockets are opened before the sandbox and never again (an owned table
+// accepts changes only from its owner's socket).
 #pragma once
 
 #include <cstdint>
@@ -47,13 +48,20 @@ class Batch {
   std::vector<std::pair<std::uint32_t, std::string>> what_;
 };
 
+// A NETLINK_NETFILTER socket.
 class Netlink {
  public:
-  // A bound NETLINK_NETFILTER socket with large buffers (forced: netd has
-  // CAP_NET_ADMIN).
-  static common::Result<Netlink> Open();
+  // Socket buffers for large batches and dumps.
+  static constexpr int kSocketBuffer = 64 << 20;
 
+  // A bound socket with buffers of `buffer` bytes (forced: netd has
+  // CAP_NET_ADMIN); errors name it "<name> socket".
+  static common::Result<Netlink> Open(const char* name = "nfnetlink", int buffer = kSocketBuffer);
+
+  int fd() const { return mnl_socket_get_fd(sock_.get()); }
   std::uint32_t* seq() { return &seq_; }
+  // Sends one message; `what` names it in the error.
+  common::Status Send(const nlmsghdr* h, const std::string& what);
 
   // Sends a batch and collects the kernel's answers. The kernel runs the
   // whole transaction inside sendmsg(), so every ack or error is queued when
@@ -65,7 +73,9 @@ class Netlink {
   int last_errno() const { return first_error_errno_; }
 
   // Sends one request (a dump when `flags` has NLM_F_DUMP) and passes each
-  // reply message to `on_msg` until the kernel is done.
+  // reply message to `on_msg` until the kernel is done (its ack or the
+  // dump's end), or returns the error the kernel acked. Messages the kernel
+  // sends on its own (seq 0) reach `on_msg` too.
   common::Status Query(nlmsghdr* req, const std::function<void(const nlmsghdr*)>& on_msg,
                        const char* what);
   // Query with a request of `type` whose payload `build` makes of `obj`.

@@ -33,9 +33,7 @@ struct Elem {
 using Elems = std::map<std::vector<std::uint8_t>, Elem>;
 
 Result<Elems> DumpMap(Netlink& nl, const std::string& table, const std::string& name) {
-  common::NftnlSet s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
+  common::NftnlSet s = NewSet(table, name);
   Elems out;
   Status st = nl.Get(NFT_MSG_GETSETELEM, NLM_F_DUMP, nftnl_set_elems_nlmsg_build_payload, s.get(),
                      [&](const nlmsghdr* m) {
@@ -64,8 +62,7 @@ Result<Elems> DumpMap(Netlink& nl, const std::string& table, const std::string& 
 }  // namespace
 
 Result<TableInfo> ReadTableInfo(Netlink& nl, const std::string& table) {
-  common::NftnlTable t(nftnl_table_alloc());
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table.c_str());
+  common::NftnlTable t = NewTable(table);
   TableInfo info;
   Status st = nl.Get(NFT_MSG_GETTABLE, 0, nftnl_table_nlmsg_build_payload, t.get(),
                      [&](const nlmsghdr* m) {
@@ -94,8 +91,7 @@ Result<TableInfo> ReadTableInfo(Netlink& nl, const std::string& table) {
 Result<InstalledRead> ReadInstalled(Netlink& nl, const std::string& table,
                                     std::uint32_t mark_mask) {
   InstalledRead out;
-  for (int ki = 0; ki < kKinds; ++ki) {
-    Kind k = static_cast<Kind>(ki);
+  for (Kind k : kAllKinds) {
     auto dnat = DumpMap(nl, table, MapName(MapRole::kDnat, k));
     if (!dnat.ok()) return dnat.status();
     auto mark = DumpMap(nl, table, MapName(MapRole::kMark, k));

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <vector>
 
 #include "common/unique_fd.h"
 
@@ -114,16 +115,6 @@ Policy Policy::AllowingAny() {
   Policy p;
   p.any_ = true;
   return p;
-}
-
-std::string Policy::Format(const std::vector<Line>& lines) {
-  std::string out;
-  for (const auto& [m, id] : lines) {
-    out += std::string(ipc::netd::ProtoName(m.key.proto)) + " " +
-           AddrPort{m.key.listen, m.key.port}.ToString() + " " + m.destination.ToString() +
-           " mark " + std::to_string(id) + "\n";
-  }
-  return out;
 }
 
 bool Policy::Allows(const Mapping& m) const {

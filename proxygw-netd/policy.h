@@ -3,7 +3,8 @@
 // engine. A root-side step derives it from the config (`proxygw-engine
 // --write-netd-policy`, run as root by the unit's ExecStartPre=+; the
 // supervisor writes it itself) and netd reads it once at start-up, before it
-// drops privileges. Both sides use this file's format: one mapping per line,
+// drops privileges. The format (written by proxygw-engine/config/netd_policy.cc,
+// read here): one mapping per line,
 // "tcp 0.0.0.0:80 198.18.2.2:8080 mark 3", blank lines and lines starting
 // with '#' ignored. The mark is a 1-based id per listen key (protocol and
 // listen address): every line of a key gives it the same id, no two keys
@@ -18,7 +19,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "common/ipc/netd_protocol.h"
 #include "common/status.h"
@@ -31,12 +31,6 @@ inline constexpr std::size_t kMaxPolicyBytes = 64 * 1024 * 1024;
 
 class Policy {
  public:
-  // One line of the file.
-  struct Line {
-    ipc::netd::Mapping mapping;  // its flow timeout is not in the file
-    std::uint32_t mark_id = 0;
-  };
-
   // Parses the text; an error names the line ("policy:3: ...").
   static common::Result<Policy> Parse(std::string_view text);
   // Reads and parses `path` (symlinks followed: /proc/self/fd/N is how the
@@ -49,8 +43,6 @@ class Policy {
   // it is first enabled (TakeMarkId), and keeps it while netd runs.
   static Policy AllowingAny();
 
-  // The policy's text for `lines`, in the format Parse reads.
-  static std::string Format(const std::vector<Line>& lines);
   // A listen key from a line's first two words ("tcp", "0.0.0.0:80"); the
   // error says which word is wrong.
   static common::Result<ipc::netd::MappingKey> ParseKey(std::string_view proto,

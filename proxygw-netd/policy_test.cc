@@ -72,20 +72,6 @@ TEST(NetdPolicy, AllowingAnyMarksKeysAsTheyComeAndKeepsTheirMarks) {
   EXPECT_EQ(p.TakeMarkId(d, 3), 0u) << "all 3 taken";
 }
 
-TEST(NetdPolicy, FormatIsWhatParseReads) {
-  std::vector<Policy::Line> ls = {{M(Proto::kTcp, "198.18.1.1:80", "198.18.2.2:80"), 2},
-                                  {M(Proto::kUdp, "[2001:db8::1]:53", "[2001:db8::2]:5353"), 1}};
-  EXPECT_EQ(Policy::Format(ls),
-            "tcp 198.18.1.1:80 198.18.2.2:80 mark 2\n"
-            "udp [2001:db8::1]:53 [2001:db8::2]:5353 mark 1\n");
-  auto p = Policy::Parse(Policy::Format(ls));
-  ASSERT_TRUE(p.ok());
-  for (const auto& [m, id] : ls) {
-    EXPECT_TRUE(p->Allows(m));
-    EXPECT_EQ(p->MarkId(m.key), id);
-  }
-}
-
 TEST(NetdPolicy, ABadLineIsNamed) {
   constexpr const char* kFormat =
       "policy:1: expected \"tcp|udp LISTEN:PORT DESTINATION:PORT mark ID\"";

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "common/c_free.h"
+
 namespace netd {
 namespace {
 
@@ -24,9 +26,7 @@ const char* const kAllowed[] = {
 #include "proxygw_netd_seccomp.inc"
 };
 
-struct SeccompRelease {
-  void operator()(void* ctx) const { seccomp_release(static_cast<scmp_filter_ctx>(ctx)); }
-};
+using SeccompCtx = std::unique_ptr<void, common::CFree<seccomp_release>>;  // scmp_filter_ctx
 
 }  // namespace
 
@@ -86,8 +86,7 @@ Status DropPrivileges(uid_t uid, gid_t gid) {
 }
 
 Status LoadSeccomp(SeccompMode mode) {
-  std::unique_ptr<void, SeccompRelease> ctx(
-      seccomp_init(mode == SeccompMode::kKill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_LOG));
+  SeccompCtx ctx(seccomp_init(mode == SeccompMode::kKill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_LOG));
   if (!ctx) return Status::Internal("seccomp_init failed");
   for (const char* name : kAllowed) {
     int nr = seccomp_syscall_resolve_name(name);

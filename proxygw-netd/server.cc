@@ -150,13 +150,10 @@ void Server::Impl::FlushOut(Session& s) {
 }
 
 void Server::Impl::ReadRequests() {
-  std::vector<std::uint8_t> buf(kMaxMessageBytes + 1);
+  std::vector<std::uint8_t> buf(kMaxMessageBytes);
   while (session && !stop) {
-    iovec iov{buf.data(), buf.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    ssize_t n = recvmsg(session->fd.get(), &msg, MSG_DONTWAIT);
+    // With MSG_TRUNC, a longer message's real length.
+    ssize_t n = recv(session->fd.get(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR) continue;
@@ -167,7 +164,7 @@ void Server::Impl::ReadRequests() {
       CloseSession("closed by the engine");
       return;
     }
-    if ((msg.msg_flags & MSG_TRUNC) || static_cast<std::size_t>(n) > kMaxMessageBytes) {
+    if (static_cast<std::size_t>(n) > kMaxMessageBytes) {
       Log(LogLevel::kWarn, "refused an oversize message, closing", Fields({{"bytes", "over " + std::to_string(kMaxMessageBytes)}}));
       Send(*session, {0, ErrorReply{ErrorCode::kMalformed, 0,
                                     "message over " + std::to_string(kMaxMessageBytes) + " bytes"}});
@@ -257,11 +254,9 @@ Result<Server::Exit> Server::Run() {
     s.PushCounts();
   }
   // Deliver the last reply (a Shutdown's) before going.
-  if (s.session) {
-    for (int tries = 0; tries < 100 && s.session && !s.session->out.empty(); ++tries) {
-      s.FlushOut(*s.session);
-      if (s.session && !s.session->out.empty()) usleep(10000);
-    }
+  for (int tries = 0; tries < 100 && s.session && !s.session->out.empty(); ++tries) {
+    s.FlushOut(*s.session);
+    if (s.session && !s.session->out.empty()) usleep(10000);
   }
   return s.exit;
 }

@@ -31,22 +31,21 @@ std::optional<Refusal> Server::Impl::CheckHolds(const std::vector<Hold>& hs, boo
                                                 const PortIndex* mappings) const {
   std::set<MappingKey> seen;
   for (const auto& h : hs) {
+    auto invalid = [&](const char* why) {
+      return Refusal{ErrorCode::kInvalid, "hold of " + h.key.ToString() + ": " + why};
+    };
     if (Status st = netd::ValidateHold(h, clear_ok); !st.ok()) {
       return Refusal{ErrorCode::kInvalid, st.message()};
     }
-    if (!seen.insert(h.key).second) {
-      return Refusal{ErrorCode::kInvalid, "hold of " + h.key.ToString() + ": listed twice"};
-    }
+    if (!seen.insert(h.key).second) return invalid("listed twice");
     // Clearing is always allowed: it only takes a hold away.
     if (h.hold_s && !opt.policy->Declares(h.key)) {
-      return Refusal{ErrorCode::kInvalid,
-                     "hold of " + h.key.ToString() + ": not a listen address of netd's policy"};
+      return invalid("not a listen address of netd's policy");
     }
     // A wildcard hold would hold packets of a specific mapping's port, and
     // the other way round: refused like the same overlap between mappings.
     if (h.hold_s && mappings && mappings->Overlaps({h.key}, {})) {
-      return Refusal{ErrorCode::kInvalid,
-                     "hold of " + h.key.ToString() + ": overlaps a mapping of the same port"};
+      return invalid("overlaps a mapping of the same port");
     }
   }
   if (Status st = ValidateCount(hs.size(), table.max_mappings()); !st.ok()) {
@@ -161,16 +160,15 @@ void Server::Impl::SettleHeld(const std::vector<InstalledMapping>& fresh) {
           Fields({{"key", key.ToString()}, {"error", n.status().message()}}));
     }
   }
-  std::vector<MappingKey> warm, dropped;
+  std::vector<std::pair<MappingKey, const char*>> settled;  // and why
   for (const auto& [key, h] : held) {
     if (Forwarded(key)) {
-      warm.push_back(key);
+      settled.emplace_back(key, "enabled");
     } else if (!table.holds().count(key)) {
-      dropped.push_back(key);
+      settled.emplace_back(key, "hold cleared");
     }
   }
-  for (const auto& key : warm) ReleaseHeld(key, HoldQueue::Verdict::kAccept, "enabled");
-  for (const auto& key : dropped) ReleaseHeld(key, HoldQueue::Verdict::kAccept, "hold cleared");
+  for (const auto& [key, why] : settled) ReleaseHeld(key, HoldQueue::Verdict::kAccept, why);
 }
 
 // The hold_s of `key`'s hold; 0 without one (cleared since).

@@ -15,6 +15,9 @@ Status Bad(const std::string& what, const std::string& why) {
   return Status::InvalidArgument(what + ": " + why);
 }
 
+// Bit `i` of `a`, counted from the most significant.
+bool Bit(const common::IpAddress& a, std::size_t i) { return a.data()[i / 8] & (0x80 >> (i % 8)); }
+
 // What is wrong with a listen key, or null.
 const char* KeyProblem(const MappingKey& k) {
   if (k.port == 0) return "listen port 0";
@@ -63,18 +66,13 @@ Status ValidateHold(const ipc::netd::Hold& h, bool clear_ok) {
     }
     if (p.length > p.address.size() * 8) return Bad(what, "allow " + p.ToString() + ": length");
     for (std::size_t bit = p.length; bit < p.address.size() * 8; ++bit) {
-      if (p.address.data()[bit / 8] & (0x80 >> (bit % 8))) {
-        return Bad(what, "allow " + p.ToString() + ": host bits set");
-      }
+      if (Bit(p.address, bit)) return Bad(what, "allow " + p.ToString() + ": host bits set");
     }
     for (std::size_t j = 0; j < i; ++j) {
       // Two prefixes overlap when the shorter one contains the other's start.
       const auto& q = h.allow[j];
       std::size_t n = std::min(p.length, q.length), bit = 0;
-      while (bit < n &&
-             !((p.address.data()[bit / 8] ^ q.address.data()[bit / 8]) & (0x80 >> (bit % 8)))) {
-        ++bit;
-      }
+      while (bit < n && Bit(p.address, bit) == Bit(q.address, bit)) ++bit;
       if (bit == n) return Bad(what, "allow " + p.ToString() + " overlaps " + q.ToString());
     }
   }

@@ -93,10 +93,13 @@ std::string NetdPolicyText(const Config& cfg, std::string_view previous, std::ui
     ids[m.key] = id;
     taken.insert(id);
   }
-  std::vector<netd::Policy::Line> lines;
-  for (const auto& m : mappings) lines.push_back({m, ids.at(m.key)});
-  std::string text = "# proxygw-netd's policy, written from " + cfg.file + "; do not edit\n" +
-                     netd::Policy::Format(lines);
+  // One line per mapping, in the format netd::Policy::Parse reads.
+  std::string text = "# proxygw-netd's policy, written from " + cfg.file + "; do not edit\n";
+  for (const auto& m : mappings) {
+    text += std::string(ipc::netd::ProtoName(m.key.proto)) + " " +
+            common::AddrPort{m.key.listen, m.key.port}.ToString() + " " + m.destination.ToString() +
+            " mark " + std::to_string(ids.at(m.key)) + "\n";
+  }
   for (const auto& [id, k] : kept) {
     text += std::string(kRemoved) + k.ToString() + " mark " + std::to_string(id) + "\n";
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxygw-engine/config/loader.h"
+#include "proxygw-netd/policy.h"
 
 namespace config {
 namespace {
@@ -58,6 +59,18 @@ TEST(NetdPolicyText, NumbersKeysInConfigOrder) {
             "# proxygw-netd's policy, written from t.yaml; do not edit");
   EXPECT_EQ(Body(text), (Lines{"tcp 0.0.0.0:80 198.18.0.2:8080 mark 1",
                                "tcp 0.0.0.0:81 198.18.0.2:8080 mark 2"}));
+}
+
+TEST(NetdPolicyText, IsWhatNetdReads) {
+  Config cfg = WithPorts({80, 81});
+  auto p = netd::Policy::Parse(NetdPolicyText(cfg));
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::uint32_t id = 0;
+  for (const auto& m : NetdMappings(cfg)) {
+    EXPECT_TRUE(p->Allows(m));
+    EXPECT_EQ(p->MarkId(m.key), ++id);
+  }
+  EXPECT_EQ(id, 2u);
 }
 
 // Issue 18 (HA), design item 1: a key's mark must not depend on what else
