@@ -34,21 +34,23 @@ Status ValidateKey(const MappingKey& k) {
 }
 
 Status ValidateMapping(const Mapping& m) {
-  std::string what = m.ToString();
-  if (const char* why = KeyProblem(m.key)) return Bad(what, why);
+  // The mapping as text only for a refusal: formatting every mapping of a
+  // sync was 8% of netd's time in it (perf, 10,000 mappings).
+  auto bad = [&m](const std::string& why) { return Bad(m.ToString(), why); };
+  if (const char* why = KeyProblem(m.key)) return bad(why);
   const auto& d = m.destination;
   if (d.family() != m.key.listen.family()) {
-    return Bad(what, "listen and destination addresses of different families");
+    return bad("listen and destination addresses of different families");
   }
-  if (d.port == 0) return Bad(what, "destination port 0");
-  if (d.address.IsUnspecified()) return Bad(what, "unspecified destination address");
-  if (d.address.IsMulticast()) return Bad(what, "multicast destination address");
-  if (d.address.IsV4Mapped()) return Bad(what, "IPv4-mapped IPv6 destination address");
+  if (d.port == 0) return bad("destination port 0");
+  if (d.address.IsUnspecified()) return bad("unspecified destination address");
+  if (d.address.IsMulticast()) return bad("multicast destination address");
+  if (d.address.IsV4Mapped()) return bad("IPv4-mapped IPv6 destination address");
   if (d.address == m.key.listen && d.port == m.key.port) {
-    return Bad(what, "destination equals the listen address");
+    return bad("destination equals the listen address");
   }
   if (m.flow_timeout_s == 0 || m.flow_timeout_s > kMaxFlowTimeoutS) {
-    return Bad(what, "flow timeout must be 1-" + std::to_string(kMaxFlowTimeoutS) + " seconds");
+    return bad("flow timeout must be 1-" + std::to_string(kMaxFlowTimeoutS) + " seconds");
   }
   return Status::Ok();
 }
