@@ -41,20 +41,6 @@ AGENT_PORT = 7000   # bulk 7001, web 7002, udp echo 7003 on the backend
 WEB_PORT, BULK_PORT, UDP_PORT = 7200, 7300, 7400  # the frontends on the VIP
 BULK_BYTES = 1 << 20
 
-# Shorter kernel defaults in the gateways' namespaces only: entries that
-# conntrackd committed on the new master carry the kernel's defaults, not
-# the frontends' flow_timeout (re-timing them is missing: docs/ha.md), and the
-# idle drain would otherwise wait for them for minutes.
-CONNTRACK_SYSCTLS = {
-    "net.netfilter.nf_conntrack_udp_timeout": 5,
-    "net.netfilter.nf_conntrack_udp_timeout_stream": 10,
-    "net.netfilter.nf_conntrack_tcp_timeout_time_wait": 5,
-    "net.netfilter.nf_conntrack_tcp_timeout_fin_wait": 5,
-    "net.netfilter.nf_conntrack_tcp_timeout_close_wait": 5,
-    "net.netfilter.nf_conntrack_tcp_timeout_last_ack": 5,
-}
-
-
 FIREWALL = """table inet gateway {
   chain forward {
     type filter hook forward priority filter; policy accept;
@@ -151,8 +137,6 @@ class HaPair:
             self.exec(self.gws[i], ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
             # conntrack's sysctls appear once a table exists in the namespace.
             self.exec(self.gws[i], ["conntrack", "-L"], check=False)
-            for k, v in CONNTRACK_SYSCTLS.items():
-                self.exec(self.gws[i], ["sysctl", "-q", "-w", "%s=%d" % (k, v)])
             # The gateway's own firewall, as conntrackd wants it (docs/ha.md):
             # a TCP packet from the middle of a connection the kernel does
             # not know is invalid, not a new un-NATed flow, and is dropped:

@@ -171,6 +171,10 @@ class HaFailover(unittest.TestCase):
         wait_for(lambda: p.target(1).get("follow") == "down", 20,
                  what=lambda: "g1 follows app as down: %r" % p.target(1))
         self.assertIn('msg=draining target=app reason=idle', p.log(2).replace('"', ''))
+        # The committed flows came with the kernel's default timeouts (120 s
+        # for UDP, 5 days for established TCP); g2's netd cut them to the
+        # frontends' flow_timeout, or the drain would have waited for them.
+        self.assertIn("flows re-timed to their mapping's flow_timeout", p.log(2))
         self.assertNotIn("msg=draining", p.log(1).replace('"', ''))
         starts = p.agent_count("starts")
         figure("backend starts", starts)
