@@ -128,6 +128,8 @@ def main():
     ap.add_argument("--sections", default="1,2,3,4")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     ap.add_argument("--paths", default=",".join(forwarding.DEFAULT_PATHS))
+    ap.add_argument("--tests", default=None,
+                    help="section 1's tests to run, e.g. tcp1,http_close (default: all)")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--duration", type=int)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -168,6 +170,12 @@ def main():
         if p not in forwarding.PATHS:
             print("bench: unknown path %s (known: %s)" % (p, ", ".join(forwarding.PATHS)), file=sys.stderr)
             return 2
+    ctx.tests = set(args.tests.split(",")) if args.tests else None
+    unknown = (ctx.tests or set()) - {t[0] for t in forwarding.TESTS}
+    if unknown:
+        print("bench: unknown test(s) %s (known: %s)" % (", ".join(sorted(unknown)),
+                                                        ", ".join(t[0] for t in forwarding.TESTS)), file=sys.stderr)
+        return 2
     ctx.rounds = args.rounds or (1 if ctx.quick else 3)
     ctx.duration = args.duration or (3 if ctx.quick else 10)
     ctx.pause = 1 if ctx.quick else 2
@@ -198,7 +206,8 @@ def main():
         "machine": versions(build),
         "load_before": loadavg(),
         "busiest_before": busiest_processes(),
-        "parameters": {"rounds": ctx.rounds, "duration_s": ctx.duration, "paths": ctx.paths, "sections": sections},
+        "parameters": {"rounds": ctx.rounds, "duration_s": ctx.duration, "paths": ctx.paths, "sections": sections,
+                       "tests": sorted(ctx.tests) if ctx.tests else "all"},
     }
     log("proxygw bench%s: sections %s, load average %s" % (" (quick)" if ctx.quick else "", sections,
                                                            results["load_before"]))

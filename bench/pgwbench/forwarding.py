@@ -112,16 +112,33 @@ table inet bench_ct {
 }
 """
 
+# Issue 17, goal 6: the kernel's software flowtable for DNATed flows. Once a
+# flow is established in both directions, `flow add` puts it in the
+# flowtable, and its packets take the ingress fast path past the rest of
+# netfilter and the routing decision. A table of its own beside proxygw's.
+NFT_FLOWTABLE = """\
+table inet bench_ft {
+  flowtable ft { hook ingress priority filter; devices = { pb-g0, pb-g1 }; }
+  chain forward { type filter hook forward priority filter; policy accept;
+    ct status dnat flow add @ft
+  }
+}
+"""
+
 LABELS = {
     "routed": "routed (no NAT, no conntrack)",
     "routed-ct": "routed, conntrack on, no listener",
     "routed-netd": "routed, proxygw running (netd listening)",
+    "routed-netd-noevents": "routed, proxygw running, nf_conntrack_events=0",
     "proxygw": "proxygw (kernel DNAT)",
     "nft": "hand-written nft DNAT map",
     "haproxy": "HAProxy 2.6 (mode tcp)",
     "socat": "socat (backlog=1024, nodelay)",
     "socat-default": "socat (defaults)",
     "proxygw-table": "proxygw's table alone (netd stopped)",
+    "proxygw-flowtable": "proxygw + a flowtable for DNATed flows",
+    "proxygw-table-nohold": "proxygw's table alone, without its hold chains",
+    "proxygw-table-dnat": "proxygw's table alone, DNAT chains only (no hold, mark, timeout)",
     "proxyd": "systemd-socket-proxyd",
 }
 DEFAULT_PATHS = ["routed", "routed-ct", "routed-netd", "proxygw", "nft", "haproxy", "socat"]
@@ -238,6 +255,24 @@ class RoutedNetd(Proxygw):
     http_addr = Routed.http_addr
 
 
+class RoutedNetdNoEvents(RoutedNetd):
+    """routed-netd with net.netfilter.nf_conntrack_events=0 in the gateway
+    namespace: the kernel then builds conntrack events only for flows a rule
+    asked them for (`ct event set`), none here. What netd's listening costs
+    foreign traffic, less the events."""
+    name = "routed-netd-noevents"
+
+    def setup(self):
+        super().setup()
+        self.events = run(topo.ns_exec(topo.GATEWAY, ["sysctl", "-n", "net.netfilter.nf_conntrack_events"])).stdout.strip()
+        run(topo.ns_exec(topo.GATEWAY, ["sysctl", "-qw", "net.netfilter.nf_conntrack_events=0"]))
+
+    def teardown(self):
+        run(topo.ns_exec(topo.GATEWAY, ["sysctl", "-qw", "net.netfilter.nf_conntrack_events=" + self.events]),
+            check=False)
+        super().teardown()
+
+
 class ProxygwTable(Proxygw):
     """proxygw's table with its mappings on, after netd and the engine were
     SIGKILLed: the persistent table forwards, nobody reads conntrack events."""
@@ -253,6 +288,48 @@ class ProxygwTable(Proxygw):
 
     def teardown(self):
         self.gw.stop()  # deletes the orphaned table
+
+
+class ProxygwFlowtable(Proxygw):
+    """proxygw as it runs, plus NFT_FLOWTABLE (bench_ft) beside its table."""
+    name = "proxygw-flowtable"
+
+    def setup(self):
+        super().setup()
+        try:
+            OwnTable.setup(self)
+        except RuntimeError as e:
+            if "No such file or directory" in str(e):
+                raise RuntimeError("this kernel has no flowtable support (CONFIG_NF_FLOW_TABLE): %s" % e)
+            raise
+
+    def teardown(self):
+        run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "table", "inet", "bench_ft"]), check=False)
+        super().teardown()
+
+    table, ruleset = "bench_ft", NFT_FLOWTABLE
+
+
+class ProxygwTableStripped(ProxygwTable):
+    """proxygw's table alone, less some of its chains: what each part of it
+    costs a new connection (hold chains: every packet of every flow; mark
+    chains: a new flow's ct mark and timeout policy)."""
+    strip = ()
+
+    def setup(self):
+        super().setup()
+        for chain in self.strip:
+            run(topo.ns_exec(topo.GATEWAY, ["nft", "delete", "chain", "inet", "proxygw", chain]))
+
+
+class ProxygwTableNoHold(ProxygwTableStripped):
+    name = "proxygw-table-nohold"
+    strip = ("hold_pre", "hold_out")
+
+
+class ProxygwTableDnatOnly(ProxygwTableStripped):
+    name = "proxygw-table-dnat"
+    strip = ("hold_pre", "hold_out", "mark_pre", "mark_out")
 
 
 class NftDnat(OwnTable, Path):
@@ -307,7 +384,9 @@ class Proxyd(Path):
                 cwd=BENCH_DIR)
 
 
-PATHS = {c.name: c for c in (Routed, RoutedCt, RoutedNetd, Proxygw, ProxygwTable, NftDnat, Haproxy, Socat,
+PATHS = {c.name: c for c in (Routed, RoutedCt, RoutedNetd, RoutedNetdNoEvents, Proxygw, ProxygwTable, ProxygwTableNoHold,
+                              ProxygwTableDnatOnly, ProxygwFlowtable,
+                              NftDnat, Haproxy, Socat,
                               SocatDefault, Proxyd)}
 
 
@@ -459,6 +538,8 @@ def run_section(ctx):
                         continue
                     if ctx.skip_udp64 and test_id == "udp64":
                         continue
+                    if getattr(ctx, "tests", None) is not None and test_id not in ctx.tests:
+                        continue
                     time.sleep(ctx.pause)
                     r = measure(ctx, path, test_id, fn)
                     rr[name][test_id] = r
@@ -496,7 +577,7 @@ def pinned_pass(ctx):
             out["background"][name] = bg["per_cpu_busy_s"]["1"] / (bg["wall_cpus"] / 2)
             out["tests"][name] = {}
             for test_id, _, fn, _ in TESTS:
-                if test_id not in ("tcp1", "http_close"):
+                if test_id not in ("tcp1", "http_close") or (getattr(ctx, "tests", None) is not None and test_id not in ctx.tests):
                     continue
                 time.sleep(ctx.pause)
                 r = measure(ctx, path, test_id, fn, pin=0)
