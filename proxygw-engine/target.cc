@@ -264,8 +264,7 @@ void Target::Impl::Close(Done done) {
   ++cycle;
   if (probe) probe->Cancel();
   probe.reset();
-  if (follower) follower->Stop();
-  follower.reset();
+  StopProbing();
   idle.Stop();
   Enter(TargetState::kClosed);
   forwarding.SwitchOff(Guard([done = std::move(done)](Impl& s, Status st) mutable {

@@ -23,9 +23,12 @@
 //   Following (high availability, docs/ha.md: the node is backup or in
 //       fault): the target decides nothing. Follow ends its run at once
 //       (no drain, no stop); it shows as inactive while a FollowProbe tries
-//       its TCP endpoints: while they answer ("live") its mappings are on, as
-//       on the master (they capture nothing until the virtual address moves
-//       here), and off once they stop answering. Warm and Drain are refused.
+//       its TCP endpoints every 2 s, or, without any, asks its kind's check
+//       (TargetHandler::CheckRunning) at the kind's interval: while the
+//       backend answers ("live") its mappings are on, as on the master (they
+//       capture nothing until the virtual address moves here), and off once
+//       it stops answering. A target with neither is never live. Warm and
+//       Drain are refused.
 //       Lead (the node became master): a live target becomes active without
 //       a warm (the handler takes the running backend over) and its idle
 //       clock starts; the others are inactive, forwarding off, and warm on

@@ -6,13 +6,32 @@ namespace engine {
 
 using common::Status;
 
-// How often a follower probes a target's endpoints (docs/ha.md).
+// How often a follower probes a target's TCP endpoints, and how long one
+// probe may take. A kind's own check runs as often as the kind says
+// (static:exec: its check_interval, 30s by default): it may cost more than a
+// connect (a cloud API call), and the master already runs it that often.
 constexpr std::chrono::seconds kFollowInterval{2};
 
 Status Target::Impl::NotDeciding() const {
   return Status::Unavailable("target " + cfg.name +
                              ": this node is not the HA master; the master decides warms and "
                              "drains");
+}
+
+std::optional<Target::Impl::Probing> Target::Impl::HowToProbe() {
+  if (std::vector<common::AddrPort> addrs = TcpAddresses(); !addrs.empty()) {
+    return Probing{FollowProbe::TcpEndpoints(io, std::move(addrs), kFollowInterval),
+                   kFollowInterval, "tcp endpoints"};
+  }
+  if (std::optional<std::chrono::seconds> every = handler->RunningCheckInterval()) {
+    return Probing{FollowProbe::KindCheck(*handler), *every, "the kind's check"};
+  }
+  return std::nullopt;
+}
+
+void Target::Impl::StopProbing() {
+  if (follower) follower->Stop();
+  follower.reset();
 }
 
 // Ends the current run at once: no drain, no stop, the backend is the
@@ -27,13 +46,17 @@ void Target::Impl::Follow() {
   handler->Release();
   live = false;
   Enter(TargetState::kInactive);
-  std::vector<common::AddrPort> addrs = TcpAddresses();
-  if (addrs.empty()) {
-    log.Info("following: no TCP endpoint to probe, forwarding off; warmed on demand once master");
+  std::optional<Probing> how = HowToProbe();
+  if (!how) {
+    log.Info(
+        "following: cannot tell whether the backend runs (no TCP endpoint, and its kind has no "
+        "check), forwarding off; warmed on demand once master");
     forwarding.SwitchOff(Guard([](Impl&, Status) {}));
     return;
   }
-  follower = FollowProbe::Start(io, std::move(addrs), kFollowInterval,
+  log.Info("following: probing the backend",
+           {{"by", how->by}, {"every", std::to_string(how->interval.count()) + "s"}});
+  follower = FollowProbe::Start(io, std::move(how->check), how->interval,
                                 Guard([](Impl& s, bool answers) { s.OnFollowed(answers); }));
 }
 
@@ -59,8 +82,7 @@ void Target::Impl::OnFollowed(bool answers) {
 void Target::Impl::Lead() {
   if (!following || state == TargetState::kClosed) return;
   following = false;
-  if (follower) follower->Stop();
-  follower.reset();
+  StopProbing();
   const bool was_live = live;
   live = false;
   ++cycle;

@@ -1,7 +1,8 @@
 // A target on an HA node (docs/ha.md) against the fake dataplane and a
-// scripted handler: following (mappings on while the backend answers, off
-// when it stops; never a warm, drain or stop), promotion (active without a
-// warm, idle clock from then) and demotion (no drain).
+// scripted handler: following (mappings on while the backend answers its TCP
+// probe or, without a TCP endpoint, its kind's check, off when it stops;
+// never a warm, drain or stop), promotion (active without a warm, idle clock
+// from then) and demotion (no drain).
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -91,6 +92,26 @@ TEST_F(TargetHaTest, PromotionLeavesATargetWhoseBackendDoesNotAnswerInactive) {
   ASSERT_TRUE(target_->Warm().ok());
   Settle();
   EXPECT_EQ(script_.calls, (Names{"release", "warm"}));
+}
+
+// UDP-only targets: followed through their kind's check.
+
+TEST_F(TargetHaTest, AUdpOnlyTargetIsFollowedThroughItsKindsCheck) {
+  Make(Yaml(kUdp));
+  script_.check_interval = std::chrono::seconds(1);
+  target_->Follow();
+  ASSERT_TRUE(RunUntil([&] { return target_->live() && !dp_.calls.empty(); }));
+  EXPECT_EQ(dp_.calls, Names{"enable backend"});
+  EXPECT_EQ(script_.checks, 1);
+  // The backend stops: at the next check (one interval later) forwarding goes off.
+  script_.running = common::Status::Unavailable("check failed (exit status 1)");
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(RunUntil([&] { return !target_->live(); }, std::chrono::seconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped, std::chrono::milliseconds(500));
+  ASSERT_TRUE(RunUntil([&] { return dp_.calls.size() == 3; }));
+  EXPECT_EQ(dp_.calls, (Names{"enable backend", "disable backend", "flush 1"}));
+  EXPECT_EQ(script_.checks, 2);
+  EXPECT_EQ(script_.calls, Names{"release"}) << "a follower never warms, drains or stops";
 }
 
 TEST_F(TargetHaTest, DemotionStopsDecidingAtOnceWithoutADrainAndKeepsLiveForwarding) {

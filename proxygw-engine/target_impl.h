@@ -103,6 +103,15 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
 
   // --- high availability: following and leading (target_ha.cc) ---
   common::Status NotDeciding() const;
+  // How this node can tell whether the backend runs: its TCP endpoints when
+  // it has any, else its kind's check; nullopt when neither.
+  struct Probing {
+    FollowProbe::Check check;
+    std::chrono::seconds interval;
+    const char* by;  // for the log
+  };
+  std::optional<Probing> HowToProbe();
+  void StopProbing();
   void Follow();
   void OnFollowed(bool answers);
   void Lead();
