@@ -98,7 +98,7 @@ Status Target::Impl::Warm() {
   if (state == TargetState::kClosed) {
     return Status::Unavailable("target " + cfg.name + " is closed");
   }
-  if (following) return NotDeciding();
+  if (following || promoting) return NotDeciding();
   if (state == TargetState::kDraining) {
     return Status::Unavailable("target " + cfg.name +
                                " is draining; warm it again once it is inactive");
@@ -187,7 +187,7 @@ Status Target::Impl::Drain(const std::string& why) {
   if (state == TargetState::kClosed) {
     return Status::Unavailable("target " + cfg.name + " is closed");
   }
-  if (following) return NotDeciding();
+  if (following || promoting) return NotDeciding();
   if (state != TargetState::kActive && state != TargetState::kWarming) return Status::Ok();
   last_error.clear();
   ++counters->drains;
@@ -322,5 +322,6 @@ void Target::Follow() { impl_->Follow(); }
 void Target::Lead() { impl_->Lead(); }
 bool Target::following() const { return impl_->following; }
 bool Target::live() const { return impl_->live; }
+bool Target::promoting() const { return impl_->promoting; }
 
 }  // namespace engine

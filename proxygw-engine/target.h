@@ -31,8 +31,10 @@
 //       Drain are refused.
 //       Lead (the node became master): a live target becomes active without
 //       a warm (the handler takes the running backend over) and its idle
-//       clock starts; the others are inactive, forwarding off, and warm on
-//       demand.
+//       clock starts. One that was not live but can be probed is probed once
+//       first ("promoting": warms and drains refused meanwhile): taken over
+//       if its backend runs, else inactive. The others are inactive,
+//       forwarding off, and warm on demand.
 //   Close (shutdown): closed at once and for good (requests are refused, late
 //       callbacks ignored); then, in the background, forwarding goes off (one
 //       attempt) and the handler closes (stopping the backend), after any
@@ -145,6 +147,10 @@ class Target {
   // While following: its backend answered the last probe (its mappings are,
   // or are being switched, on).
   bool live() const;
+  // Leading, but the probe that decides whether the backend runs (after a
+  // promotion of a target that was not live) has not answered: warms and
+  // drains are refused until it has.
+  bool promoting() const;
 
   // Shutdown: the state is closed at once; then the mappings go off (if they
   // were on), and the handler is closed once no call of it is in flight.

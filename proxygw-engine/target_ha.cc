@@ -13,6 +13,11 @@ using common::Status;
 constexpr std::chrono::seconds kFollowInterval{2};
 
 Status Target::Impl::NotDeciding() const {
+  if (promoting) {
+    return Status::Unavailable("target " + cfg.name +
+                               ": this node has just become the HA master and is probing whether "
+                               "the backend runs; it decides once the probe answers");
+  }
   return Status::Unavailable("target " + cfg.name +
                              ": this node is not the HA master; the master decides warms and "
                              "drains");
@@ -32,6 +37,7 @@ std::optional<Target::Impl::Probing> Target::Impl::HowToProbe() {
 void Target::Impl::StopProbing() {
   if (follower) follower->Stop();
   follower.reset();
+  promoting = false;
 }
 
 // Ends the current run at once: no drain, no stop, the backend is the
@@ -42,6 +48,7 @@ void Target::Impl::Follow() {
   ++cycle;
   if (probe) probe->Cancel();
   probe.reset();
+  StopProbing();  // a promotion probe's answer no longer matters
   idle.Stop();
   handler->Release();
   live = false;
@@ -77,8 +84,13 @@ void Target::Impl::OnFollowed(bool answers) {
   }
 }
 
-// A live target becomes active without a warm: the handler takes the
-// running backend over, and the idle clock starts now.
+// A live target becomes active without a warm, at once. A target last seen
+// down is probed once more first, when it can be: the old master may have
+// started its backend after this node's last probe (a kind's check runs only
+// every check_interval), and warming it would start it a second time.
+// Until that probe answers, warms and drains are refused (NotDeciding);
+// then the backend is taken over if it runs, else the target stays inactive
+// and warms on demand.
 void Target::Impl::Lead() {
   if (!following || state == TargetState::kClosed) return;
   following = false;
@@ -86,14 +98,40 @@ void Target::Impl::Lead() {
   const bool was_live = live;
   live = false;
   ++cycle;
-  if (!was_live) {
+  if (was_live) {
+    return TakeOverRunning("leading: the followed backend answers, active without a warm");
+  }
+  std::optional<Probing> how = HowToProbe();
+  if (!how) {
     log.Info("leading: inactive, warmed on demand");
     forwarding.SwitchOff(Guard([](Impl&, Status) {}));
     return;
   }
+  promoting = true;
+  log.Info("leading: probing the backend once before deciding", {{"by", how->by}});
+  follower = FollowProbe::Start(io, std::move(how->check), how->interval,
+                                InCycle([](Impl& s, bool runs) { s.OnPromotionProbe(runs); }));
+}
+
+void Target::Impl::OnPromotionProbe(bool runs) {
+  StopProbing();
+  if (runs) {
+    return TakeOverRunning(
+        "leading: the backend answers the promotion probe, active without a warm");
+  }
+  log.Info("leading: the backend does not run; inactive, warmed on demand");
+  forwarding.SwitchOff(Guard([](Impl&, Status) {}));
+  // Inactive already: said again, so that the engine runs the warms its
+  // frontends asked for while the probe ran.
+  if (hooks.changed) hooks.changed(TargetState::kInactive);
+}
+
+// The backend runs, started by the former master: the handler takes it over
+// (a drain stops it), and the target is active once its mappings are on (at
+// once when they are already); its idle clock starts now.
+void Target::Impl::TakeOverRunning(const char* why) {
   handler->TakeOver();
-  log.Info("leading: the followed backend answers, active without a warm");
-  // On already: done at once, unless an enable is still in flight.
+  log.Info(why);
   forwarding.SwitchOn(InCycle([](Impl& s, Status st) {
     if (!st.ok()) {
       s.Fail("netd would refuse the target's mappings", st);

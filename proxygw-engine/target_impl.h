@@ -54,7 +54,8 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   // High availability (target_ha.cc).
   bool following = false;  // HA backup or fault: decides nothing
   bool live = false;       // following: the backend answered the last probe
-  std::shared_ptr<FollowProbe> follower;
+  bool promoting = false;  // leading, but the promotion probe has not answered
+  std::shared_ptr<FollowProbe> follower;  // following, or the promotion probe
 
   Impl(boost::asio::io_context& i, const config::Target& c, std::vector<ipc::netd::Mapping> m,
        Dataplane& d, Logger l, Hooks h);
@@ -115,6 +116,8 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   void Follow();
   void OnFollowed(bool answers);
   void Lead();
+  void OnPromotionProbe(bool runs);
+  void TakeOverRunning(const char* why);
 
   // --- adopting, closing (target.cc) ---
   void AdoptAtStart(bool was_active);
