@@ -46,6 +46,14 @@ bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& error
   std::unique_ptr<TargetHandler> handler = (*factory)(ctx, errors);
   if (!handler) return false;
   target->SetHandler(std::move(handler));
+  if (current->ha.enabled && !target->followable()) {
+    log.Warn(
+        "ha: a backup cannot tell whether this target's backend runs (no TCP endpoint, and its "
+        "kind has no check): after a failover the new master starts it again at its first warm, "
+        "even when it still runs; give it a TCP endpoint the backend opens, or, for static:exec, "
+        "a check",
+        {{"target", name}, {"kind", t.kind.ToString()}});
+  }
   // A follower's targets follow from the start, a reload's new ones too.
   if (!Leading()) target->Follow();
   slot.target = std::move(target);

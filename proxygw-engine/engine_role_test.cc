@@ -1,12 +1,15 @@
 // The engine's HA role (docs/ha.md) with the fake dataplane and scripted
 // handlers: the role at start, what a follower refuses, what promotion and
-// demotion ask of the targets, and warm signals during a promotion probe.
-// The per-target following: target_ha_test.cc.
+// demotion ask of the targets, warm signals during a promotion probe, and
+// the warning for a target a backup cannot follow. The per-target
+// following: target_ha_test.cc.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
+#include "proxygw-engine/log.h"
 #include "proxygw-engine/testing/engine_fixture.h"
 
 namespace engine {
@@ -154,6 +157,46 @@ TEST_F(EnginePromotionProbeTest, AWarmSignalIsServedByTakingOverABackendThatRuns
   Settle();
   EXPECT_EQ(TargetCalls("a"), (Names{"release", "take-over", "drain"}))
       << "the held warm signal was served by the take-over, not run after the drain";
+}
+
+class EngineHaWarningTest : public EngineRoleTest {
+ protected:
+  void TearDown() override {
+    EngineRoleTest::TearDown();
+    (void)SetUpLogging("stderr", config::LogLevel::kInfo);
+  }
+  std::string StartLogged(const std::string& ha) {
+    const std::string log = (dir_ / "engine.log").string();
+    EXPECT_TRUE(SetUpLogging(log, config::LogLevel::kInfo).ok());
+    // a: UDP only, nothing to probe; b: a TCP endpoint.
+    Start(Head() + ha +
+          "targets:\n"
+          "  - {name: a, kind: 'test:target', idle_timeout: 5m,\n"
+          "     endpoints: [{name: e, protocol: udp, address: '198.18.2.2:7000'}]}\n"
+          "  - {name: b, kind: 'test:target', idle_timeout: 5m,\n"
+          "     endpoints: [{name: e, protocol: tcp, address: '198.18.2.3:7000'}]}\n" +
+          kFrontends);
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+TEST_F(EngineHaWarningTest, ATargetABackupCannotFollowIsNamedOnceAtLoad) {
+  // Master: nothing is probed, but the warning is about failovers to come.
+  std::string log = StartLogged("ha: {initial_role: master}\n");
+  const std::string warning =
+      "level=WARN msg=\"ha: a backup cannot tell whether this target's backend runs (no TCP "
+      "endpoint, and its kind has no check): after a failover the new master starts it again at "
+      "its first warm, even when it still runs; give it a TCP endpoint the backend opens, or, for "
+      "static:exec, a check\" target=a kind=test:target";
+  ASSERT_NE(log.find(warning), std::string::npos) << log;
+  EXPECT_EQ(log.find(warning, log.find(warning) + 1), std::string::npos) << "once";
+  EXPECT_EQ(log.find("target=b kind="), std::string::npos) << "b has a TCP endpoint";
+}
+
+TEST_F(EngineHaWarningTest, NoWarningWithoutAnHaSection) {
+  std::string log = StartLogged("");
+  EXPECT_EQ(log.find("a backup cannot tell"), std::string::npos) << log;
 }
 
 }  // namespace

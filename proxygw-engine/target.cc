@@ -323,5 +323,6 @@ void Target::Lead() { impl_->Lead(); }
 bool Target::following() const { return impl_->following; }
 bool Target::live() const { return impl_->live; }
 bool Target::promoting() const { return impl_->promoting; }
+bool Target::followable() const { return impl_->Followable(); }
 
 }  // namespace engine

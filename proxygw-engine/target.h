@@ -151,6 +151,10 @@ class Target {
   // promotion of a target that was not live) has not answered: warms and
   // drains are refused until it has.
   bool promoting() const;
+  // Whether a follower can tell if its backend runs: it has a TCP endpoint,
+  // or its kind has a check (TargetHandler::RunningCheckInterval). Once a
+  // handler is set.
+  bool followable() const;
 
   // Shutdown: the state is closed at once; then the mappings go off (if they
   // were on), and the handler is closed once no call of it is in flight.

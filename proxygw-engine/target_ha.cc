@@ -142,4 +142,8 @@ void Target::Impl::TakeOverRunning(const char* why) {
   }));
 }
 
+bool Target::Impl::Followable() const {
+  return !TcpAddresses().empty() || handler->RunningCheckInterval().has_value();
+}
+
 }  // namespace engine

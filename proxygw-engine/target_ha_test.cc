@@ -209,6 +209,18 @@ TEST_F(TargetHaTest, DemotionDuringThePromotionProbeFollowsAgainAndIgnoresItsAns
   ASSERT_TRUE(RunUntil([&] { return target_->live(); }));
 }
 
+TEST_F(TargetHaTest, AUdpOnlyTargetIsFollowableOnlyWhenItsKindHasACheck) {
+  Make(Yaml(kUdp));
+  EXPECT_FALSE(target_->followable());
+  script_.check_interval = std::chrono::seconds(30);
+  EXPECT_TRUE(target_->followable());
+}
+
+TEST_F(TargetHaTest, ATargetWithATcpEndpointIsFollowable) {
+  Make(Listening());
+  EXPECT_TRUE(target_->followable());
+}
+
 TEST_F(TargetHaTest, DemotionStopsDecidingAtOnceWithoutADrainAndKeepsLiveForwarding) {
   Make(Listening("1s"));
   MakeActive();

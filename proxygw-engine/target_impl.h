@@ -118,6 +118,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
   void Lead();
   void OnPromotionProbe(bool runs);
   void TakeOverRunning(const char* why);
+  bool Followable() const;
 
   // --- adopting, closing (target.cc) ---
   void AdoptAtStart(bool was_active);
