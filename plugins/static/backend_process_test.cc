@@ -191,9 +191,12 @@ TEST_F(BackendProcessTest, ACommandIsDoneWhenItsShellExits) {
 TEST_F(BackendProcessTest, AShellThatExitsTakesTheRestOfItsGroupDownGracefully) {
   auto p = Make();
   fs::path ready = dir_ / "ready", saved = dir_ / "saved";
-  // The shell starts a server in the background and exits at once.
+  // The shell starts a server in the background and exits as soon as the
+  // server has set its TERM trap (it touches `ready` after): exiting at once
+  // raced the trap, and a fast build sent SIGTERM before it was set.
   ASSERT_TRUE(p->Start(Spec("sh -c 'trap \"touch " + saved.string() + "; exit 0\" TERM; touch " +
-                            ready.string() + "; while :; do sleep 0.1; done' & exit 3"))
+                            ready.string() + "; while :; do sleep 0.1; done' & until [ -e " +
+                            ready.string() + " ]; do sleep 0.01; done; exit 3"))
                   .ok());
   ASSERT_TRUE(RunUntilGone());
   EXPECT_EQ(*gone_how_, "exit status 3");
