@@ -46,6 +46,14 @@ bool Engine::Impl::BuildTarget(const std::string& name, config::ErrorSink& error
   std::unique_ptr<TargetHandler> handler = (*factory)(ctx, errors);
   if (!handler) return false;
   target->SetHandler(std::move(handler));
+  if (current->ha.enabled && !target->followable()) {
+    log.Warn(
+        "ha: a backup cannot tell whether this target's backend runs (no TCP endpoint, and its "
+        "kind has no check): after a failover the new master starts it again at its first warm, "
+        "even when it still runs; give it a TCP endpoint the backend opens, or, for static:exec, "
+        "a check",
+        {{"target", name}, {"kind", t.kind.ToString()}});
+  }
   // A follower's targets follow from the start, a reload's new ones too.
   if (!Leading()) target->Follow();
   slot.target = std::move(target);
@@ -173,6 +181,7 @@ void Engine::Impl::OnTargetChanged(const std::string& name, std::uint64_t serial
     return;
   } else {
     if (s == TargetState::kActive) {
+      warm_after_probe.erase(name);  // what asked for it is served
       for (FrontendHandler* h : HandlersOf(name)) h->OnTargetActive();
     }
     if (s == TargetState::kInactive && warm_after_drain.erase(name) && !closed) {
@@ -181,6 +190,16 @@ void Engine::Impl::OnTargetChanged(const std::string& name, std::uint64_t serial
         if (closed) return;
         log.Info("warming again after the drain: clients knocked while it drained",
                  {{"target", name}});
+        WarmSignal(name);
+      }));
+    }
+    if (s == TargetState::kInactive && warm_after_probe.erase(name) && !closed) {
+      asio::post(io, Alive([this, name] {
+        if (closed) return;
+        log.Info(
+            "warming: clients asked for it while the promotion probe ran, and its backend does "
+            "not run",
+            {{"target", name}});
         WarmSignal(name);
       }));
     }
@@ -208,6 +227,13 @@ void Engine::Impl::WarmSignal(const std::string& name) {
   if (!slot.target) {
     // Its predecessor is still draining: warmed once it is built.
     slot.warm_wanted = true;
+    return;
+  }
+  if (slot.target->promoting()) {
+    // Just promoted, and probing whether the backend runs: a warm now could
+    // start it a second time. Warmed once the probe says it does not run.
+    warm_after_probe.insert(name);
+    log.Debug("warm signal held until the promotion probe answers", {{"target", name}});
     return;
   }
   common::Status st = slot.target->Warm();

@@ -92,6 +92,9 @@ struct Engine::Impl {
   std::uint64_t serials = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   std::set<std::string> warm_after_drain;  // targets a knock found draining
+  // Targets a warm signal found promoting (Target::promoting): warmed if the
+  // probe finds their backend not running.
+  std::set<std::string> warm_after_probe;
   bool started = false;
   bool closed = false;
   // The node's HA role (docs/ha.md); always master without an ha section.

@@ -73,6 +73,7 @@ common::Status Engine::SetRole(common::HaRole role, common::HaRole* previous) {
     }
   } else if (before == common::HaRole::kMaster) {
     s.warm_after_drain.clear();
+    s.warm_after_probe.clear();
     for (Target* t : s.AllTargets()) t->Follow();
   }
   return common::Status::Ok();

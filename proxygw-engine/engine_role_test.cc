@@ -1,11 +1,15 @@
 // The engine's HA role (docs/ha.md) with the fake dataplane and scripted
-// handlers: the role at start, what a follower refuses, and what promotion and
-// demotion ask of the targets. The per-target following: target_ha_test.cc.
+// handlers: the role at start, what a follower refuses, what promotion and
+// demotion ask of the targets, warm signals during a promotion probe, and
+// the warning for a target a backup cannot follow. The per-target
+// following: target_ha_test.cc.
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
+#include "proxygw-engine/log.h"
 #include "proxygw-engine/testing/engine_fixture.h"
 
 namespace engine {
@@ -109,6 +113,90 @@ TEST_F(EngineRoleTest, ARoleRecordedInAnEarlierBootIsIgnored) {
       << R"({"role": "master", "boot": "00000000-0000-0000-0000-000000000000"})";
   Start(Head() + "ha: {}\n" + Targets() + kFrontends);
   EXPECT_EQ(Role(), "backup") << "ha.initial_role, not the earlier boot's master";
+}
+
+// A backend the backup last saw down may have been started by the old master
+// just before it went: the new master checks first, and a client's warm
+// signal meanwhile waits for the answer instead of starting it a second time.
+class EnginePromotionProbeTest : public EngineRoleTest {
+ protected:
+  void SetUp() override {
+    EngineRoleTest::SetUp();
+    TestPlugin().new_target = [](testing::ScriptedTarget::Script& s) {
+      s.check_interval = std::chrono::seconds(30);
+      s.running = common::Status::Unavailable("check failed (exit status 1)");
+    };
+    Start(Head() + "ha: {}\n" + Targets() + kFrontends);
+    ASSERT_TRUE(RunUntil([&] { return A().checks == 1; }));
+    A().check_auto = false;
+    ASSERT_TRUE(SetRole(HaRole::kMaster).ok());
+    ASSERT_TRUE(RunUntil([&] { return A().checks_pending.size() == 1; }));
+    TestPlugin().warm["fa"]();  // a client asks while the probe runs
+    Settle();
+  }
+  static testing::ScriptedTarget::Script& A() { return *TestPlugin().targets["a"].back(); }
+};
+
+TEST_F(EnginePromotionProbeTest, AWarmSignalWaitsAndWarmsWhenTheBackendDoesNotRun) {
+  common::Status st = engine_->Warm("a");
+  EXPECT_TRUE(st.IsUnavailable());
+  EXPECT_EQ(st.message(),
+            "target a: this node has just become the HA master and is probing whether the backend "
+            "runs; it decides once the probe answers");
+  EXPECT_EQ(TargetCalls("a"), Names{"release"}) << "no warm while the probe runs";
+  A().AnswerCheck(common::Status::Unavailable("check failed (exit status 1)"));
+  ASSERT_TRUE(RunUntil([&] { return State("a") == "active"; }));
+  EXPECT_EQ(TargetCalls("a"), (Names{"release", "warm"}));
+}
+
+TEST_F(EnginePromotionProbeTest, AWarmSignalIsServedByTakingOverABackendThatRuns) {
+  A().AnswerCheck(common::Status::Ok());
+  ASSERT_TRUE(RunUntil([&] { return State("a") == "active"; }));
+  ASSERT_TRUE(engine_->Drain("a").ok());
+  ASSERT_TRUE(RunUntil([&] { return State("a") == "inactive"; }));
+  Settle();
+  EXPECT_EQ(TargetCalls("a"), (Names{"release", "take-over", "drain"}))
+      << "the held warm signal was served by the take-over, not run after the drain";
+}
+
+class EngineHaWarningTest : public EngineRoleTest {
+ protected:
+  void TearDown() override {
+    EngineRoleTest::TearDown();
+    (void)SetUpLogging("stderr", config::LogLevel::kInfo);
+  }
+  std::string StartLogged(const std::string& ha) {
+    const std::string log = (dir_ / "engine.log").string();
+    EXPECT_TRUE(SetUpLogging(log, config::LogLevel::kInfo).ok());
+    // a: UDP only, nothing to probe; b: a TCP endpoint.
+    Start(Head() + ha +
+          "targets:\n"
+          "  - {name: a, kind: 'test:target', idle_timeout: 5m,\n"
+          "     endpoints: [{name: e, protocol: udp, address: '198.18.2.2:7000'}]}\n"
+          "  - {name: b, kind: 'test:target', idle_timeout: 5m,\n"
+          "     endpoints: [{name: e, protocol: tcp, address: '198.18.2.3:7000'}]}\n" +
+          kFrontends);
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+TEST_F(EngineHaWarningTest, ATargetABackupCannotFollowIsNamedOnceAtLoad) {
+  // Master: nothing is probed, but the warning is about failovers to come.
+  std::string log = StartLogged("ha: {initial_role: master}\n");
+  const std::string warning =
+      "level=WARN msg=\"ha: a backup cannot tell whether this target's backend runs (no TCP "
+      "endpoint, and its kind has no check): after a failover the new master starts it again at "
+      "its first warm, even when it still runs; give it a TCP endpoint the backend opens, or, for "
+      "static:exec, a check\" target=a kind=test:target";
+  ASSERT_NE(log.find(warning), std::string::npos) << log;
+  EXPECT_EQ(log.find(warning, log.find(warning) + 1), std::string::npos) << "once";
+  EXPECT_EQ(log.find("target=b kind="), std::string::npos) << "b has a TCP endpoint";
+}
+
+TEST_F(EngineHaWarningTest, NoWarningWithoutAnHaSection) {
+  std::string log = StartLogged("");
+  EXPECT_EQ(log.find("a backup cannot tell"), std::string::npos) << log;
 }
 
 }  // namespace

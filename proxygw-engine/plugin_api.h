@@ -8,6 +8,7 @@
 // exactly once, on the loop.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,6 +95,23 @@ class TargetHandler {
   // stop nor check it, at a drain or at Close either. Defaults: nothing.
   virtual void TakeOver() {}
   virtual void Release() {}
+  // High availability: whether the backend runs, asked by a node that does
+  // not own it (a backup following the master's backend, a new master before
+  // it takes one over). RunningCheckInterval: how often a follower may ask
+  // (a check may cost something, a cloud API call); nullopt, the default:
+  // this kind cannot tell, and CheckRunning is never called. CheckRunning:
+  // Done(ok) when the backend runs, Done(error saying why not) otherwise,
+  // exactly once, on the loop, perhaps before it returns. It starts, stops
+  // and takes over nothing, and leaves the handler as it found it: a Warm,
+  // Drain, TakeOver or Release later behaves as without it. Unlike the calls
+  // above it is not queued behind them (a follower's Close must not wait for
+  // a check): the handler orders it with its own work.
+  virtual std::optional<std::chrono::seconds> RunningCheckInterval() const {
+    return std::nullopt;
+  }
+  virtual void CheckRunning(Done done) {
+    done(common::Status::Unavailable("this kind cannot tell whether its backend runs"));
+  }
 };
 
 // What a frontend kind's constructor gets.

@@ -23,13 +23,18 @@
 //   Following (high availability, docs/ha.md: the node is backup or in
 //       fault): the target decides nothing. Follow ends its run at once
 //       (no drain, no stop); it shows as inactive while a FollowProbe tries
-//       its TCP endpoints: while they answer ("live") its mappings are on, as
-//       on the master (they capture nothing until the virtual address moves
-//       here), and off once they stop answering. Warm and Drain are refused.
+//       its TCP endpoints every 2 s, or, without any, asks its kind's check
+//       (TargetHandler::CheckRunning) at the kind's interval: while the
+//       backend answers ("live") its mappings are on, as on the master (they
+//       capture nothing until the virtual address moves here), and off once
+//       it stops answering. A target with neither is never live. Warm and
+//       Drain are refused.
 //       Lead (the node became master): a live target becomes active without
 //       a warm (the handler takes the running backend over) and its idle
-//       clock starts; the others are inactive, forwarding off, and warm on
-//       demand.
+//       clock starts. One that was not live but can be probed is probed once
+//       first ("promoting": warms and drains refused meanwhile): taken over
+//       if its backend runs, else inactive. The others are inactive,
+//       forwarding off, and warm on demand.
 //   Close (shutdown): closed at once and for good (requests are refused, late
 //       callbacks ignored); then, in the background, forwarding goes off (one
 //       attempt) and the handler closes (stopping the backend), after any
@@ -142,6 +147,14 @@ class Target {
   // While following: its backend answered the last probe (its mappings are,
   // or are being switched, on).
   bool live() const;
+  // Leading, but the probe that decides whether the backend runs (after a
+  // promotion of a target that was not live) has not answered: warms and
+  // drains are refused until it has.
+  bool promoting() const;
+  // Whether a follower can tell if its backend runs: it has a TCP endpoint,
+  // or its kind has a check (TargetHandler::RunningCheckInterval). Once a
+  // handler is set.
+  bool followable() const;
 
   // Shutdown: the state is closed at once; then the mappings go off (if they
   // were on), and the handler is closed once no call of it is in flight.

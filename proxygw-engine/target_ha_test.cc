@@ -1,7 +1,9 @@
 // A target on an HA node (docs/ha.md) against the fake dataplane and a
-// scripted handler: following (mappings on while the backend answers, off
-// when it stops; never a warm, drain or stop), promotion (active without a
-// warm, idle clock from then) and demotion (no drain).
+// scripted handler: following (mappings on while the backend answers its TCP
+// probe or, without a TCP endpoint, its kind's check, off when it stops;
+// never a warm, drain or stop), promotion (active without a warm, idle clock
+// from then; probed once first when last seen down) and demotion (no
+// drain).
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -32,6 +34,16 @@ class TargetHaTest : public TargetTest {
   void FollowUntilLive() {
     target_->Follow();
     ASSERT_TRUE(RunUntil([&] { return target_->live() && !dp_.calls.empty(); }));
+  }
+  // A UDP-only target whose kind checks every 30 s, followed until its first
+  // check has answered (`runs`).
+  void FollowChecked(bool runs) {
+    Make(Yaml(kUdp));
+    script_.check_interval = std::chrono::seconds(30);
+    if (!runs) script_.running = common::Status::Unavailable("check failed (exit status 1)");
+    target_->Follow();
+    ASSERT_TRUE(RunUntil([&] { return script_.checks == 1 && target_->live() == runs; }));
+    Settle();
   }
   std::unique_ptr<asio::ip::tcp::acceptor> listener_;
   unsigned short port_ = 0;
@@ -83,7 +95,9 @@ TEST_F(TargetHaTest, PromotionLeavesATargetWhoseBackendDoesNotAnswerInactive) {
   target_->Follow();
   testing::RunFor(io_, std::chrono::milliseconds(300));
   target_->Lead();
-  Settle();
+  // Probed once more first: the probe retries until its 2 s bound.
+  EXPECT_TRUE(target_->promoting());
+  ASSERT_TRUE(RunUntil([&] { return !target_->promoting(); }));
   EXPECT_EQ(target_->state(), TargetState::kInactive);
   EXPECT_EQ(script_.calls, Names{"release"});
   EXPECT_TRUE(dp_.calls.empty());
@@ -91,6 +105,120 @@ TEST_F(TargetHaTest, PromotionLeavesATargetWhoseBackendDoesNotAnswerInactive) {
   ASSERT_TRUE(target_->Warm().ok());
   Settle();
   EXPECT_EQ(script_.calls, (Names{"release", "warm"}));
+}
+
+// The old master started the backend after this node's last probe, then
+// went: the promotion probe finds it running, and it is taken over, not
+// started a second time.
+TEST_F(TargetHaTest, PromotionProbesTcpEndpointsLastSeenDownAndTakesOverWhatNowAnswers) {
+  Make(Listening());
+  listener_->close();
+  target_->Follow();
+  testing::RunFor(io_, std::chrono::milliseconds(300));
+  EXPECT_FALSE(target_->live());
+  target_->Lead();
+  listener_ = std::make_unique<asio::ip::tcp::acceptor>(
+      io_, asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), port_});
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
+  EXPECT_FALSE(target_->promoting());
+  EXPECT_EQ(script_.calls, (Names{"release", "take-over"})) << "no second start";
+  EXPECT_EQ(dp_.calls, Names{"enable backend"});
+}
+
+// UDP-only targets: followed through their kind's check.
+
+TEST_F(TargetHaTest, AUdpOnlyTargetIsFollowedThroughItsKindsCheck) {
+  Make(Yaml(kUdp));
+  script_.check_interval = std::chrono::seconds(1);
+  target_->Follow();
+  ASSERT_TRUE(RunUntil([&] { return target_->live() && !dp_.calls.empty(); }));
+  EXPECT_EQ(dp_.calls, Names{"enable backend"});
+  EXPECT_EQ(script_.checks, 1);
+  // The backend stops: at the next check (one interval later) forwarding goes off.
+  script_.running = common::Status::Unavailable("check failed (exit status 1)");
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(RunUntil([&] { return !target_->live(); }, std::chrono::seconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped, std::chrono::milliseconds(500));
+  ASSERT_TRUE(RunUntil([&] { return dp_.calls.size() == 3; }));
+  EXPECT_EQ(dp_.calls, (Names{"enable backend", "disable backend", "flush 1"}));
+  EXPECT_EQ(script_.checks, 2);
+  EXPECT_EQ(script_.calls, Names{"release"}) << "a follower never warms, drains or stops";
+}
+
+TEST_F(TargetHaTest, PromotionOfALiveCheckedTargetTakesItOverWithoutAnotherCheck) {
+  FollowChecked(/*runs=*/true);
+  EXPECT_EQ(dp_.calls, Names{"enable backend"});
+  target_->Lead();
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
+  EXPECT_EQ(script_.checks, 1) << "live: decided at once";
+  EXPECT_EQ(script_.calls, (Names{"release", "take-over"}));
+}
+
+TEST_F(TargetHaTest, PromotionChecksATargetLastSeenDownAndRefusesWarmsUntilTheAnswer) {
+  FollowChecked(/*runs=*/false);
+  // The master starts the backend, and goes before this node checks again.
+  script_.check_auto = false;
+  target_->Lead();
+  EXPECT_TRUE(target_->promoting());
+  common::Status warm = target_->Warm();
+  EXPECT_TRUE(warm.IsUnavailable());
+  EXPECT_EQ(warm.message(),
+            "target backend: this node has just become the HA master and is probing whether the "
+            "backend runs; it decides once the probe answers");
+  EXPECT_EQ(target_->Drain("ctl").message(), warm.message());
+  ASSERT_TRUE(RunUntil([&] { return !script_.checks_pending.empty(); }));
+  EXPECT_EQ(script_.checks, 2);
+  EXPECT_EQ(target_->state(), TargetState::kInactive);
+  script_.AnswerCheck(common::Status::Ok());
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
+  EXPECT_FALSE(target_->promoting());
+  EXPECT_EQ(script_.calls, (Names{"release", "take-over"})) << "no second start";
+  EXPECT_EQ(dp_.calls, Names{"enable backend"});
+}
+
+TEST_F(TargetHaTest, PromotionCheckFindingTheBackendDownLeavesItInactiveAndWarmable) {
+  FollowChecked(/*runs=*/false);
+  changes_.clear();
+  target_->Lead();
+  ASSERT_TRUE(RunUntil([&] { return !target_->promoting(); }));
+  EXPECT_EQ(script_.checks, 2);
+  EXPECT_EQ(target_->state(), TargetState::kInactive);
+  // Said again once decided: the engine warms what it held back meanwhile.
+  EXPECT_EQ(changes_, Names{"inactive"});
+  EXPECT_EQ(script_.calls, Names{"release"});
+  ASSERT_TRUE(target_->Warm().ok());
+  ASSERT_TRUE(RunUntil([&] { return target_->state() == TargetState::kActive; }));
+  EXPECT_EQ(script_.calls, (Names{"release", "warm"}));
+}
+
+TEST_F(TargetHaTest, DemotionDuringThePromotionProbeFollowsAgainAndIgnoresItsAnswer) {
+  FollowChecked(/*runs=*/false);
+  script_.check_auto = false;
+  target_->Lead();
+  ASSERT_TRUE(RunUntil([&] { return script_.checks == 2; }));
+  target_->Follow();
+  EXPECT_FALSE(target_->promoting());
+  EXPECT_TRUE(target_->following());
+  ASSERT_TRUE(RunUntil([&] { return script_.checks == 3; }));
+  script_.AnswerCheck(common::Status::Ok());  // the promotion probe's: ignored
+  Settle();
+  EXPECT_EQ(target_->state(), TargetState::kInactive);
+  EXPECT_FALSE(target_->live());
+  EXPECT_EQ(script_.calls, (Names{"release", "release"})) << "never taken over";
+  script_.AnswerCheck(common::Status::Ok());  // the follower's
+  ASSERT_TRUE(RunUntil([&] { return target_->live(); }));
+}
+
+TEST_F(TargetHaTest, AUdpOnlyTargetIsFollowableOnlyWhenItsKindHasACheck) {
+  Make(Yaml(kUdp));
+  EXPECT_FALSE(target_->followable());
+  script_.check_interval = std::chrono::seconds(30);
+  EXPECT_TRUE(target_->followable());
+}
+
+TEST_F(TargetHaTest, ATargetWithATcpEndpointIsFollowable) {
+  Make(Listening());
+  EXPECT_TRUE(target_->followable());
 }
 
 TEST_F(TargetHaTest, DemotionStopsDecidingAtOnceWithoutADrainAndKeepsLiveForwarding) {

@@ -7,6 +7,8 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "plugins/static/backend_options.h"
@@ -109,9 +111,20 @@ class ExecTarget : public engine::TargetHandler {
   }
 
   void Close(Done done) override {
+    closing_ = true;  // no check starts from now on
     Drain([this, done](Status st) {
-      output_.Cancel();
-      done(st);
+      auto closed = [this, done, st] {
+        output_.Cancel();
+        done(st);
+      };
+      // A check still running (a follower's: there was nothing to stop) is
+      // killed and waited for, so that none outlives the engine.
+      if (current_ && IsCheck(*current_) && !check_cancelled_) {
+        check_cancelled_ = true;
+        process_.Stop();
+      }
+      if (!current_ && queue_.empty()) return closed();
+      idle_ = closed;
     });
   }
 
@@ -141,12 +154,41 @@ class ExecTarget : public engine::TargetHandler {
     Record(false);
   }
 
+  std::optional<std::chrono::seconds> RunningCheckInterval() const override {
+    if (!options_.check) return std::nullopt;
+    return options_.check_interval;
+  }
+
+  // HA, on a node that does not own the backend: runs `check` as the
+  // owner's checks run (one command at a time, giving way to a start or a
+  // stop), and touches nothing else: not `active_`, the check timer nor the
+  // started record. Askers while one waits in the queue share it (it starts
+  // after each of them asked), so a follower's rounds never pile up.
+  void CheckRunning(Done done) override {
+    if (!options_.check || closing_) {
+      return done(Status::Unavailable("no check to tell whether the backend runs"));
+    }
+    if (queued_askers_) return queued_askers_->push_back(std::move(done));
+    auto askers = std::make_shared<std::vector<Done>>();
+    askers->push_back(std::move(done));
+    queued_askers_ = askers;
+    Enqueue(
+        "check", *options_.check,
+        [askers](Status st) {
+          for (const Done& d : *askers) d(st);
+        },
+        askers);
+  }
+
  private:
   struct Job {
     const char* action;  // "start", "stop", "check"
     std::string command;
     std::function<void(Status)> done;
+    // A CheckRunning check: who waits for its answer.
+    std::shared_ptr<std::vector<Done>> askers{};
   };
+  static bool IsCheck(const Job& job) { return std::string_view(job.action) == "check"; }
 
   void Record(bool started) {
     nlohmann::json rec = state_.Get(name_);
@@ -164,9 +206,10 @@ class ExecTarget : public engine::TargetHandler {
 
   // Commands run one at a time, in order. A check in progress gives way to
   // a start or a stop: it is killed and its result ignored.
-  void Enqueue(const char* action, const std::string& command, std::function<void(Status)> done) {
-    queue_.push_back({action, command, std::move(done)});
-    if (current_ && std::string_view(current_->action) == "check" && !check_cancelled_) {
+  void Enqueue(const char* action, const std::string& command, std::function<void(Status)> done,
+               std::shared_ptr<std::vector<Done>> askers = nullptr) {
+    queue_.push_back({action, command, std::move(done), std::move(askers)});
+    if (!IsCheck(queue_.back()) && current_ && IsCheck(*current_) && !check_cancelled_) {
       check_cancelled_ = true;
       process_.Stop();
       return;
@@ -175,9 +218,20 @@ class ExecTarget : public engine::TargetHandler {
   }
 
   void Next() {
-    if (current_ || queue_.empty()) return;
+    if (current_) return;
+    // Closing: no check starts, nobody is left to hear its answer.
+    while (closing_ && !queue_.empty() && IsCheck(queue_.front())) {
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      job.done(Status::Unavailable("check cancelled"));
+    }
+    if (queue_.empty()) {
+      if (idle_) std::exchange(idle_, nullptr)();
+      return;
+    }
     current_ = std::move(queue_.front());
     queue_.pop_front();
+    if (current_->askers && current_->askers == queued_askers_) queued_askers_.reset();
     timed_out_ = false;
     check_cancelled_ = false;
     EnvVars vars = options_.environment;
@@ -255,9 +309,13 @@ class ExecTarget : public engine::TargetHandler {
   BackendOutput output_;
   std::deque<Job> queue_;
   std::optional<Job> current_;
+  // The askers of the CheckRunning check that waits in `queue_`, if any.
+  std::shared_ptr<std::vector<Done>> queued_askers_;
+  std::function<void()> idle_;  // closing: runs once no command runs or waits
   bool timed_out_ = false;
   bool check_cancelled_ = false;
   bool active_ = false;
+  bool closing_ = false;
 };
 
 }  // namespace

@@ -11,6 +11,10 @@
 // A failed start is followed by a stop, so that a half-started instance is
 // not left running. Whether the backend was started is kept in the state
 // store, so that a restarted engine stops what an interrupted warm started.
+// On an HA node that does not own the backend (docs/ha.md), `check` is also
+// how the engine asks whether it runs (TargetHandler::CheckRunning, every
+// `check_interval` on a backup): the same command, in the same queue, and
+// nothing started, stopped or recorded; without `check` the kind cannot tell.
 #pragma once
 
 #include <memory>

@@ -4,6 +4,7 @@
 // stage the original's "blocked Warm" races). Test-only.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -148,6 +149,18 @@ class ScriptedTarget : public TargetHandler {
  public:
   struct Script : CallScript {
     bool adopt = true;
+    // HA: the kind's check (RunningCheckInterval, CheckRunning). None by
+    // default: the kind cannot tell.
+    std::optional<std::chrono::seconds> check_interval;
+    common::Status running;  // what a check answers (ok: the backend runs)
+    bool check_auto = true;  // answer each check at once; else keep it in `checks_pending`
+    int checks = 0;          // checks asked for
+    std::deque<Done> checks_pending;
+    void AnswerCheck(common::Status st) {
+      auto d = std::move(checks_pending.front());
+      checks_pending.pop_front();
+      d(std::move(st));
+    }
   };
   explicit ScriptedTarget(Script* s) : s_(s) {}
   void Warm(Done d) override { s_->Call("warm", std::move(d)); }
@@ -159,6 +172,14 @@ class ScriptedTarget : public TargetHandler {
   }
   void TakeOver() override { s_->calls.push_back("take-over"); }
   void Release() override { s_->calls.push_back("release"); }
+  std::optional<std::chrono::seconds> RunningCheckInterval() const override {
+    return s_->check_interval;
+  }
+  void CheckRunning(Done d) override {
+    ++s_->checks;
+    if (s_->check_auto) return d(s_->running);
+    s_->checks_pending.push_back(std::move(d));
+  }
 
  private:
   Script* s_;

@@ -13,9 +13,12 @@ keepalived, whose notify hook is configs/ha/proxygw-notify.sh; keepalived's
 and conntrackd's configs are configs/ha/'s examples with this pair's paths
 and addresses. Every pid, socket, lock and log file lives in the pair's
 temporary directory. The backend is a remote host: the gateways' static:exec
-commands ask its agent (ha_traffic.py) to start and stop its servers, and it
-counts the starts and stops. Nothing here touches the root namespace; down()
-kills what runs in the pair's namespaces and deletes them."""
+commands ask its agents (ha_traffic.py) to start and stop its servers, and
+they count the starts and stops. Two targets: `app` (TCP and UDP endpoints,
+followed by a backup through its TCP endpoints) and `game` (one UDP endpoint,
+an agent of its own, followed through static:exec's `check`). Nothing here
+touches the root namespace; down() kills what runs in the pair's namespaces
+and deletes them."""
 import json
 import os
 import re
@@ -38,7 +41,13 @@ VIP = "198.18.70.1"
 BACK_VIP = "198.18.71.1"
 BACKEND = "198.18.71.100"
 AGENT_PORT = 7000   # bulk 7001, web 7002, udp echo 7003 on the backend
-WEB_PORT, BULK_PORT, UDP_PORT = 7200, 7300, 7400  # the frontends on the VIP
+GAME_AGENT_PORT = 7100  # the UDP-only backend's agent; its echo on 7103
+WEB_PORT, BULK_PORT, UDP_PORT, GAME_PORT = 7200, 7300, 7400, 7500  # the frontends on the VIP
+# How often a node checks `game` while it does not own it, and the master
+# while it does: an hour, so that a backup checks once when it starts
+# following (before the warm: down) and not again before the failover. The
+# new master's promotion probe is what finds it running.
+GAME_CHECK_INTERVAL = "1h"
 BULK_BYTES = 1 << 20
 
 FIREWALL = """table inet gateway {
@@ -55,10 +64,12 @@ def tools_missing():
     return [t for t in ("keepalived", "conntrackd", "conntrack") if shutil.which(t) is None]
 
 
+def agent_command(port, word):
+    return "%s %s ctl %s:%d %s" % (PYTHON, TRAFFIC, BACKEND, port, word)
+
+
 def config_text(tmp, node, idle_timeout):
     d = os.path.join(tmp, node)
-    start = "%s %s ctl %s:%d start" % (PYTHON, TRAFFIC, BACKEND, AGENT_PORT)
-    stop = "%s %s ctl %s:%d stop" % (PYTHON, TRAFFIC, BACKEND, AGENT_PORT)
     return (
         "version: v1\n"
         "log: {output: stderr, level: DEBUG}\n"
@@ -76,6 +87,13 @@ def config_text(tmp, node, idle_timeout):
         "      - {name: web, protocol: tcp, address: '%(be)s:%(web)d'}\n"
         "      - {name: echo, protocol: udp, address: '%(be)s:%(udp)d'}\n"
         "    options: {start: '%(start)s', stop: '%(stop)s', timeout: 20s}\n"
+        "  - name: game\n"
+        "    kind: static:exec\n"
+        "    idle_timeout: %(idle)s\n"
+        "    endpoints:\n"
+        "      - {name: echo, protocol: udp, address: '%(be)s:%(gudp)d'}\n"
+        "    options: {start: '%(gstart)s', stop: '%(gstop)s', check: '%(gcheck)s',"
+        " check_interval: %(gevery)s, timeout: 20s}\n"
         "frontends:\n"
         "  - {name: web, kind: 'static:http', listen: '0.0.0.0:%(fweb)d', flow_timeout: 5s,"
         " target: 'app:web', options: {content: \"warming up\\n\"}}\n"
@@ -83,9 +101,15 @@ def config_text(tmp, node, idle_timeout):
         " target: 'app:bulk'}\n"
         "  - {name: echo, kind: 'static:hold', listen: '0.0.0.0:%(fudp)d', flow_timeout: 5s,"
         " target: 'app:echo'}\n"
+        "  - {name: game, kind: 'static:hold', listen: '0.0.0.0:%(fgame)d', flow_timeout: 5s,"
+        " target: 'game:echo'}\n"
         % {"d": d, "idle": idle_timeout, "be": BACKEND, "bulk": AGENT_PORT + 1,
-           "web": AGENT_PORT + 2, "udp": AGENT_PORT + 3, "start": start, "stop": stop,
-           "fweb": WEB_PORT, "fbulk": BULK_PORT, "fudp": UDP_PORT})
+           "web": AGENT_PORT + 2, "udp": AGENT_PORT + 3,
+           "start": agent_command(AGENT_PORT, "start"), "stop": agent_command(AGENT_PORT, "stop"),
+           "gudp": GAME_AGENT_PORT + 3, "gstart": agent_command(GAME_AGENT_PORT, "start"),
+           "gstop": agent_command(GAME_AGENT_PORT, "stop"),
+           "gcheck": agent_command(GAME_AGENT_PORT, "check"), "gevery": GAME_CHECK_INTERVAL,
+           "fweb": WEB_PORT, "fbulk": BULK_PORT, "fudp": UDP_PORT, "fgame": GAME_PORT})
 
 
 class HaPair:
@@ -157,18 +181,21 @@ class HaPair:
 
     # --- the backend ---
     def start_agent(self):
-        self.agent_log = os.path.join(self.tmp, "agent")
-        os.makedirs(self.agent_log, exist_ok=True)
-        p = self.procs.start(["ip", "netns", "exec", self.backend, PYTHON, TRAFFIC, "agent",
-                              BACKEND, AGENT_PORT, self.agent_log, BULK_BYTES],
-                             stdout=subprocess.PIPE, text=True)
-        if p.stdout.readline().strip() != "ready":
-            raise AssertionError("the backend's agent did not start")
+        """The backend host's agents: app's, and game's (UDP only)."""
+        for name, port, extra in (("agent", AGENT_PORT, []), ("game-agent", GAME_AGENT_PORT, ["udp"])):
+            logdir = os.path.join(self.tmp, name)
+            os.makedirs(logdir, exist_ok=True)
+            p = self.procs.start(["ip", "netns", "exec", self.backend, PYTHON, TRAFFIC, "agent",
+                                  BACKEND, port, logdir, BULK_BYTES] + extra,
+                                 stdout=subprocess.PIPE, text=True)
+            if p.stdout.readline().strip() != "ready":
+                raise AssertionError("the backend's %s did not start" % name)
 
-    def agent_count(self, what):
-        """Lines in the agent's `starts` or `stops` file."""
+    def agent_count(self, what, target="app"):
+        """Lines in the `starts` or `stops` file of target's agent."""
+        name = "agent" if target == "app" else "game-agent"
         try:
-            with open(os.path.join(self.agent_log, what)) as f:
+            with open(os.path.join(self.tmp, name, what)) as f:
                 return len(f.read().splitlines())
         except FileNotFoundError:
             return 0
@@ -336,6 +363,14 @@ class HaPair:
         """One HTTP request to the virtual address: the body, "" on failure."""
         return run(["ip", "netns", "exec", self.client, PYTHON, NS_HELPER, "http", VIP, str(port)],
                    check=False, timeout=20).stdout.strip()
+
+    def udp_exchange(self, port=GAME_PORT, seconds=1):
+        """A UDP request/response stream to the virtual address for `seconds`
+        (ha_traffic.py udp): its JSON result."""
+        p = run(self.client_cmd("udp", VIP, port, seconds), check=False, timeout=seconds + 20)
+        if not p.stdout.strip():
+            raise AssertionError("udp client printed nothing: %s" % p.stderr)
+        return json.loads(p.stdout)
 
     def background(self, *args):
         """ha_traffic.py `args` in the client namespace; .result() is its JSON."""

@@ -1,16 +1,20 @@
 """The remote backend and the clients of the HA tests and demo (test_ha.py,
 ha_demo.py), run inside their namespaces.
 
-  agent ADDR PORTBASE LOGDIR   the backend host's "VM manager": on ADDR:PORTBASE
-                               it takes "start"/"stop" lines (from the
+  agent ADDR PORTBASE LOGDIR [BYTES [udp]]
+                               the backend host's "VM manager": on ADDR:PORTBASE
+                               it takes "start"/"stop"/"check" lines (from the
                                gateways' static:exec commands); "start" opens
-                               the backend's servers (TCP bulk on PORTBASE+1,
-                               HTTP on PORTBASE+2 (any request gets
-                               "pgw-ha-backend"), UDP echo on PORTBASE+3)
-                               and appends a line to LOGDIR/starts, "stop"
-                               closes them and appends to LOGDIR/stops.
+                               the backend's servers (TCP bulk on PORTBASE+1
+                               pushing BYTES, HTTP on PORTBASE+2 (any request
+                               gets "pgw-ha-backend"), UDP echo on PORTBASE+3;
+                               with `udp`, the UDP echo only) and appends a
+                               line to LOGDIR/starts, "stop" closes them and
+                               appends to LOGDIR/stops, "check" answers
+                               "running" or "stopped".
   ctl ADDR:PORT WORD           sends WORD to the agent, prints its answer
-                               (exit 1 when it cannot be reached).
+                               (exit 1 when it cannot be reached, or when it
+                               answers "stopped").
   bulk ADDR PORT BYTES         a TCP client reading a push of BYTES; prints
                                JSON {bytes, seconds, max_gap, error}.
   udp ADDR PORT SECONDS        one datagram every 10 ms for SECONDS, each
@@ -81,8 +85,9 @@ def udp_echo(sock):
 
 
 class Backend:
-    def __init__(self, addr, base, total):
+    def __init__(self, addr, base, total, udp_only=False):
         self.addr, self.base, self.total = addr, base, total
+        self.udp_only = udp_only
         self.socks = []
 
     def running(self):
@@ -91,18 +96,22 @@ class Backend:
     def start(self):
         if self.socks:
             return
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        u.bind((self.addr, self.base + 3))
+        self.socks = [u]
+        threading.Thread(target=udp_echo, args=(u,), daemon=True).start()
+        if self.udp_only:
+            return
         b = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         w = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for s, port in ((b, self.base + 1), (w, self.base + 2), (u, self.base + 3)):
+        for s, port in ((b, self.base + 1), (w, self.base + 2)):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind((self.addr, port))
-        b.listen(64)
-        w.listen(64)
-        self.socks = [b, w, u]
+            s.listen(64)
+        self.socks += [b, w]
         threading.Thread(target=bulk_server, args=(b, self.total), daemon=True).start()
         threading.Thread(target=web_server, args=(w,), daemon=True).start()
-        threading.Thread(target=udp_echo, args=(u,), daemon=True).start()
 
     def stop(self):
         for s in self.socks:
@@ -114,8 +123,8 @@ class Backend:
         self.socks = []
 
 
-def agent(addr, base, logdir, total):
-    backend = Backend(addr, base, total)
+def agent(addr, base, logdir, total, udp_only=False):
+    backend = Backend(addr, base, total, udp_only)
     lock = threading.Lock()
     ctl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ctl.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -220,7 +229,8 @@ def udp(addr, port, seconds):
 def main(argv):
     cmd = argv[1]
     if cmd == "agent":
-        agent(argv[2], int(argv[3]), argv[4], int(argv[5]) if len(argv) > 5 else 1 << 20)
+        agent(argv[2], int(argv[3]), argv[4], int(argv[5]) if len(argv) > 5 else 1 << 20,
+              len(argv) > 6 and argv[6] == "udp")
     elif cmd == "ctl":
         return ctl(argv[2], argv[3])
     elif cmd == "bulk":

@@ -1,20 +1,27 @@
 """Two gateways, one address (issue 18, docs/ha.md): real keepalived, real
 conntrackd and the real proxygw supervisor on each of two gateway
-namespaces (ha_pair.py), a client, and a remote backend started by
-static:exec commands that count its starts.
+namespaces (ha_pair.py), a client, and two remote backends started by
+static:exec commands that count their starts: `app` (TCP and UDP) and
+`game` (UDP only, so followed through static:exec's `check`).
 
 One scenario, in order: the first gateway becomes master and warms the
-backend for a client; the second follows it (mappings on, no start). A long
-TCP transfer and a UDP request/response stream run through the virtual
-address while the master dies (its proxygw, netd, keepalived and conntrackd
-killed, its links down): the backup takes the address, the transfer ends
-with every byte, the stream goes on, a new connection is forwarded, and the
-backend was started once. The old master returns as backup without
-disturbing flows, and the idle drain is the new master's alone. Figures are
-printed (failover time, TCP bytes lost, UDP datagrams lost, backend starts).
+backends for clients; the second follows app (mappings on, no start), and
+saw game down (its one check ran before the warm: the window where the
+master starts a backend after the backup's last probe). A long TCP transfer
+and a UDP request/response stream run through the virtual address while the
+master dies (its proxygw, netd, keepalived and conntrackd killed, its links
+down): the backup takes the address, the transfer ends with every byte, the
+stream goes on, a new connection is forwarded; game is checked once more and
+taken over, and a UDP exchange with it works; each backend was started once.
+The old master returns as backup without disturbing flows (and follows game
+through its check), and the idle drains are the new master's alone. Figures
+are printed (failover time, TCP bytes lost, UDP datagrams lost, backend
+starts).
 Skips only when keepalived, conntrackd or conntrack is not installed (`make
 deps` installs them)."""
+import datetime
 import os
+import re
 import shutil
 import signal
 import sys
@@ -25,11 +32,21 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgw import Processes, binary, ensure_user, need_root, wait_for  # noqa: E402
 import ha_pair  # noqa: E402
-from ha_pair import BULK_BYTES, BULK_PORT, UDP_PORT, VIP, HaPair  # noqa: E402
+from ha_pair import BULK_BYTES, BULK_PORT, GAME_PORT, UDP_PORT, VIP, HaPair  # noqa: E402
 
 
 def figure(name, value):
     print("ha figure: %s = %s" % (name, value), flush=True)
+
+
+def log_time(log, msg, target):
+    """The time (seconds since the epoch) of the last engine log line with
+    `msg` about `target` (lines start `time=2026-12-01T10:00:00.123+0000`)."""
+    for line in reversed(log.splitlines()):
+        m = re.search(r"time=(\S+)", line)
+        if m and msg in line and "target=%s " % target in line + " ":
+            return datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    raise AssertionError("no log line %r for target %s" % (msg, target))
 
 
 def interrupted(signum, frame):
@@ -113,6 +130,18 @@ class HaFailover(unittest.TestCase):
         r = p.ctl(2, "warm", "app")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("this node is the HA backup; the master decides warms and drains", r.stderr)
+        # Every target can be followed: no warning that one will start twice.
+        self.assertNotIn("a backup cannot tell", p.log(1) + p.log(2))
+
+        # The UDP-only backend, warmed by its first datagram (static:hold).
+        # The backup checked it once, when it began following, before this
+        # start: down, and not checked again before the failover.
+        self.assertEqual(p.target(2, "game").get("follow"), "down")
+        g = p.udp_exchange(GAME_PORT)
+        self.assertGreater(g["answered"], 0, g)
+        self.assertEqual(p.target(1, "game")["state"], "active")
+        self.assertEqual(p.agent_count("starts", "game"), 1)
+        self.assertEqual(p.target(2, "game").get("follow"), "down")
 
         bulk = p.background("bulk", VIP, BULK_PORT, BULK_BYTES)
         udp = p.background("udp", VIP, UDP_PORT, 16)
@@ -133,6 +162,21 @@ class HaFailover(unittest.TestCase):
         figure("flows the new master counts after the failover", t.get("flows"))
         # A new connection after the failover is forwarded.
         self.assertEqual(p.get(), "pgw-ha-backend")
+        # game was last seen down: checked once more at the promotion, found
+        # running, and taken over without a second start.
+        wait_for(lambda: p.target(2, "game").get("state") == "active", 30,
+                 what=lambda: "game active on g2: %r" % p.target(2, "game"))
+        self.assertIn("msg=leading: the backend answers the promotion probe, active without a "
+                      "warm target=game", p.log(2).replace('"', ''))
+        figure("UDP-only backend's promotion check (log times)", "%.2fs" % (
+            log_time(p.log(2), "leading: the backend answers the promotion probe", "game")
+            - log_time(p.log(2), "leading: probing the backend once before deciding", "game")))
+        g = p.udp_exchange(GAME_PORT)
+        figure("UDP-only backend after the failover: datagrams answered", "%d of %d" % (
+            g["answered"], g["sent"]))
+        self.assertGreater(g["answered"], 0, g)
+        self.assertEqual(g["lost"], 0, g)
+        self.assertEqual(p.agent_count("starts", "game"), 1, "game was started again")
 
         b = bulk.result(wait=90)
         u = udp.result(wait=60)
@@ -156,6 +200,9 @@ class HaFailover(unittest.TestCase):
         self.assertTrue(p.has_vip(2) and not p.has_vip(1), "the address stays on g2")
         wait_for(lambda: p.target(1).get("follow") == "live", 20,
                  what=lambda: "g1 follows app as live: %r" % p.target(1))
+        # Its first check of game, at once: running.
+        wait_for(lambda: p.target(1, "game").get("follow") == "live", 20,
+                 what=lambda: "g1 follows game as live: %r" % p.target(1, "game"))
         u2, b2 = udp2.result(wait=60), bulk2.result(wait=90)
         figure("UDP datagrams lost while the old master returned", "%d of %d" % (u2["lost"],
                                                                                  u2["sent"]))
@@ -181,6 +228,14 @@ class HaFailover(unittest.TestCase):
         figure("backend stops", p.agent_count("stops"))
         self.assertEqual(starts, 1, "the backend was started again")
         self.assertEqual(p.target(1)["state"], "inactive")
+        wait_for(lambda: p.target(2, "game").get("state") == "inactive", 90,
+                 what=lambda: "g2 drains game when idle: %r" % p.target(2, "game"))
+        wait_for(lambda: p.agent_count("stops", "game") == 1, 20, what="game stopped")
+        figure("UDP-only backend starts", p.agent_count("starts", "game"))
+        figure("UDP-only backend stops", p.agent_count("stops", "game"))
+        self.assertEqual(p.agent_count("starts", "game"), 1, "game was started again")
+        self.assertIn('msg=draining target=game reason=idle', p.log(2).replace('"', ''))
+        self.assertEqual(p.target(1, "game")["state"], "inactive")
 
 
 if __name__ == "__main__":
