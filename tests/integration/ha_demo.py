@@ -52,8 +52,8 @@ def main():
         for i in (1, 2):
             print("gateway %d: proxygwctl --socket %s status   (log %s)"
                   % (i, pair.node_dir(i, "state", "ctl.sock"), pair.node_dir(i, "proxygw.log")))
-        print("a client: ip netns exec %s %s %s get %s %d"
-              % (pair.client, ha_pair.PYTHON, ha_pair.TRAFFIC, VIP, WEB_PORT))
+        print("a client: ip netns exec %s %s %s http %s %d"
+              % (pair.client, ha_pair.PYTHON, ha_pair.NS_HELPER, VIP, WEB_PORT))
         try:
             input("\nEnter (or Ctrl-C) removes the pair... ")
         except (KeyboardInterrupt, EOFError):
