@@ -23,7 +23,7 @@ Status Target::Impl::NotDeciding() const {
                              "drains");
 }
 
-std::optional<Target::Impl::Probing> Target::Impl::HowToProbe() {
+std::optional<Target::Impl::Probing> Target::Impl::HowToProbe() const {
   if (std::vector<common::AddrPort> addrs = TcpAddresses(); !addrs.empty()) {
     return Probing{FollowProbe::TcpEndpoints(io, std::move(addrs), kFollowInterval),
                    kFollowInterval, "tcp endpoints"};
@@ -142,8 +142,7 @@ void Target::Impl::TakeOverRunning(const char* why) {
   }));
 }
 
-bool Target::Impl::Followable() const {
-  return !TcpAddresses().empty() || handler->RunningCheckInterval().has_value();
-}
+// Asked once per target at load; what Follow would probe with, if anything.
+bool Target::Impl::Followable() const { return HowToProbe().has_value(); }
 
 }  // namespace engine

@@ -111,7 +111,7 @@ struct Target::Impl : std::enable_shared_from_this<Impl> {
     std::chrono::seconds interval;
     const char* by;  // for the log
   };
-  std::optional<Probing> HowToProbe();
+  std::optional<Probing> HowToProbe() const;
   void StopProbing();
   void Follow();
   void OnFollowed(bool answers);

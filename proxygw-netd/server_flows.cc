@@ -63,13 +63,15 @@ void Server::Impl::ProbeDue() {
   for (const TrackedFlow& f : counter.Due(FlowCounter::Clock::now(), kMaxProbesPerRound)) {
     auto r = tracker.Probe(f);
     std::optional<std::uint32_t> left;
-    if (r.ok() && *r) left = (*r)->timeout_s;
-    if (auto to = r.ok() && *r ? counter.RetimeTo(**r) : std::nullopt) {
-      if (Status st = tracker.Retime(**r, *to); !st.ok()) {
-        r = st;
-      } else {
-        left = to;
-        retimed += counter.Retimed(f.id) ? 1 : 0;
+    if (r.ok() && *r) {
+      left = (*r)->timeout_s;
+      if (auto to = counter.RetimeTo(**r)) {
+        if (Status st = tracker.Retime(**r, *to); st.ok()) {
+          left = to;
+          retimed += counter.Retimed(f.id) ? 1 : 0;
+        } else {
+          r = st;  // retried soon, as a failed probe
+        }
       }
     }
     // The time left counts from the answer, not from the start of the round,
