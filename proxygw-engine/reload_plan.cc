@@ -40,11 +40,13 @@ bool Same(const YAML::Node& a, const YAML::Node& b, std::size_t* budget) {
   if (a.Type() != b.Type()) return false;
   switch (a.Type()) {
     case YAML::NodeType::Scalar:
-      return a.Scalar() == b.Scalar() && ResolvedTag(a) == ResolvedTag(b);
+      // The resolved tag depends on the tag and the text alone: the same
+      // tag and text need no regex (it would cost seconds on a large value).
+      return a.Scalar() == b.Scalar() && (a.Tag() == b.Tag() || ResolvedTag(a) == ResolvedTag(b));
     case YAML::NodeType::Sequence:
       if (a.size() != b.size()) return false;
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        if (!Same(a[i], b[i], budget)) return false;
+      for (auto ia = a.begin(), ib = b.begin(); ia != a.end(); ++ia, ++ib) {
+        if (!Same(*ia, *ib, budget)) return false;
       }
       return true;
     case YAML::NodeType::Map:
