@@ -153,12 +153,18 @@ std::optional<TrackedFlow> ToTrackedFlow(const nf_conntrack* ct, std::uint32_t m
   return flow;
 }
 
-// What the dump callback fills during one Snapshot().
+}  // namespace
+
+// What the dump callback fills during one Snapshot(). Impl holds one, so it
+// is not in the anonymous namespace (a unity build would warn: a member of
+// a type with internal linkage).
 struct DumpContext {
   std::uint32_t mark_mask = 0;
   std::vector<TrackedFlow> flows;
   bool out_of_memory = false;
 };
+
+namespace {
 
 // nfct_query's dump callback. Called from C: must not throw. Always returns
 // CONTINUE so that the whole dump is read off the socket even after a failure

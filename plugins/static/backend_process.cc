@@ -56,13 +56,19 @@ std::optional<std::vector<std::string>> StatFields(pid_t pid) {
   return fields;
 }
 
+}  // namespace
+
 // A process that left the backend's group, remembered with its start time so
-// that a reused pid is never signalled.
+// that a reused pid is never signalled. Impl holds them, so it is not in the
+// anonymous namespace (a unity build would warn: a member of a type with
+// internal linkage).
 struct Stray {
   pid_t pid;
   unsigned long long start;
   std::string comm;
 };
+
+namespace {
 
 bool Alive(const Stray& p) {
   auto f = StatFields(p.pid);
